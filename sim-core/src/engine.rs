@@ -1,0 +1,163 @@
+//! The main loop.
+
+use crate::{Cycles, EventQueue, HeapQueue};
+
+/// What a model tells the engine after handling an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Control {
+    /// Keep running.
+    Continue,
+    /// The model's stop condition holds: end the run now.
+    Stop,
+}
+
+/// A simulated system: the engine hands it events in time order.
+pub trait Model {
+    /// The model's event type. Keep it small and `Copy`-like: it is moved
+    /// through the queue once per event.
+    type Event;
+
+    /// Handles one event at time `now`; may schedule more through `sched`.
+    fn handle<Q: EventQueue<Self::Event>>(
+        &mut self,
+        now: Cycles,
+        event: Self::Event,
+        sched: &mut Scheduler<Self::Event, Q>,
+    ) -> Control;
+}
+
+/// The model's handle on the event queue during [`Model::handle`].
+pub struct Scheduler<E, Q: EventQueue<E> = HeapQueue<E>> {
+    queue: Q,
+    now: Cycles,
+    _event: std::marker::PhantomData<E>,
+}
+
+impl<E, Q: EventQueue<E>> Scheduler<E, Q> {
+    /// The current simulated time.
+    #[must_use]
+    pub fn now(&self) -> Cycles {
+        self.now
+    }
+
+    /// Schedules `event` at absolute time `at`.
+    ///
+    /// # Panics
+    /// If `at` is before the current time: time never runs backwards.
+    #[inline]
+    pub fn at(&mut self, at: Cycles, event: E) {
+        assert!(
+            at >= self.now,
+            "event scheduled in the past: {at} < {}",
+            self.now
+        );
+        self.queue.push(at, event);
+    }
+
+    /// Schedules `event` `delay` cycles from now.
+    #[inline]
+    pub fn after(&mut self, delay: u64, event: E) {
+        self.queue.push(self.now + delay, event);
+    }
+
+    /// Number of pending events.
+    #[must_use]
+    pub fn pending(&self) -> usize {
+        self.queue.len()
+    }
+}
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunOutcome {
+    /// Events handled.
+    pub events: u64,
+    /// Simulated time of the last event handled.
+    pub end: Cycles,
+    /// Why the run ended.
+    pub reason: EndReason,
+}
+
+/// Why a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndReason {
+    /// The model returned [`Control::Stop`].
+    ModelStopped,
+    /// The next event lay beyond the cycle budget.
+    CycleBudget,
+    /// No event was pending.
+    Drained,
+}
+
+/// Drives a [`Model`] through its events in `(time, seq)` order.
+pub struct Engine<E, Q: EventQueue<E> = HeapQueue<E>> {
+    sched: Scheduler<E, Q>,
+    events: u64,
+}
+
+impl<E> Engine<E, HeapQueue<E>> {
+    /// An engine on a binary-heap queue.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::with_queue(HeapQueue::with_capacity(1024))
+    }
+}
+
+impl<E> Default for Engine<E, HeapQueue<E>> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<E, Q: EventQueue<E>> Engine<E, Q> {
+    /// An engine on the given queue.
+    pub fn with_queue(queue: Q) -> Self {
+        Self {
+            sched: Scheduler {
+                queue,
+                now: Cycles::ZERO,
+                _event: std::marker::PhantomData,
+            },
+            events: 0,
+        }
+    }
+
+    /// The scheduler, to seed initial events before [`Engine::run`].
+    pub fn scheduler(&mut self) -> &mut Scheduler<E, Q> {
+        &mut self.sched
+    }
+
+    /// Runs until the model stops, no event is pending, or the next event
+    /// lies after `budget` (if any).
+    pub fn run<M: Model<Event = E>>(
+        &mut self,
+        model: &mut M,
+        budget: Option<Cycles>,
+    ) -> RunOutcome {
+        let reason = loop {
+            let Some(t) = self.sched.queue.peek_time() else {
+                break EndReason::Drained;
+            };
+            if budget.is_some_and(|b| t > b) {
+                break EndReason::CycleBudget;
+            }
+            let (t, ev) = self.sched.queue.pop().expect("peeked");
+            self.sched.now = t;
+            self.events += 1;
+            if model.handle(t, ev, &mut self.sched) == Control::Stop {
+                break EndReason::ModelStopped;
+            }
+        };
+        RunOutcome {
+            events: self.events,
+            end: self.sched.now,
+            reason,
+        }
+    }
+
+    /// Events handled so far.
+    #[must_use]
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+}

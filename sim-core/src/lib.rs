@@ -1,0 +1,21 @@
+//! The discrete-event engine of tlbsim.
+//!
+//! This crate knows nothing of TLBs, CPUs or I/O: it provides simulated time
+//! ([`Cycles`]), a totally ordered event queue ([`EventQueue`], [`HeapQueue`]),
+//! the main loop ([`Engine`] driving a [`Model`]), seeded random streams
+//! ([`rng_stream`]) and latency statistics ([`LatencyHistogram`]).
+//!
+//! Architecture invariant: simulated time is `u64` cycles; nothing here reads
+//! the wall clock.
+
+mod engine;
+mod queue;
+mod rng;
+mod stats;
+mod time;
+
+pub use engine::{Control, EndReason, Engine, Model, RunOutcome, Scheduler};
+pub use queue::{EventQueue, HeapQueue};
+pub use rng::{rng_stream, SimRng};
+pub use stats::{LatencyHistogram, LatencySummary};
+pub use time::Cycles;
