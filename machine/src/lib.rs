@@ -1,1 +1,25 @@
-//! machine
+//! The simulated machine: CPUs with private TLBs, the hypervisor's
+//! page-table manager, the host domain's backend driver and the guests,
+//! wired into one discrete-event model ([`Simulation`]).
+//!
+//! Input is a plain [`SimConfig`] and a [`PolicyKind`]; output a plain
+//! [`RunResult`]. Architecture invariant: this crate knows nothing of files,
+//! the scenario format or the CLI (serde derives are behind the optional
+//! `serde` feature, for the `scenarios` crate).
+
+mod config;
+mod model;
+mod stats;
+
+pub use config::*;
+pub use hypervisor::PolicyKind;
+pub use model::{EngineStats, Event, SimError, Simulation, BACKGROUND_ASID};
+pub use stats::*;
+
+/// Simulates `cfg` under `policy` to its stop condition.
+///
+/// # Errors
+/// The configuration has problems, or the model detected a broken invariant.
+pub fn run(cfg: &SimConfig, policy: PolicyKind) -> Result<(RunResult, EngineStats), SimError> {
+    Simulation::new(cfg, policy)?.run(cfg.stop.max_cycles)
+}

@@ -1,1 +1,358 @@
-//! workloads
+//! Guest I/O generators.
+//!
+//! A guest issues requests on its rings; each ring is steered to one
+//! registered CPU of the host domain. [`GuestConfig`] describes a guest,
+//! [`Generator`] draws its requests from its own random stream.
+//!
+//! Architecture invariant: this crate knows nothing of TLBs, policies, files
+//! or the CLI; it draws numbers and hands out [`RequestSpec`]s.
+
+use rand::RngExt;
+use sim_core::SimRng;
+
+/// Bytes per page: sizes are rounded up to whole 4 KiB pages when mapped.
+pub const PAGE_BYTES: u64 = 4096;
+
+/// A guest of the simulated machine, numbered from 0 in the order of the
+/// scenario's `guests` list.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct GuestId(pub u32);
+
+/// How a guest issues requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
+pub enum Pattern {
+    /// Open loop: Poisson arrivals at `rate_iops`, whatever the backlog.
+    Open,
+    /// Closed loop: `queue_depth` requests outstanding; each completion
+    /// issues the next after `think_time_ns`.
+    #[default]
+    Closed,
+}
+
+/// The size of each request, in bytes.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(untagged))]
+pub enum SizeSpec {
+    /// Every request has this size.
+    Fixed(u64),
+    /// Uniform between `min` and `max` inclusive, in steps of `align` bytes
+    /// (e.g. whole 4 KiB segments).
+    Uniform {
+        /// Smallest size, bytes.
+        min: u64,
+        /// Largest size, bytes.
+        max: u64,
+        /// Granularity, bytes (1 = any size).
+        #[cfg_attr(feature = "serde", serde(default = "one"))]
+        align: u64,
+    },
+    /// One of `values`, with relative `weights` (equal when empty).
+    Choice {
+        /// Sizes, bytes.
+        values: Vec<u64>,
+        /// Relative weights, one per value, or empty for equal weights.
+        #[cfg_attr(feature = "serde", serde(default))]
+        weights: Vec<f64>,
+    },
+}
+
+#[cfg(feature = "serde")]
+fn one() -> u64 {
+    1
+}
+
+impl Default for SizeSpec {
+    fn default() -> Self {
+        SizeSpec::Fixed(PAGE_BYTES)
+    }
+}
+
+impl SizeSpec {
+    /// The largest size this spec can draw, bytes.
+    #[must_use]
+    pub fn max_bytes(&self) -> u64 {
+        match self {
+            SizeSpec::Fixed(v) => *v,
+            SizeSpec::Uniform { max, .. } => *max,
+            SizeSpec::Choice { values, .. } => values.iter().copied().max().unwrap_or(0),
+        }
+    }
+
+    /// Problems with this spec, as `(field, message)` pairs.
+    #[must_use]
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        match self {
+            SizeSpec::Fixed(0) => out.push(("size_bytes", "must be at least 1 byte".to_string())),
+            SizeSpec::Fixed(_) => {}
+            SizeSpec::Uniform { min, max, align } => {
+                if *min == 0 || min > max {
+                    out.push(("size_bytes", format!("needs 1 <= min <= max, got min={min} max={max}")));
+                }
+                if *align == 0 {
+                    out.push(("size_bytes.align", "must be at least 1".to_string()));
+                }
+            }
+            SizeSpec::Choice { values, weights } => {
+                if values.is_empty() || values.contains(&0) {
+                    out.push(("size_bytes.values", "needs at least one size, each at least 1 byte".to_string()));
+                }
+                if !weights.is_empty() && weights.len() != values.len() {
+                    out.push(("size_bytes.weights", format!("has {} weights for {} values", weights.len(), values.len())));
+                }
+                if weights.iter().any(|w| !w.is_finite() || *w < 0.0) || (!weights.is_empty() && weights.iter().sum::<f64>() <= 0.0) {
+                    out.push(("size_bytes.weights", "must be finite, non-negative and not all zero".to_string()));
+                }
+            }
+        }
+        out
+    }
+
+    /// Draws one size, bytes.
+    pub fn draw(&self, rng: &mut SimRng) -> u64 {
+        match self {
+            SizeSpec::Fixed(v) => *v,
+            SizeSpec::Uniform { min, max, align } => {
+                let lo = min.div_ceil(*align);
+                let hi = (max / align).max(lo);
+                rng.random_range(lo..=hi) * align
+            }
+            SizeSpec::Choice { values, weights } => {
+                if weights.is_empty() {
+                    values[rng.random_range(0..values.len())]
+                } else {
+                    let total: f64 = weights.iter().sum();
+                    let mut x = rng.random::<f64>() * total;
+                    for (v, w) in values.iter().zip(weights) {
+                        if x < *w {
+                            return *v;
+                        }
+                        x -= w;
+                    }
+                    *values.last().expect("validated non-empty")
+                }
+            }
+        }
+    }
+}
+
+/// One guest: how it issues I/O.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields, default))]
+pub struct GuestConfig {
+    /// `open` (Poisson arrivals) or `closed` (fixed number outstanding).
+    pub pattern: Pattern,
+    /// Open loop: mean arrival rate, I/Os per second of simulated time.
+    pub rate_iops: f64,
+    /// Closed loop: requests outstanding at once.
+    pub queue_depth: u32,
+    /// Closed loop: pause between a completion and the next request, ns.
+    pub think_time_ns: f64,
+    /// Request size, bytes: a number, `{ min, max, align }` or
+    /// `{ values = [..], weights = [..] }`.
+    pub size_bytes: SizeSpec,
+    /// Fraction of requests that are reads (guest reads: the backend writes
+    /// into the guest's pages).
+    pub read_fraction: f64,
+    /// Rings (queues) of this guest; ring `q` of guest `g` is served by
+    /// registered CPU `(g + q) mod host.io_cpus` unless `cpu_affinity` says
+    /// otherwise.
+    pub queues: u32,
+    /// Guest pages the guest cycles its buffers through; consecutive requests
+    /// use different pages, as a real guest's buffer pool does.
+    pub buffer_pages: u32,
+}
+
+impl Default for GuestConfig {
+    fn default() -> Self {
+        Self {
+            pattern: Pattern::Closed,
+            rate_iops: 100_000.0,
+            queue_depth: 4,
+            think_time_ns: 0.0,
+            size_bytes: SizeSpec::default(),
+            read_fraction: 0.5,
+            queues: 1,
+            buffer_pages: 1024,
+        }
+    }
+}
+
+impl GuestConfig {
+    /// Problems with this guest, as `(field, message)` pairs (field relative
+    /// to the guest).
+    #[must_use]
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = self.size_bytes.problems();
+        if self.pattern == Pattern::Open && (!self.rate_iops.is_finite() || self.rate_iops <= 0.0) {
+            out.push(("rate_iops", format!("must be a positive number for an open-loop guest, got {}", self.rate_iops)));
+        }
+        if self.pattern == Pattern::Closed && self.queue_depth == 0 {
+            out.push(("queue_depth", "must be at least 1 for a closed-loop guest".to_string()));
+        }
+        if !self.think_time_ns.is_finite() || self.think_time_ns < 0.0 {
+            out.push(("think_time_ns", "must be a non-negative number".to_string()));
+        }
+        if !(0.0..=1.0).contains(&self.read_fraction) {
+            out.push(("read_fraction", format!("must be within 0..=1, got {}", self.read_fraction)));
+        }
+        if self.queues == 0 {
+            out.push(("queues", "must be at least 1".to_string()));
+        }
+        let max_pages = self.size_bytes.max_bytes().div_ceil(PAGE_BYTES);
+        if u64::from(self.buffer_pages) < max_pages {
+            out.push(("buffer_pages", format!("must hold the largest request ({max_pages} pages)")));
+        }
+        out
+    }
+}
+
+/// One request as a guest issues it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequestSpec {
+    /// Size, bytes.
+    pub size_bytes: u64,
+    /// Whether it is a read.
+    pub read: bool,
+    /// Which of the guest's rings it goes on.
+    pub queue: u32,
+    /// Index of its first page in the guest's buffer pool.
+    pub first_buffer_page: u32,
+}
+
+impl RequestSpec {
+    /// Pages the request spans (whole 4 KiB pages, at least one).
+    #[must_use]
+    pub fn pages(&self) -> u32 {
+        u32::try_from(self.size_bytes.div_ceil(PAGE_BYTES).max(1)).expect("request sizes are validated small")
+    }
+}
+
+/// Draws a guest's requests and inter-arrival times from its own stream.
+pub struct Generator {
+    cfg: GuestConfig,
+    rng: SimRng,
+    next_buffer_page: u32,
+    next_queue: u32,
+    /// Mean inter-arrival, cycles (open loop).
+    mean_interarrival_cycles: f64,
+    /// Think time, cycles (closed loop).
+    think_cycles: u64,
+}
+
+impl Generator {
+    /// A generator for `cfg` on a machine clocked at `frequency_ghz`, drawing
+    /// from `rng` (the guest's own stream).
+    #[must_use]
+    pub fn new(cfg: GuestConfig, frequency_ghz: f64, rng: SimRng) -> Self {
+        let cycles_per_second = frequency_ghz * 1e9;
+        let mean_interarrival_cycles = cycles_per_second / cfg.rate_iops.max(f64::MIN_POSITIVE);
+        let think_cycles = round_cycles(cfg.think_time_ns * frequency_ghz);
+        Self { cfg, rng, next_buffer_page: 0, next_queue: 0, mean_interarrival_cycles, think_cycles }
+    }
+
+    /// The guest's configuration.
+    #[must_use]
+    pub fn config(&self) -> &GuestConfig {
+        &self.cfg
+    }
+
+    /// Cycles until the next open-loop arrival: exponential with mean
+    /// `1 / rate_iops` (a Poisson process), at least 1 cycle.
+    pub fn next_interarrival_cycles(&mut self) -> u64 {
+        // Inverse transform on (0, 1]: never ln(0).
+        let u: f64 = 1.0 - self.rng.random::<f64>();
+        round_cycles(-u.ln() * self.mean_interarrival_cycles).max(1)
+    }
+
+    /// Closed loop: cycles between a completion and the next request.
+    #[must_use]
+    pub fn think_cycles(&self) -> u64 {
+        self.think_cycles
+    }
+
+    /// Draws the next request. Rings are used round-robin; buffer pages are
+    /// used in order through the pool and wrap around.
+    pub fn next_request(&mut self) -> RequestSpec {
+        let size_bytes = self.cfg.size_bytes.draw(&mut self.rng);
+        let read = self.rng.random::<f64>() < self.cfg.read_fraction;
+        let queue = self.next_queue;
+        self.next_queue = (self.next_queue + 1) % self.cfg.queues;
+        let spec = RequestSpec { size_bytes, read, queue, first_buffer_page: 0 };
+        let pages = spec.pages();
+        if self.next_buffer_page + pages > self.cfg.buffer_pages {
+            self.next_buffer_page = 0;
+        }
+        let first_buffer_page = self.next_buffer_page;
+        self.next_buffer_page += pages;
+        RequestSpec { first_buffer_page, ..spec }
+    }
+}
+
+/// Rounds a non-negative cycle count given as `f64` to `u64`.
+#[must_use]
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "clamped to [0, 2^63] first")]
+pub fn round_cycles(x: f64) -> u64 {
+    if x.is_finite() && x > 0.0 {
+        x.round().min(9.2e18) as u64
+    } else {
+        0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sim_core::rng_stream;
+
+    #[test]
+    fn poisson_mean_matches_rate() {
+        let cfg = GuestConfig { pattern: Pattern::Open, rate_iops: 1e6, ..GuestConfig::default() };
+        let mut g = Generator::new(cfg, 2.5, rng_stream(1, 7));
+        let n = 200_000u32;
+        let total: u64 = (0..n).map(|_| g.next_interarrival_cycles()).sum();
+        let mean = total as f64 / f64::from(n);
+        // 2.5 GHz / 1 MIOPS = 2,500 cycles; standard error 2500/sqrt(n) ~ 5.6.
+        assert!((mean - 2_500.0).abs() < 30.0, "mean {mean}");
+    }
+
+    #[test]
+    fn uniform_sizes_are_aligned_and_in_range() {
+        let s = SizeSpec::Uniform { min: 4096, max: 45_056, align: 4096 };
+        let mut rng = rng_stream(3, 0);
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..10_000 {
+            let v = s.draw(&mut rng);
+            assert!((4096..=45_056).contains(&v) && v % 4096 == 0);
+            seen.insert(v);
+        }
+        assert_eq!(seen.len(), 11, "all 11 segment counts drawn");
+    }
+
+    #[test]
+    fn weighted_choice_respects_weights() {
+        let s = SizeSpec::Choice { values: vec![64, 1500], weights: vec![3.0, 1.0] };
+        let mut rng = rng_stream(3, 1);
+        let small = (0..40_000).filter(|_| s.draw(&mut rng) == 64).count();
+        assert!((29_000..31_000).contains(&small), "{small}");
+    }
+
+    #[test]
+    fn buffers_cycle_through_pool() {
+        let cfg = GuestConfig { size_bytes: SizeSpec::Fixed(8192), buffer_pages: 5, ..GuestConfig::default() };
+        let mut g = Generator::new(cfg, 2.5, rng_stream(1, 1));
+        let firsts: Vec<u32> = (0..4).map(|_| g.next_request().first_buffer_page).collect();
+        assert_eq!(firsts, vec![0, 2, 0, 2]);
+    }
+
+    #[test]
+    fn problems_are_reported() {
+        let cfg = GuestConfig { read_fraction: 1.5, queues: 0, ..GuestConfig::default() };
+        let fields: Vec<_> = cfg.problems().into_iter().map(|(f, _)| f).collect();
+        assert_eq!(fields, vec!["read_fraction", "queues"]);
+    }
+}

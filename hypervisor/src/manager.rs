@@ -1,0 +1,292 @@
+//! The page-table manager and its hypercalls.
+
+use cpu_model::CpuId;
+use mmu::{Asid, MmuError, PageSize, PageTable, PhysFrame, VirtPage};
+use std::collections::VecDeque;
+
+/// The ASID (PCID) that tags the host domain kernel's translations, where the
+/// backend driver maps guest pages.
+pub const HOST_ASID: Asid = Asid(1);
+
+/// First virtual page of the domain-wide mapping area (1 GiB).
+const GLOBAL_AREA_BASE: u64 = 0x4000_0000 >> 12;
+/// First virtual page of the per-CPU slot areas (4 GiB); CPU `c`'s slots start
+/// `c * stride` pages later, the stride rounded up to 2 MiB so that no two
+/// CPUs share a last-level page-table node.
+const SLOT_AREA_BASE: u64 = 0x1_0000_0000 >> 12;
+
+/// A hypercall that cannot be served.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HvError {
+    /// Slots were asked for a CPU the backend did not register.
+    #[error("{cpu} is not registered for I/O")]
+    NotRegistered {
+        /// The CPU.
+        cpu: CpuId,
+    },
+    /// A CPU was registered twice.
+    #[error("{cpu} is already registered for I/O")]
+    AlreadyRegistered {
+        /// The CPU.
+        cpu: CpuId,
+    },
+    /// The CPU id is beyond the machine.
+    #[error("{cpu} does not exist (machine has {cpus} CPUs)")]
+    NoSuchCpu {
+        /// The CPU.
+        cpu: CpuId,
+        /// CPUs of the machine.
+        cpus: u32,
+    },
+    /// A request needs more pages than the CPU's slots.
+    #[error("a request of {pages} pages does not fit in {cpu}'s {slots} slots")]
+    TooFewSlots {
+        /// The CPU.
+        cpu: CpuId,
+        /// Pages asked for.
+        pages: u32,
+        /// Slots the CPU has.
+        slots: u32,
+    },
+    /// The domain-wide mapping area is exhausted.
+    #[error("the domain-wide mapping area has no free chunk of {pages} pages")]
+    AreaFull {
+        /// Pages asked for.
+        pages: u32,
+    },
+    /// The page table refused a change.
+    #[error(transparent)]
+    Mmu(#[from] MmuError),
+}
+
+/// Where a request's buffer pages are mapped: `pages` consecutive virtual
+/// pages from `base` in the host domain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Placement {
+    /// First virtual page.
+    pub base: VirtPage,
+    /// Number of 4 KiB pages.
+    pub pages: u32,
+    /// Which domain-wide chunk it came from, if any (to release it).
+    pub chunk: Option<u32>,
+}
+
+/// One CPU's pre-allocated slots: a ring of virtual pages.
+#[derive(Clone, Debug)]
+struct SlotRing {
+    base: VirtPage,
+    count: u32,
+    next: u32,
+}
+
+/// The hypervisor's manager of the host domain's page table.
+///
+/// Counts every hypercall. Mapping and unmapping change the page table only:
+/// flushing TLBs is the caller's job, as the returned [`crate::FlushDirective`]
+/// of the policy says (the page table is the truth the stale-translation
+/// checker compares TLB hits against).
+#[derive(Clone, Debug)]
+pub struct PageTableManager {
+    table: PageTable,
+    cpus: u32,
+    registered: Vec<bool>,
+    slots: Vec<Option<SlotRing>>,
+    chunk_pages: u32,
+    free_chunks: VecDeque<u32>,
+    hypercalls: u64,
+}
+
+impl PageTableManager {
+    /// A manager for a host domain running on `cpus` CPUs, whose domain-wide
+    /// mapping area holds `chunks` chunks of `chunk_pages` pages each.
+    #[must_use]
+    pub fn new(cpus: u32, chunks: u32, chunk_pages: u32) -> Self {
+        let n = usize::try_from(cpus).expect("CPU count fits usize");
+        Self {
+            table: PageTable::new(),
+            cpus,
+            registered: vec![false; n],
+            slots: vec![None; n],
+            chunk_pages,
+            free_chunks: (0..chunks).collect(),
+            hypercalls: 0,
+        }
+    }
+
+    /// The host domain's page table (the truth for the stale checker).
+    #[must_use]
+    pub fn table(&self) -> &PageTable {
+        &self.table
+    }
+
+    /// Hypercalls served so far.
+    #[must_use]
+    pub fn hypercalls(&self) -> u64 {
+        self.hypercalls
+    }
+
+    /// Whether `cpu` is registered for I/O.
+    #[must_use]
+    pub fn is_registered(&self, cpu: CpuId) -> bool {
+        self.registered.get(cpu.index()).copied().unwrap_or(false)
+    }
+
+    fn check_cpu(&self, cpu: CpuId) -> Result<(), HvError> {
+        if cpu.0 >= self.cpus {
+            return Err(HvError::NoSuchCpu { cpu, cpus: self.cpus });
+        }
+        Ok(())
+    }
+
+    /// Hypercall: the backend driver registers `cpu` for I/O processing
+    /// (claim step 1).
+    ///
+    /// # Errors
+    /// Unknown or already registered CPU.
+    pub fn register_cpu(&mut self, cpu: CpuId) -> Result<(), HvError> {
+        self.hypercalls += 1;
+        self.check_cpu(cpu)?;
+        let r = &mut self.registered[cpu.index()];
+        if *r {
+            return Err(HvError::AlreadyRegistered { cpu });
+        }
+        *r = true;
+        Ok(())
+    }
+
+    /// Hypercall: pre-allocate `count` page-table slots for registered `cpu`
+    /// (claim step 1). Returns the first slot's virtual page.
+    ///
+    /// # Errors
+    /// The CPU is not registered.
+    pub fn preallocate_slots(&mut self, cpu: CpuId, count: u32) -> Result<VirtPage, HvError> {
+        self.hypercalls += 1;
+        self.check_cpu(cpu)?;
+        if !self.is_registered(cpu) {
+            return Err(HvError::NotRegistered { cpu });
+        }
+        let stride = u64::from(count).div_ceil(512) * 512;
+        let base = VirtPage(SLOT_AREA_BASE + u64::from(cpu.0) * stride.max(512));
+        self.slots[cpu.index()] = Some(SlotRing { base, count, next: 0 });
+        Ok(base)
+    }
+
+    /// The next `pages` slots of `cpu`'s ring (contiguous; the ring wraps to
+    /// its start when the rest is too short). No hypercall: the driver owns
+    /// its slots.
+    ///
+    /// # Errors
+    /// No slots, or fewer slots than pages.
+    pub fn take_slots(&mut self, cpu: CpuId, pages: u32) -> Result<Placement, HvError> {
+        let ring = self.slots.get_mut(cpu.index()).and_then(Option::as_mut).ok_or(HvError::NotRegistered { cpu })?;
+        if pages > ring.count {
+            return Err(HvError::TooFewSlots { cpu, pages, slots: ring.count });
+        }
+        if ring.next + pages > ring.count {
+            ring.next = 0;
+        }
+        let base = VirtPage(ring.base.0 + u64::from(ring.next));
+        ring.next += pages;
+        Ok(Placement { base, pages, chunk: None })
+    }
+
+    /// A chunk of the domain-wide area, first-freed first-used.
+    ///
+    /// # Errors
+    /// The area is exhausted, or `pages` exceeds the chunk size.
+    pub fn take_chunk(&mut self, pages: u32) -> Result<Placement, HvError> {
+        if pages > self.chunk_pages {
+            return Err(HvError::AreaFull { pages });
+        }
+        let chunk = self.free_chunks.pop_front().ok_or(HvError::AreaFull { pages })?;
+        let base = VirtPage(GLOBAL_AREA_BASE + u64::from(chunk) * u64::from(self.chunk_pages));
+        Ok(Placement { base, pages, chunk: Some(chunk) })
+    }
+
+    /// Returns a placement's chunk (if any) to the domain-wide area.
+    pub fn release(&mut self, placement: Placement) {
+        if let Some(c) = placement.chunk {
+            self.free_chunks.push_back(c);
+        }
+    }
+
+    /// Hypercall: map guest frames `frames` at `placement` (claim steps 4-5).
+    /// One hypercall maps the whole request, as a batched grant-map does.
+    ///
+    /// # Errors
+    /// A page is already mapped (the caller broke exclusivity).
+    pub fn map(&mut self, placement: Placement, frames: impl IntoIterator<Item = PhysFrame>) -> Result<(), HvError> {
+        self.hypercalls += 1;
+        for (i, frame) in (0..u64::from(placement.pages)).zip(frames) {
+            self.table.map(VirtPage(placement.base.0 + i), frame, PageSize::Size4K)?;
+        }
+        Ok(())
+    }
+
+    /// Hypercall: unmap a request's pages (one batched hypercall).
+    ///
+    /// # Errors
+    /// A page is not mapped.
+    pub fn unmap(&mut self, placement: Placement) -> Result<(), HvError> {
+        self.hypercalls += 1;
+        for i in 0..u64::from(placement.pages) {
+            self.table.unmap(VirtPage(placement.base.0 + i))?;
+        }
+        Ok(())
+    }
+
+    /// Forgets the hypercall count (end of warm-up).
+    pub fn reset_counters(&mut self) {
+        self.hypercalls = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mmu::VirtAddr;
+
+    #[test]
+    fn slots_need_registration() {
+        let mut m = PageTableManager::new(4, 4, 16);
+        assert_eq!(m.preallocate_slots(CpuId(1), 16), Err(HvError::NotRegistered { cpu: CpuId(1) }));
+        m.register_cpu(CpuId(1)).unwrap();
+        assert_eq!(m.register_cpu(CpuId(1)), Err(HvError::AlreadyRegistered { cpu: CpuId(1) }));
+        assert!(matches!(m.register_cpu(CpuId(9)), Err(HvError::NoSuchCpu { .. })));
+        m.preallocate_slots(CpuId(1), 16).unwrap();
+        assert_eq!(m.hypercalls(), 5);
+    }
+
+    #[test]
+    fn slot_ring_wraps_and_cpus_do_not_overlap() {
+        let mut m = PageTableManager::new(2, 1, 16);
+        for c in 0..2 {
+            m.register_cpu(CpuId(c)).unwrap();
+            m.preallocate_slots(CpuId(c), 10).unwrap();
+        }
+        let a = m.take_slots(CpuId(0), 4).unwrap();
+        let b = m.take_slots(CpuId(0), 4).unwrap();
+        let c = m.take_slots(CpuId(0), 4).unwrap();
+        assert_eq!(b.base.0, a.base.0 + 4);
+        assert_eq!(c.base, a.base, "wrapped");
+        let other = m.take_slots(CpuId(1), 10).unwrap();
+        assert!(other.base.0 >= a.base.0 + 512);
+        assert!(matches!(m.take_slots(CpuId(1), 11), Err(HvError::TooFewSlots { .. })));
+    }
+
+    #[test]
+    fn map_unmap_changes_the_table() {
+        let mut m = PageTableManager::new(1, 2, 4);
+        let p = m.take_chunk(3).unwrap();
+        m.map(p, (0..3).map(|i| PhysFrame(100 + i))).unwrap();
+        assert_eq!(m.table().translate(VirtAddr((p.base.0 + 2) << 12)).map(|t| t.0), Some(PhysFrame(102)));
+        assert!(m.map(p, (0..3).map(PhysFrame)).is_err(), "double map is refused");
+        m.unmap(p).unwrap();
+        assert_eq!(m.table().translate(p.base.addr()), None);
+        m.release(p);
+        let q = m.take_chunk(1).unwrap();
+        assert_ne!(q.chunk, p.chunk, "FIFO reuse");
+        let _r = m.take_chunk(1).unwrap();
+        assert!(matches!(m.take_chunk(1), Err(HvError::AreaFull { .. })));
+    }
+}

@@ -1,0 +1,269 @@
+//! The plain configuration of one simulation run.
+//!
+//! Every type here has a `Default` that is the documented default of its
+//! scenario key; the `scenarios` crate deserializes into these (feature
+//! `serde`), validates with [`SimConfig::problems`] and hands them over.
+
+use cpu_model::CostTable;
+use mmu::TlbConfig;
+use workloads::GuestConfig;
+
+/// Everything one run needs, except the policy.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields, default))]
+pub struct SimConfig {
+    /// Seed of every random stream of the run.
+    pub seed: u64,
+    /// When the run ends and what is measured.
+    pub stop: StopConfig,
+    /// The physical machine.
+    pub machine: MachineConfig,
+    /// What each primitive costs, cycles.
+    pub costs: CostTable,
+    /// The host domain and its backend driver.
+    pub host: HostConfig,
+    /// The background workload on CPUs not registered for I/O.
+    pub background: BackgroundConfig,
+    /// The guests issuing I/O.
+    pub guests: Vec<GuestConfig>,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            seed: 1,
+            stop: StopConfig::default(),
+            machine: MachineConfig::default(),
+            costs: CostTable::default(),
+            host: HostConfig::default(),
+            background: BackgroundConfig::default(),
+            guests: vec![GuestConfig::default()],
+        }
+    }
+}
+
+/// When a run ends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields, default))]
+pub struct StopConfig {
+    /// I/Os to complete in the measured window (after the warm-up).
+    pub ios: u64,
+    /// I/Os completed before measuring starts; their statistics are dropped.
+    pub warmup_ios: u64,
+    /// Optional budget of simulated cycles (0 = none): the run ends at this
+    /// cycle even if fewer I/Os completed.
+    pub max_cycles: u64,
+}
+
+impl Default for StopConfig {
+    fn default() -> Self {
+        Self { ios: 20_000, warmup_ios: 2_000, max_cycles: 0 }
+    }
+}
+
+/// The physical machine.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields, default))]
+pub struct MachineConfig {
+    /// CPUs; the host domain runs on all of them.
+    pub cpus: u32,
+    /// Clock frequency, GHz: converts cycles to seconds (IOPS, ns inputs).
+    /// Default 2.5 GHz, the Skylake machine of the KVM IPI figures.
+    pub frequency_ghz: f64,
+    /// Each CPU's TLB hierarchy (default: Skylake, 64-entry 4-way L1 dTLB and
+    /// 1,536-entry 12-way STLB, Intel optimization manual).
+    pub tlb: TlbConfig,
+    /// Entries per level of each CPU's paging-structure (page-walk) cache.
+    pub pwc_entries: u32,
+}
+
+impl Default for MachineConfig {
+    fn default() -> Self {
+        Self { cpus: 8, frequency_ghz: 2.5, tlb: TlbConfig::default(), pwc_entries: 32 }
+    }
+}
+
+/// How the backend touches a request's data through the TLB.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
+pub enum Touch {
+    /// One TLB lookup per 64-byte cache line (a copy).
+    #[default]
+    Line,
+    /// One TLB lookup per page (a header peek, or DMA set-up).
+    Page,
+}
+
+/// What a shootdown's flush does on each CPU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
+pub enum ShootdownFlush {
+    /// A full TLB flush of every address space, as Xen's grant unmap does
+    /// (xen/common/grant_table.c: one full flush per batch).
+    #[default]
+    Full,
+    /// The unmapped pages only (INVLPG each), a full flush above
+    /// `flush_ceiling_pages`, as Linux flush_tlb_mm_range does.
+    Range,
+}
+
+/// How many shootdowns an unmap costs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
+pub enum ShootdownBatch {
+    /// One shootdown per request (Xen batches up to 32 unmaps per flush).
+    #[default]
+    Request,
+    /// One shootdown per page.
+    Page,
+}
+
+/// The host domain and its backend driver.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields, default))]
+pub struct HostConfig {
+    /// CPUs the backend registers for I/O: CPUs `0..io_cpus`, each running
+    /// one backend thread. The others run the background workload.
+    pub io_cpus: u32,
+    /// Slots pre-allocated per registered CPU (percpu policies); must hold
+    /// the largest request.
+    pub slots_per_cpu: u32,
+    /// Probability that a request's data phase runs on another CPU (the
+    /// backend thread migrates there and back).
+    pub migration_probability: f64,
+    /// One TLB lookup per cache line or per page of data.
+    pub touch: Touch,
+    /// What each CPU flushes in a shootdown.
+    pub shootdown_flush: ShootdownFlush,
+    /// One shootdown per request or per page.
+    pub shootdown_batch: ShootdownBatch,
+    /// Range flushes above this many pages become full flushes (Linux
+    /// tlb_single_page_flush_ceiling = 33).
+    pub flush_ceiling_pages: u32,
+    /// Whether shootdowns are serialized by one lock per host domain (Xen's
+    /// flush_lock).
+    pub flush_lock: bool,
+}
+
+impl Default for HostConfig {
+    fn default() -> Self {
+        Self {
+            io_cpus: 2,
+            slots_per_cpu: 64,
+            migration_probability: 0.0,
+            touch: Touch::Line,
+            shootdown_flush: ShootdownFlush::Full,
+            shootdown_batch: ShootdownBatch::Request,
+            flush_ceiling_pages: 33,
+            flush_lock: true,
+        }
+    }
+}
+
+/// The background workload: a host-domain process whose threads run on every
+/// CPU not registered for I/O, touching a working set of pages. It exists to
+/// measure the collateral damage of shootdowns: stolen cycles, lost TLB
+/// entries, slowdown.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields, default))]
+pub struct BackgroundConfig {
+    /// Whether the background workload runs.
+    pub enabled: bool,
+    /// Pages of its working set (4 KiB each), accessed uniformly at random.
+    pub working_set_pages: u32,
+    /// Cycles of work between two of its memory accesses (each access is a
+    /// TLB lookup on a random page of the working set; its translation
+    /// latency comes on top). Assumption: 100 cycles, a thread that touches
+    /// a new page every few dozen instructions.
+    pub cycles_between_accesses: u64,
+}
+
+impl Default for BackgroundConfig {
+    fn default() -> Self {
+        Self { enabled: true, working_set_pages: 1024, cycles_between_accesses: 100 }
+    }
+}
+
+/// One problem found by [`SimConfig::problems`]: the dotted key path and what
+/// is wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// Dotted path of the offending key, e.g. `guests.0.queue_depth`.
+    pub key: String,
+    /// What is wrong and what is allowed.
+    pub message: String,
+}
+
+impl SimConfig {
+    /// Every problem with this configuration (empty when it can run).
+    #[must_use]
+    pub fn problems(&self) -> Vec<Problem> {
+        let mut out = Vec::new();
+        let mut p = |key: &str, message: String| out.push(Problem { key: key.to_string(), message });
+        if self.stop.ios == 0 && self.stop.max_cycles == 0 {
+            p("stop.ios", "must be at least 1 (or set stop.max_cycles)".into());
+        }
+        if self.machine.cpus == 0 || self.machine.cpus > 4096 {
+            p("machine.cpus", format!("must be within 1..=4096, got {}", self.machine.cpus));
+        }
+        if !self.machine.frequency_ghz.is_finite() || self.machine.frequency_ghz <= 0.0 {
+            p("machine.frequency_ghz", format!("must be a positive number, got {}", self.machine.frequency_ghz));
+        }
+        if let Err(e) = self.machine.tlb.l1.validate() {
+            p("machine.tlb.l1", e.to_string());
+        }
+        if let Some(l2) = &self.machine.tlb.l2 {
+            if let Err(e) = l2.validate() {
+                p("machine.tlb.l2", e.to_string());
+            }
+        }
+        if self.machine.pwc_entries == 0 {
+            p("machine.pwc_entries", "must be at least 1".into());
+        }
+        if let Err(e) = self.costs.validate() {
+            p("costs", e.to_string());
+        }
+        if self.host.io_cpus == 0 || self.host.io_cpus > self.machine.cpus {
+            p("host.io_cpus", format!("must be within 1..=machine.cpus ({}), got {}", self.machine.cpus, self.host.io_cpus));
+        }
+        if !(0.0..=1.0).contains(&self.host.migration_probability) {
+            p("host.migration_probability", format!("must be within 0..=1, got {}", self.host.migration_probability));
+        }
+        if self.host.migration_probability > 0.0 && self.machine.cpus < 2 {
+            p("host.migration_probability", "needs at least 2 CPUs to migrate between".into());
+        }
+        if self.background.enabled && self.background.working_set_pages == 0 {
+            p("background.working_set_pages", "must be at least 1".into());
+        }
+        if self.background.enabled && self.background.cycles_between_accesses == 0 {
+            p("background.cycles_between_accesses", "must be at least 1".into());
+        }
+        if self.guests.is_empty() {
+            p("guests", "needs at least one guest".into());
+        }
+        let max_pages = self.max_request_pages();
+        if u64::from(self.host.slots_per_cpu) < max_pages {
+            p("host.slots_per_cpu", format!("must hold the largest request ({max_pages} pages), got {}", self.host.slots_per_cpu));
+        }
+        for (i, g) in self.guests.iter().enumerate() {
+            for (field, message) in g.problems() {
+                p(&format!("guests.{i}.{field}"), message);
+            }
+        }
+        out
+    }
+
+    /// Pages of the largest request any guest can issue.
+    #[must_use]
+    pub fn max_request_pages(&self) -> u64 {
+        self.guests.iter().map(|g| g.size_bytes.max_bytes().div_ceil(workloads::PAGE_BYTES).max(1)).max().unwrap_or(1)
+    }
+}
