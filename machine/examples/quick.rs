@@ -3,8 +3,16 @@
 use machine::*;
 fn main() {
     let mut cfg = SimConfig::default();
-    cfg.guests = vec![workloads::GuestConfig { queue_depth: 8, ..Default::default() }; 2];
-    if let Some(p) = std::env::args().nth(1) { cfg.host.migration_probability = p.parse().unwrap(); }
+    cfg.guests = vec![
+        workloads::GuestConfig {
+            queue_depth: 8,
+            ..Default::default()
+        };
+        2
+    ];
+    if let Some(p) = std::env::args().nth(1) {
+        cfg.host.migration_probability = p.parse().unwrap();
+    }
     for p in PolicyKind::ALL {
         let t = std::time::Instant::now();
         let (r, e) = run(&cfg, p).unwrap();

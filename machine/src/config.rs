@@ -59,7 +59,11 @@ pub struct StopConfig {
 
 impl Default for StopConfig {
     fn default() -> Self {
-        Self { ios: 20_000, warmup_ios: 2_000, max_cycles: 0 }
+        Self {
+            ios: 20_000,
+            warmup_ios: 2_000,
+            max_cycles: 0,
+        }
     }
 }
 
@@ -82,7 +86,12 @@ pub struct MachineConfig {
 
 impl Default for MachineConfig {
     fn default() -> Self {
-        Self { cpus: 8, frequency_ghz: 2.5, tlb: TlbConfig::default(), pwc_entries: 32 }
+        Self {
+            cpus: 8,
+            frequency_ghz: 2.5,
+            tlb: TlbConfig::default(),
+            pwc_entries: 32,
+        }
     }
 }
 
@@ -188,7 +197,11 @@ pub struct BackgroundConfig {
 
 impl Default for BackgroundConfig {
     fn default() -> Self {
-        Self { enabled: true, working_set_pages: 1024, cycles_between_accesses: 100 }
+        Self {
+            enabled: true,
+            working_set_pages: 1024,
+            cycles_between_accesses: 100,
+        }
     }
 }
 
@@ -207,15 +220,32 @@ impl SimConfig {
     #[must_use]
     pub fn problems(&self) -> Vec<Problem> {
         let mut out = Vec::new();
-        let mut p = |key: &str, message: String| out.push(Problem { key: key.to_string(), message });
+        let mut p = |key: &str, message: String| {
+            out.push(Problem {
+                key: key.to_string(),
+                message,
+            })
+        };
         if self.stop.ios == 0 && self.stop.max_cycles == 0 {
-            p("stop.ios", "must be at least 1 (or set stop.max_cycles)".into());
+            p(
+                "stop.ios",
+                "must be at least 1 (or set stop.max_cycles)".into(),
+            );
         }
         if self.machine.cpus == 0 || self.machine.cpus > 4096 {
-            p("machine.cpus", format!("must be within 1..=4096, got {}", self.machine.cpus));
+            p(
+                "machine.cpus",
+                format!("must be within 1..=4096, got {}", self.machine.cpus),
+            );
         }
         if !self.machine.frequency_ghz.is_finite() || self.machine.frequency_ghz <= 0.0 {
-            p("machine.frequency_ghz", format!("must be a positive number, got {}", self.machine.frequency_ghz));
+            p(
+                "machine.frequency_ghz",
+                format!(
+                    "must be a positive number, got {}",
+                    self.machine.frequency_ghz
+                ),
+            );
         }
         if let Err(e) = self.machine.tlb.l1.validate() {
             p("machine.tlb.l1", e.to_string());
@@ -232,26 +262,50 @@ impl SimConfig {
             p("costs", e.to_string());
         }
         if self.host.io_cpus == 0 || self.host.io_cpus > self.machine.cpus {
-            p("host.io_cpus", format!("must be within 1..=machine.cpus ({}), got {}", self.machine.cpus, self.host.io_cpus));
+            p(
+                "host.io_cpus",
+                format!(
+                    "must be within 1..=machine.cpus ({}), got {}",
+                    self.machine.cpus, self.host.io_cpus
+                ),
+            );
         }
         if !(0.0..=1.0).contains(&self.host.migration_probability) {
-            p("host.migration_probability", format!("must be within 0..=1, got {}", self.host.migration_probability));
+            p(
+                "host.migration_probability",
+                format!(
+                    "must be within 0..=1, got {}",
+                    self.host.migration_probability
+                ),
+            );
         }
         if self.host.migration_probability > 0.0 && self.machine.cpus < 2 {
-            p("host.migration_probability", "needs at least 2 CPUs to migrate between".into());
+            p(
+                "host.migration_probability",
+                "needs at least 2 CPUs to migrate between".into(),
+            );
         }
         if self.background.enabled && self.background.working_set_pages == 0 {
             p("background.working_set_pages", "must be at least 1".into());
         }
         if self.background.enabled && self.background.cycles_between_accesses == 0 {
-            p("background.cycles_between_accesses", "must be at least 1".into());
+            p(
+                "background.cycles_between_accesses",
+                "must be at least 1".into(),
+            );
         }
         if self.guests.is_empty() {
             p("guests", "needs at least one guest".into());
         }
         let max_pages = self.max_request_pages();
         if u64::from(self.host.slots_per_cpu) < max_pages {
-            p("host.slots_per_cpu", format!("must hold the largest request ({max_pages} pages), got {}", self.host.slots_per_cpu));
+            p(
+                "host.slots_per_cpu",
+                format!(
+                    "must hold the largest request ({max_pages} pages), got {}",
+                    self.host.slots_per_cpu
+                ),
+            );
         }
         for (i, g) in self.guests.iter().enumerate() {
             for (field, message) in g.problems() {
@@ -264,6 +318,15 @@ impl SimConfig {
     /// Pages of the largest request any guest can issue.
     #[must_use]
     pub fn max_request_pages(&self) -> u64 {
-        self.guests.iter().map(|g| g.size_bytes.max_bytes().div_ceil(workloads::PAGE_BYTES).max(1)).max().unwrap_or(1)
+        self.guests
+            .iter()
+            .map(|g| {
+                g.size_bytes
+                    .max_bytes()
+                    .div_ceil(workloads::PAGE_BYTES)
+                    .max(1)
+            })
+            .max()
+            .unwrap_or(1)
     }
 }

@@ -39,10 +39,19 @@
 use crate::config::{ShootdownBatch, ShootdownFlush, SimConfig, Touch};
 use crate::stats::{CpuStats, LatencyBreakdown, RunResult};
 use cpu_model::{CostTable, CpuClock, CpuId};
-use hypervisor::{policy_for, FlushDirective, HvError, MappingPolicy, PageTableManager, Placement, PolicyKind, HOST_ASID};
-use mmu::{AccessCosts, AccessOutcome, Asid, FlushKind, MmuError, PageSize, PageTable, PageWalkCache, PhysFrame, TlbHierarchy, VirtAddr, VirtPage, WalkCosts};
+use hypervisor::{
+    policy_for, FlushDirective, HvError, MappingPolicy, PageTableManager, Placement, PolicyKind,
+    HOST_ASID,
+};
+use mmu::{
+    AccessCosts, AccessOutcome, Asid, FlushKind, MmuError, PageSize, PageTable, PageWalkCache,
+    PhysFrame, TlbHierarchy, VirtAddr, VirtPage, WalkCosts,
+};
 use rand::RngExt;
-use sim_core::{rng_stream, Control, Cycles, Engine, EventQueue, LatencyHistogram, Model, RunOutcome, Scheduler, SimRng};
+use sim_core::{
+    rng_stream, Control, Cycles, Engine, EventQueue, LatencyHistogram, Model, RunOutcome,
+    Scheduler, SimRng,
+};
 use std::collections::VecDeque;
 use workloads::{Generator, Pattern};
 
@@ -319,7 +328,11 @@ impl Simulation {
         let mut bg_table = PageTable::new();
         if cfg.background.enabled {
             for i in 0..u64::from(cfg.background.working_set_pages) {
-                bg_table.map(VirtPage(BACKGROUND_BASE + i), PhysFrame(BACKGROUND_FRAME_BASE + i), PageSize::Size4K)?;
+                bg_table.map(
+                    VirtPage(BACKGROUND_BASE + i),
+                    PhysFrame(BACKGROUND_FRAME_BASE + i),
+                    PageSize::Size4K,
+                )?;
             }
         }
         let pwc_entries = usize::try_from(cfg.machine.pwc_entries).expect("u32 fits usize");
@@ -331,7 +344,11 @@ impl Simulation {
                 clock: CpuClock::new(CpuId(c)),
                 tlb: TlbHierarchy::new(cfg.machine.tlb.clone())?,
                 pwc: PageWalkCache::new(pwc_entries),
-                stats: CpuStats { cpu: c, registered, ..CpuStats::default() },
+                stats: CpuStats {
+                    cpu: c,
+                    registered,
+                    ..CpuStats::default()
+                },
                 backend: registered.then_some(c as usize),
                 bg_next: if bg { 0 } else { u64::MAX },
                 bg_rng: rng_stream(cfg.seed, STREAM_BACKGROUND_BASE + u64::from(c)),
@@ -339,7 +356,13 @@ impl Simulation {
             });
         }
         let backends = (0..io)
-            .map(|_| Backend { ring: VecDeque::new(), phase: Phase::Idle, current: 0, phase_start: 0, shootdowns_left: 0 })
+            .map(|_| Backend {
+                ring: VecDeque::new(),
+                phase: Phase::Idle,
+                current: 0,
+                phase_start: 0,
+                shootdowns_left: 0,
+            })
             .collect();
         let guests = cfg
             .guests
@@ -348,7 +371,11 @@ impl Simulation {
             .map(|(g, gc)| {
                 let g32 = u32::try_from(g).expect("guest count fits u32");
                 Guest {
-                    gen: Generator::new(gc.clone(), cfg.machine.frequency_ghz, rng_stream(cfg.seed, STREAM_GUEST_BASE + u64::from(g32))),
+                    gen: Generator::new(
+                        gc.clone(),
+                        cfg.machine.frequency_ghz,
+                        rng_stream(cfg.seed, STREAM_GUEST_BASE + u64::from(g32)),
+                    ),
                     ring_cpu: (0..gc.queues).map(|q| (g32 + q) % io).collect(),
                     frame_base: (u64::from(g32) + 1) << 20,
                 }
@@ -363,7 +390,10 @@ impl Simulation {
             kind,
             policy,
             costs: cfg.costs.clone(),
-            access_costs: AccessCosts { l2_hit_cycles: cfg.costs.l2_hit_cycles, walk },
+            access_costs: AccessCosts {
+                l2_hit_cycles: cfg.costs.l2_hit_cycles,
+                walk,
+            },
             touch: cfg.host.touch,
             shootdown_flush: cfg.host.shootdown_flush,
             shootdown_batch: cfg.host.shootdown_batch,
@@ -428,7 +458,14 @@ impl Simulation {
         while cpu.bg_next <= until {
             let page = cpu.bg_rng.random_range(0..self.bg_pages);
             let va = VirtAddr((BACKGROUND_BASE + u64::from(page)) << 12);
-            let a = mmu::access(&mut cpu.tlb, &mut cpu.pwc, &self.bg_table, BACKGROUND_ASID, va, &self.access_costs);
+            let a = mmu::access(
+                &mut cpu.tlb,
+                &mut cpu.pwc,
+                &self.bg_table,
+                BACKGROUND_ASID,
+                va,
+                &self.access_costs,
+            );
             count_access(&mut cpu.stats, &a);
             let cost = self.bg_between + a.latency_cycles;
             cpu.stats.background_accesses += 1;
@@ -458,7 +495,11 @@ impl Simulation {
     /// range flush, full above the ceiling). Returns the cycles it costs.
     fn flush_range_local(&mut self, c: usize, first: u64, pages: u32) -> u64 {
         let cpu = &mut self.cpus[c];
-        let kind = cpu.tlb.flush_range(HOST_ASID, (0..u64::from(pages)).map(|i| VirtPage(first + i)), self.ceiling);
+        let kind = cpu.tlb.flush_range(
+            HOST_ASID,
+            (0..u64::from(pages)).map(|i| VirtPage(first + i)),
+            self.ceiling,
+        );
         match kind {
             FlushKind::Pages(n) => {
                 for i in 0..u64::from(pages) {
@@ -529,11 +570,22 @@ impl Simulation {
             let base = (placement.base.0 + p) << 12;
             for l in 0..lookups {
                 let va = VirtAddr(base + l * 64);
-                let a = mmu::access(&mut cpu.tlb, &mut cpu.pwc, table, HOST_ASID, va, &self.access_costs);
+                let a = mmu::access(
+                    &mut cpu.tlb,
+                    &mut cpu.pwc,
+                    table,
+                    HOST_ASID,
+                    va,
+                    &self.access_costs,
+                );
                 count_access(&mut cpu.stats, &a);
                 self.total_lookups += 1;
                 if a.outcome == AccessOutcome::Fault && self.error.is_none() {
-                    self.error = Some(SimError::Fault { cpu: CpuId(cpu.stats.cpu), va: va.0, policy: self.kind });
+                    self.error = Some(SimError::Fault {
+                        cpu: CpuId(cpu.stats.cpu),
+                        va: va.0,
+                        policy: self.kind,
+                    });
                 }
                 cost += a.latency_cycles;
             }
@@ -544,7 +596,13 @@ impl Simulation {
     // ----- backend thread -------------------------------------------
 
     /// Starts a thread-level segment of `length` cycles on CPU `c`.
-    fn start_segment<Q: EventQueue<Event>>(&mut self, c: usize, now: u64, length: u64, sched: &mut Scheduler<Event, Q>) {
+    fn start_segment<Q: EventQueue<Event>>(
+        &mut self,
+        c: usize,
+        now: u64,
+        length: u64,
+        sched: &mut Scheduler<Event, Q>,
+    ) {
         let cpu = &mut self.cpus[c];
         cpu.seg_len = length;
         let end = cpu.clock.start_segment(now, length);
@@ -553,7 +611,12 @@ impl Simulation {
 
     /// The backend of CPU `c` takes the next request from its ring, or
     /// sleeps.
-    fn next_request<Q: EventQueue<Event>>(&mut self, c: usize, now: u64, sched: &mut Scheduler<Event, Q>) {
+    fn next_request<Q: EventQueue<Event>>(
+        &mut self,
+        c: usize,
+        now: u64,
+        sched: &mut Scheduler<Event, Q>,
+    ) {
         let b = self.cpus[c].backend.expect("backend CPU");
         let Some(r) = self.backends[b].ring.pop_front() else {
             self.backends[b].phase = Phase::Idle;
@@ -576,7 +639,9 @@ impl Simulation {
             return;
         }
         let queue = now.saturating_sub(self.requests[r].arrival);
-        let mut cost = self.costs.dequeue_cycles + self.costs.hypercall_cycles + u64::from(pages) * self.costs.map_page_cycles;
+        let mut cost = self.costs.dequeue_cycles
+            + self.costs.hypercall_cycles
+            + u64::from(pages) * self.costs.map_page_cycles;
         match self.policy.map_flush() {
             FlushDirective::None => {}
             FlushDirective::Local => cost += self.flush_range_local(c, placement.base.0, pages),
@@ -593,11 +658,18 @@ impl Simulation {
     }
 
     /// The data phase of CPU `c`'s current request: here, or migrated.
-    fn start_data<Q: EventQueue<Event>>(&mut self, c: usize, now: u64, sched: &mut Scheduler<Event, Q>) {
+    fn start_data<Q: EventQueue<Event>>(
+        &mut self,
+        c: usize,
+        now: u64,
+        sched: &mut Scheduler<Event, Q>,
+    ) {
         let b = self.cpus[c].backend.expect("backend CPU");
         let r = self.backends[b].current;
         let n = self.cpus.len();
-        let migrate = self.migration_p > 0.0 && n > 1 && self.migration_rng.random::<f64>() < self.migration_p;
+        let migrate = self.migration_p > 0.0
+            && n > 1
+            && self.migration_rng.random::<f64>() < self.migration_p;
         if !migrate {
             let cost = self.touch_data(c, r);
             if self.measuring {
@@ -633,17 +705,28 @@ impl Simulation {
             self.breakdown.data += data_cost;
         }
         self.backends[b].phase = Phase::Away;
-        sched.at(Cycles(end), Event::MigratedBack { cpu: self.cpus[c].stats.cpu });
+        sched.at(
+            Cycles(end),
+            Event::MigratedBack {
+                cpu: self.cpus[c].stats.cpu,
+            },
+        );
     }
 
-    fn start_unmap<Q: EventQueue<Event>>(&mut self, c: usize, now: u64, sched: &mut Scheduler<Event, Q>) {
+    fn start_unmap<Q: EventQueue<Event>>(
+        &mut self,
+        c: usize,
+        now: u64,
+        sched: &mut Scheduler<Event, Q>,
+    ) {
         let b = self.cpus[c].backend.expect("backend CPU");
         let r = self.backends[b].current;
         let placement = self.requests[r].placement.expect("mapped");
         if let Err(e) = self.mgr.unmap(placement) {
             self.error.get_or_insert(SimError::Hypervisor(e));
         }
-        let cost = self.costs.hypercall_cycles + u64::from(placement.pages) * self.costs.unmap_page_cycles;
+        let cost =
+            self.costs.hypercall_cycles + u64::from(placement.pages) * self.costs.unmap_page_cycles;
         if self.measuring {
             self.breakdown.unmap += cost;
         }
@@ -654,7 +737,12 @@ impl Simulation {
 
     /// After the unmap hypercall: the flushes the policy needs, then
     /// completion.
-    fn after_unmap<Q: EventQueue<Event>>(&mut self, c: usize, now: u64, sched: &mut Scheduler<Event, Q>) {
+    fn after_unmap<Q: EventQueue<Event>>(
+        &mut self,
+        c: usize,
+        now: u64,
+        sched: &mut Scheduler<Event, Q>,
+    ) {
         let b = self.cpus[c].backend.expect("backend CPU");
         let r = self.backends[b].current;
         let placement = self.requests[r].placement.expect("mapped");
@@ -681,7 +769,12 @@ impl Simulation {
 
     /// Starts (or queues for the lock) the next shootdown of CPU `c`'s
     /// request.
-    fn next_shootdown<Q: EventQueue<Event>>(&mut self, c: usize, now: u64, sched: &mut Scheduler<Event, Q>) {
+    fn next_shootdown<Q: EventQueue<Event>>(
+        &mut self,
+        c: usize,
+        now: u64,
+        sched: &mut Scheduler<Event, Q>,
+    ) {
         let b = self.cpus[c].backend.expect("backend CPU");
         if self.lock_enabled {
             if self.lock_held {
@@ -695,7 +788,12 @@ impl Simulation {
     }
 
     /// CPU `c` holds the lock (if any): flush locally and send the IPIs.
-    fn begin_shootdown<Q: EventQueue<Event>>(&mut self, c: usize, now: u64, sched: &mut Scheduler<Event, Q>) {
+    fn begin_shootdown<Q: EventQueue<Event>>(
+        &mut self,
+        c: usize,
+        now: u64,
+        sched: &mut Scheduler<Event, Q>,
+    ) {
         let b = self.cpus[c].backend.expect("backend CPU");
         let r = self.backends[b].current;
         let placement = self.requests[r].placement.expect("mapped");
@@ -708,19 +806,34 @@ impl Simulation {
         };
         self.backends[b].phase = Phase::WaitAcks;
         self.shootdown_count += u64::from(self.measuring);
-        let lock = if self.lock_enabled { self.costs.flush_lock_cycles } else { 0 };
+        let lock = if self.lock_enabled {
+            self.costs.flush_lock_cycles
+        } else {
+            0
+        };
         // The initiator cannot start while its own interrupt level is busy.
         let t0 = now.max(self.cpus[c].clock.irq_free_at) + lock;
         let local = self.shootdown_flush_on(c, first, pages, false);
         let n = u32::try_from(self.cpus.len()).expect("CPU count fits u32");
         let targets = n - 1;
         let c32 = self.cpus[c].stats.cpu;
-        let sd = self.shootdowns.insert(Shootdown { initiator: c32, acks_left: targets, first_page: first, pages });
+        let sd = self.shootdowns.insert(Shootdown {
+            initiator: c32,
+            acks_left: targets,
+            first_page: first,
+            pages,
+        });
         let mut t = t0 + local;
         for i in 1..=targets {
             t += self.costs.ipi_send_cycles;
             let target = (c32 + i) % n;
-            sched.at(Cycles(t + self.costs.ipi_delivery_cycles), Event::IpiArrive { target, shootdown: sd });
+            sched.at(
+                Cycles(t + self.costs.ipi_delivery_cycles),
+                Event::IpiArrive {
+                    target,
+                    shootdown: sd,
+                },
+            );
         }
         self.cpus[c].stats.ipis_sent += u64::from(targets);
         if targets == 0 {
@@ -731,7 +844,12 @@ impl Simulation {
     }
 
     /// Every acknowledgement of CPU `c`'s shootdown is in at `now`.
-    fn shootdown_done<Q: EventQueue<Event>>(&mut self, c: usize, now: u64, sched: &mut Scheduler<Event, Q>) {
+    fn shootdown_done<Q: EventQueue<Event>>(
+        &mut self,
+        c: usize,
+        now: u64,
+        sched: &mut Scheduler<Event, Q>,
+    ) {
         let b = self.cpus[c].backend.expect("backend CPU");
         if self.lock_enabled {
             if let Some(next) = self.lock_waiters.pop_front() {
@@ -756,7 +874,13 @@ impl Simulation {
     }
 
     /// Flushes for the unmap are done: complete the request.
-    fn finish_request_flushes<Q: EventQueue<Event>>(&mut self, c: usize, now: u64, extra: u64, sched: &mut Scheduler<Event, Q>) {
+    fn finish_request_flushes<Q: EventQueue<Event>>(
+        &mut self,
+        c: usize,
+        now: u64,
+        extra: u64,
+        sched: &mut Scheduler<Event, Q>,
+    ) {
         let b = self.cpus[c].backend.expect("backend CPU");
         let r = self.backends[b].current;
         let placement = self.requests[r].placement.take().expect("mapped");
@@ -771,7 +895,12 @@ impl Simulation {
     }
 
     /// CPU `c`'s current request is complete at `now`.
-    fn complete<Q: EventQueue<Event>>(&mut self, c: usize, now: u64, sched: &mut Scheduler<Event, Q>) -> Control {
+    fn complete<Q: EventQueue<Event>>(
+        &mut self,
+        c: usize,
+        now: u64,
+        sched: &mut Scheduler<Event, Q>,
+    ) -> Control {
         let b = self.cpus[c].backend.expect("backend CPU");
         let r = self.backends[b].current;
         let req = self.requests[r];
@@ -805,7 +934,11 @@ impl Simulation {
             }
             let cpu = &mut self.cpus[c];
             cpu.clock.reset_counters();
-            cpu.stats = CpuStats { cpu: cpu.stats.cpu, registered: cpu.stats.registered, ..CpuStats::default() };
+            cpu.stats = CpuStats {
+                cpu: cpu.stats.cpu,
+                registered: cpu.stats.registered,
+                ..CpuStats::default()
+            };
         }
         self.mgr.reset_counters();
         self.measuring = true;
@@ -813,7 +946,12 @@ impl Simulation {
     }
 
     /// A guest issues a request.
-    fn issue<Q: EventQueue<Event>>(&mut self, guest: u32, now: u64, sched: &mut Scheduler<Event, Q>) {
+    fn issue<Q: EventQueue<Event>>(
+        &mut self,
+        guest: u32,
+        now: u64,
+        sched: &mut Scheduler<Event, Q>,
+    ) {
         let g = &mut self.guests[guest as usize];
         let spec = g.gen.next_request();
         if g.gen.config().pattern == Pattern::Open {
@@ -832,7 +970,9 @@ impl Simulation {
             flush_wait_start: 0,
         });
         self.peak_in_flight = self.peak_in_flight.max(self.requests.live() as u64);
-        let b = self.cpus[cpu as usize].backend.expect("rings go to registered CPUs");
+        let b = self.cpus[cpu as usize]
+            .backend
+            .expect("rings go to registered CPUs");
         self.backends[b].ring.push_back(r);
         if self.backends[b].phase == Phase::Idle {
             self.backends[b].phase = Phase::Waking;
@@ -913,7 +1053,12 @@ fn count_access(stats: &mut CpuStats, a: &mmu::Access) {
 impl Model for Simulation {
     type Event = Event;
 
-    fn handle<Q: EventQueue<Event>>(&mut self, now: Cycles, event: Event, sched: &mut Scheduler<Event, Q>) -> Control {
+    fn handle<Q: EventQueue<Event>>(
+        &mut self,
+        now: Cycles,
+        event: Event,
+        sched: &mut Scheduler<Event, Q>,
+    ) -> Control {
         let now = now.0;
         match event {
             Event::Issue { guest } => self.issue(guest, now, sched),
@@ -960,7 +1105,10 @@ impl Model for Simulation {
                 let cpu = &mut self.cpus[c];
                 cpu.clock.stolen_cycles += length;
                 cpu.stats.ipis_received += 1;
-                sched.at(Cycles(end + self.costs.ack_cycles), Event::IpiAck { shootdown });
+                sched.at(
+                    Cycles(end + self.costs.ack_cycles),
+                    Event::IpiAck { shootdown },
+                );
             }
             Event::IpiAck { shootdown } => {
                 let sd = &mut self.shootdowns[shootdown];

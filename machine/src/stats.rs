@@ -204,7 +204,9 @@ impl RunResult {
     /// Background accesses and their cycles, over all CPUs.
     #[must_use]
     pub fn background(&self) -> (u64, u64) {
-        self.per_cpu.iter().fold((0, 0), |(a, c), s| (a + s.background_accesses, c + s.background_cycles))
+        self.per_cpu.iter().fold((0, 0), |(a, c), s| {
+            (a + s.background_accesses, c + s.background_cycles)
+        })
     }
 
     /// `count` per completed I/O (0 when none completed).

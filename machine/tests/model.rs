@@ -1,0 +1,225 @@
+//! Scenario-level properties of the machine model, on plain configs.
+
+use cpu_model::shootdown_latency_cycles;
+use machine::{
+    run, BackgroundConfig, HostConfig, PolicyKind, RunResult, ShootdownFlush, SimConfig, StopConfig,
+};
+use workloads::{GuestConfig, Pattern, SizeSpec};
+
+fn base(ios: u64) -> SimConfig {
+    SimConfig {
+        stop: StopConfig {
+            ios,
+            warmup_ios: ios / 10,
+            max_cycles: 0,
+        },
+        guests: vec![
+            GuestConfig {
+                queue_depth: 8,
+                ..GuestConfig::default()
+            };
+            2
+        ],
+        ..SimConfig::default()
+    }
+}
+
+fn go(cfg: &SimConfig, p: PolicyKind) -> RunResult {
+    run(cfg, p).expect("simulation runs").0
+}
+
+#[test]
+fn eight_cpus_two_registered_no_migration() {
+    let cfg = base(4_000);
+    assert_eq!((cfg.machine.cpus, cfg.host.io_cpus), (8, 2));
+    let g = go(&cfg, PolicyKind::Global);
+    let p = go(&cfg, PolicyKind::PerCpu);
+    assert_eq!(g.io_completed, 4_000);
+    assert_eq!(
+        g.ipis_sent(),
+        7 * g.io_completed,
+        "global: one shootdown of 7 IPIs per I/O"
+    );
+    assert_eq!(g.ipis_received(), g.ipis_sent());
+    assert_eq!(g.flushes().remote, 7 * g.io_completed);
+    assert_eq!(p.ipis_sent(), 0);
+    assert_eq!(p.flushes().remote, 0);
+    assert_eq!(p.stolen_cycles(), 0);
+    assert!(g.stolen_cycles() > 0);
+    assert_eq!(g.stale_uses(), 0);
+    assert_eq!(p.stale_uses(), 0);
+    assert!(
+        p.latency.p50 < g.latency.p50,
+        "p50 {} vs {}",
+        p.latency.p50,
+        g.latency.p50
+    );
+    assert!(
+        p.latency.p99 < g.latency.p99,
+        "p99 {} vs {}",
+        p.latency.p99,
+        g.latency.p99
+    );
+    // percpu flushes one page locally per mapped page.
+    assert_eq!(p.flushes().local_page, p.io_completed);
+    // Shootdowns wipe the background's TLB: it misses far more under global.
+    let (ga, _) = g.background();
+    let (pa, _) = p.background();
+    assert!(ga > 0 && pa > 0);
+    let bg_misses = |r: &RunResult| {
+        r.per_cpu
+            .iter()
+            .filter(|c| !c.registered)
+            .map(|c| c.tlb.misses)
+            .sum::<u64>()
+    };
+    assert!(bg_misses(&g) > 10 * bg_misses(&p).max(1));
+}
+
+#[test]
+fn migration_needs_claim_step_7() {
+    let mut cfg = base(4_000);
+    cfg.host.migration_probability = 0.2;
+    let p = go(&cfg, PolicyKind::PerCpu);
+    let u = go(&cfg, PolicyKind::PerCpuUnsafe);
+    let still = go(&base(4_000), PolicyKind::PerCpu);
+    assert!(p.migrations > 0);
+    assert_eq!(p.stale_uses(), 0, "percpu stays correct under migration");
+    assert_eq!(p.ipis_sent(), 0);
+    assert!(
+        p.flushes().local_page > still.flushes().local_page,
+        "foreign CPUs flush before access"
+    );
+    assert!(
+        u.stale_uses() > 0,
+        "without step 7 migrated threads use stale translations"
+    );
+    let g = go(&cfg, PolicyKind::Global);
+    assert_eq!(g.stale_uses(), 0);
+}
+
+#[test]
+fn same_seed_same_result_other_seed_differs() {
+    let mut cfg = base(2_000);
+    cfg.host.migration_probability = 0.1;
+    let a = go(&cfg, PolicyKind::Global);
+    let b = go(&cfg, PolicyKind::Global);
+    assert_eq!(a, b);
+    cfg.seed = 99;
+    let c = go(&cfg, PolicyKind::Global);
+    assert_ne!(a.per_cpu, c.per_cpu);
+}
+
+/// With one backend CPU (no lock contention, no other shootdowns) and fixed
+/// costs, each I/O's flush wait is exactly the documented closed form.
+#[test]
+fn shootdown_latency_equals_closed_form() {
+    for (cpus, flush) in [
+        (2u32, ShootdownFlush::Full),
+        (8, ShootdownFlush::Full),
+        (16, ShootdownFlush::Range),
+    ] {
+        let cfg = SimConfig {
+            machine: machine::MachineConfig {
+                cpus,
+                ..Default::default()
+            },
+            host: HostConfig {
+                io_cpus: 1,
+                shootdown_flush: flush,
+                ..HostConfig::default()
+            },
+            stop: StopConfig {
+                ios: 500,
+                warmup_ios: 50,
+                max_cycles: 0,
+            },
+            guests: vec![GuestConfig {
+                queue_depth: 1,
+                size_bytes: SizeSpec::Fixed(8192),
+                ..GuestConfig::default()
+            }],
+            ..SimConfig::default()
+        };
+        let r = go(&cfg, PolicyKind::Global);
+        let (local, remote) = match flush {
+            ShootdownFlush::Full => (cfg.costs.full_flush_cycles, cfg.costs.full_flush_cycles),
+            ShootdownFlush::Range => (2 * cfg.costs.invlpg_cycles, 2 * cfg.costs.invlpg_cycles),
+        };
+        let expect = shootdown_latency_cycles(&cfg.costs, u64::from(cpus - 1), local, remote, true);
+        assert_eq!(
+            r.breakdown.flush_wait,
+            expect * r.io_completed,
+            "{cpus} CPUs, {flush:?}"
+        );
+    }
+}
+
+#[test]
+fn warmup_is_excluded_and_stop_count_exact() {
+    let mut cfg = base(1_000);
+    cfg.stop.warmup_ios = 500;
+    let r = go(&cfg, PolicyKind::PerCpu);
+    assert_eq!(r.io_completed, 1_000);
+    assert_eq!(r.latency.count, 1_000);
+    // hypercalls in the window: map + unmap per I/O (setup ones were in warm-up)
+    assert!(
+        (r.hypercalls as i64 - 2_000).abs() <= 2 * 8,
+        "{}",
+        r.hypercalls
+    );
+}
+
+#[test]
+fn cycle_budget_stops_the_run() {
+    let mut cfg = base(1_000_000);
+    cfg.stop.max_cycles = 2_000_000;
+    cfg.stop.warmup_ios = 0;
+    let r = go(&cfg, PolicyKind::Global);
+    assert!(r.io_completed > 0 && r.io_completed < 1_000_000);
+    assert!(r.sim_cycles <= 2_000_000);
+}
+
+#[test]
+fn open_loop_rate_is_met_below_saturation() {
+    let cfg = SimConfig {
+        guests: vec![GuestConfig {
+            pattern: Pattern::Open,
+            rate_iops: 50_000.0,
+            ..GuestConfig::default()
+        }],
+        stop: StopConfig {
+            ios: 5_000,
+            warmup_ios: 500,
+            max_cycles: 0,
+        },
+        background: BackgroundConfig {
+            enabled: false,
+            ..BackgroundConfig::default()
+        },
+        ..SimConfig::default()
+    };
+    let r = go(&cfg, PolicyKind::PerCpu);
+    let iops = r.iops();
+    assert!((iops - 50_000.0).abs() / 50_000.0 < 0.05, "{iops}");
+}
+
+#[test]
+fn invalid_config_is_an_error_not_a_panic() {
+    let mut cfg = base(10);
+    cfg.host.io_cpus = 99;
+    let e = run(&cfg, PolicyKind::Global).unwrap_err();
+    assert!(e.to_string().contains("host.io_cpus"), "{e}");
+}
+
+#[test]
+fn per_page_shootdowns_multiply_ipis() {
+    let mut cfg = base(1_000);
+    cfg.host.shootdown_batch = machine::ShootdownBatch::Page;
+    for g in &mut cfg.guests {
+        g.size_bytes = SizeSpec::Fixed(3 * 4096);
+    }
+    let r = go(&cfg, PolicyKind::Global);
+    assert_eq!(r.ipis_sent(), 3 * 7 * r.io_completed);
+    assert_eq!(r.shootdowns, 3 * r.io_completed);
+}
