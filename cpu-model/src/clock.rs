@@ -41,7 +41,10 @@ impl CpuClock {
     /// A CPU at time zero with nothing running.
     #[must_use]
     pub fn new(id: CpuId) -> Self {
-        Self { id, ..Self::default() }
+        Self {
+            id,
+            ..Self::default()
+        }
     }
 
     /// Runs `length` cycles of interrupt-level work arriving at `now`; returns

@@ -177,7 +177,13 @@ impl CostTable {
 /// (entry, flush, acknowledgement) and the initiator sees the acknowledgement
 /// `ack` cycles later. With zero targets the latency is `lock + local_flush`.
 #[must_use]
-pub fn shootdown_latency_cycles(costs: &CostTable, targets: u64, local_flush: u64, remote_flush: u64, lock: bool) -> u64 {
+pub fn shootdown_latency_cycles(
+    costs: &CostTable,
+    targets: u64,
+    local_flush: u64,
+    remote_flush: u64,
+    lock: bool,
+) -> u64 {
     let lock_cycles = if lock { costs.flush_lock_cycles } else { 0 };
     if targets == 0 {
         return lock_cycles + local_flush;
@@ -208,8 +214,16 @@ mod tests {
 
     #[test]
     fn zero_delivery_rejected() {
-        let c = CostTable { ipi_delivery_cycles: 0, ..CostTable::default() };
-        assert_eq!(c.validate(), Err(CostError::Zero { field: "ipi_delivery_cycles" }));
+        let c = CostTable {
+            ipi_delivery_cycles: 0,
+            ..CostTable::default()
+        };
+        assert_eq!(
+            c.validate(),
+            Err(CostError::Zero {
+                field: "ipi_delivery_cycles"
+            })
+        );
     }
 
     #[test]

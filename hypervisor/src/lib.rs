@@ -17,4 +17,6 @@ mod manager;
 mod policy;
 
 pub use manager::{HvError, PageTableManager, Placement, HOST_ASID};
-pub use policy::{policy_for, FlushDirective, GlobalFlush, MappingPolicy, PerCpuSlots, PolicyKind, UnknownPolicy};
+pub use policy::{
+    policy_for, FlushDirective, GlobalFlush, MappingPolicy, PerCpuSlots, PolicyKind, UnknownPolicy,
+};

@@ -133,7 +133,10 @@ impl PageTableManager {
 
     fn check_cpu(&self, cpu: CpuId) -> Result<(), HvError> {
         if cpu.0 >= self.cpus {
-            return Err(HvError::NoSuchCpu { cpu, cpus: self.cpus });
+            return Err(HvError::NoSuchCpu {
+                cpu,
+                cpus: self.cpus,
+            });
         }
         Ok(())
     }
@@ -167,7 +170,11 @@ impl PageTableManager {
         }
         let stride = u64::from(count).div_ceil(512) * 512;
         let base = VirtPage(SLOT_AREA_BASE + u64::from(cpu.0) * stride.max(512));
-        self.slots[cpu.index()] = Some(SlotRing { base, count, next: 0 });
+        self.slots[cpu.index()] = Some(SlotRing {
+            base,
+            count,
+            next: 0,
+        });
         Ok(base)
     }
 
@@ -178,16 +185,28 @@ impl PageTableManager {
     /// # Errors
     /// No slots, or fewer slots than pages.
     pub fn take_slots(&mut self, cpu: CpuId, pages: u32) -> Result<Placement, HvError> {
-        let ring = self.slots.get_mut(cpu.index()).and_then(Option::as_mut).ok_or(HvError::NotRegistered { cpu })?;
+        let ring = self
+            .slots
+            .get_mut(cpu.index())
+            .and_then(Option::as_mut)
+            .ok_or(HvError::NotRegistered { cpu })?;
         if pages > ring.count {
-            return Err(HvError::TooFewSlots { cpu, pages, slots: ring.count });
+            return Err(HvError::TooFewSlots {
+                cpu,
+                pages,
+                slots: ring.count,
+            });
         }
         if ring.next + pages > ring.count {
             ring.next = 0;
         }
         let base = VirtPage(ring.base.0 + u64::from(ring.next));
         ring.next += pages;
-        Ok(Placement { base, pages, chunk: None })
+        Ok(Placement {
+            base,
+            pages,
+            chunk: None,
+        })
     }
 
     /// A chunk of the domain-wide area, first-freed first-used.
@@ -198,9 +217,16 @@ impl PageTableManager {
         if pages > self.chunk_pages {
             return Err(HvError::AreaFull { pages });
         }
-        let chunk = self.free_chunks.pop_front().ok_or(HvError::AreaFull { pages })?;
+        let chunk = self
+            .free_chunks
+            .pop_front()
+            .ok_or(HvError::AreaFull { pages })?;
         let base = VirtPage(GLOBAL_AREA_BASE + u64::from(chunk) * u64::from(self.chunk_pages));
-        Ok(Placement { base, pages, chunk: Some(chunk) })
+        Ok(Placement {
+            base,
+            pages,
+            chunk: Some(chunk),
+        })
     }
 
     /// Returns a placement's chunk (if any) to the domain-wide area.
@@ -215,10 +241,15 @@ impl PageTableManager {
     ///
     /// # Errors
     /// A page is already mapped (the caller broke exclusivity).
-    pub fn map(&mut self, placement: Placement, frames: impl IntoIterator<Item = PhysFrame>) -> Result<(), HvError> {
+    pub fn map(
+        &mut self,
+        placement: Placement,
+        frames: impl IntoIterator<Item = PhysFrame>,
+    ) -> Result<(), HvError> {
         self.hypercalls += 1;
         for (i, frame) in (0..u64::from(placement.pages)).zip(frames) {
-            self.table.map(VirtPage(placement.base.0 + i), frame, PageSize::Size4K)?;
+            self.table
+                .map(VirtPage(placement.base.0 + i), frame, PageSize::Size4K)?;
         }
         Ok(())
     }
@@ -249,10 +280,19 @@ mod tests {
     #[test]
     fn slots_need_registration() {
         let mut m = PageTableManager::new(4, 4, 16);
-        assert_eq!(m.preallocate_slots(CpuId(1), 16), Err(HvError::NotRegistered { cpu: CpuId(1) }));
+        assert_eq!(
+            m.preallocate_slots(CpuId(1), 16),
+            Err(HvError::NotRegistered { cpu: CpuId(1) })
+        );
         m.register_cpu(CpuId(1)).unwrap();
-        assert_eq!(m.register_cpu(CpuId(1)), Err(HvError::AlreadyRegistered { cpu: CpuId(1) }));
-        assert!(matches!(m.register_cpu(CpuId(9)), Err(HvError::NoSuchCpu { .. })));
+        assert_eq!(
+            m.register_cpu(CpuId(1)),
+            Err(HvError::AlreadyRegistered { cpu: CpuId(1) })
+        );
+        assert!(matches!(
+            m.register_cpu(CpuId(9)),
+            Err(HvError::NoSuchCpu { .. })
+        ));
         m.preallocate_slots(CpuId(1), 16).unwrap();
         assert_eq!(m.hypercalls(), 5);
     }
@@ -271,7 +311,10 @@ mod tests {
         assert_eq!(c.base, a.base, "wrapped");
         let other = m.take_slots(CpuId(1), 10).unwrap();
         assert!(other.base.0 >= a.base.0 + 512);
-        assert!(matches!(m.take_slots(CpuId(1), 11), Err(HvError::TooFewSlots { .. })));
+        assert!(matches!(
+            m.take_slots(CpuId(1), 11),
+            Err(HvError::TooFewSlots { .. })
+        ));
     }
 
     #[test]
@@ -279,8 +322,16 @@ mod tests {
         let mut m = PageTableManager::new(1, 2, 4);
         let p = m.take_chunk(3).unwrap();
         m.map(p, (0..3).map(|i| PhysFrame(100 + i))).unwrap();
-        assert_eq!(m.table().translate(VirtAddr((p.base.0 + 2) << 12)).map(|t| t.0), Some(PhysFrame(102)));
-        assert!(m.map(p, (0..3).map(PhysFrame)).is_err(), "double map is refused");
+        assert_eq!(
+            m.table()
+                .translate(VirtAddr((p.base.0 + 2) << 12))
+                .map(|t| t.0),
+            Some(PhysFrame(102))
+        );
+        assert!(
+            m.map(p, (0..3).map(PhysFrame)).is_err(),
+            "double map is refused"
+        );
         m.unmap(p).unwrap();
         assert_eq!(m.table().translate(p.base.addr()), None);
         m.release(p);

@@ -23,7 +23,11 @@ pub enum PolicyKind {
 
 impl PolicyKind {
     /// Every policy, in the order reports list them.
-    pub const ALL: [PolicyKind; 3] = [PolicyKind::Global, PolicyKind::PerCpu, PolicyKind::PerCpuUnsafe];
+    pub const ALL: [PolicyKind; 3] = [
+        PolicyKind::Global,
+        PolicyKind::PerCpu,
+        PolicyKind::PerCpuUnsafe,
+    ];
 
     /// The policy's name in scenarios, the CLI and reports.
     #[must_use]
@@ -53,7 +57,12 @@ pub struct UnknownPolicy {
 impl FromStr for PolicyKind {
     type Err = UnknownPolicy;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        PolicyKind::ALL.into_iter().find(|p| p.name() == s).ok_or_else(|| UnknownPolicy { name: s.to_string() })
+        PolicyKind::ALL
+            .into_iter()
+            .find(|p| p.name() == s)
+            .ok_or_else(|| UnknownPolicy {
+                name: s.to_string(),
+            })
     }
 }
 
@@ -81,14 +90,24 @@ pub trait MappingPolicy {
     ///
     /// # Errors
     /// A hypercall failed.
-    fn setup(&mut self, mgr: &mut PageTableManager, io_cpus: &[CpuId], slots_per_cpu: u32) -> Result<(), HvError>;
+    fn setup(
+        &mut self,
+        mgr: &mut PageTableManager,
+        io_cpus: &[CpuId],
+        slots_per_cpu: u32,
+    ) -> Result<(), HvError>;
 
     /// Chooses the virtual pages for a request of `pages` pages that `cpu`
     /// serves.
     ///
     /// # Errors
     /// No room.
-    fn place(&mut self, mgr: &mut PageTableManager, cpu: CpuId, pages: u32) -> Result<Placement, HvError>;
+    fn place(
+        &mut self,
+        mgr: &mut PageTableManager,
+        cpu: CpuId,
+        pages: u32,
+    ) -> Result<Placement, HvError>;
 
     /// The flush that the map hypercall asks for.
     fn map_flush(&self) -> FlushDirective;
@@ -113,7 +132,12 @@ impl MappingPolicy for GlobalFlush {
     fn setup(&mut self, _: &mut PageTableManager, _: &[CpuId], _: u32) -> Result<(), HvError> {
         Ok(())
     }
-    fn place(&mut self, mgr: &mut PageTableManager, _cpu: CpuId, pages: u32) -> Result<Placement, HvError> {
+    fn place(
+        &mut self,
+        mgr: &mut PageTableManager,
+        _cpu: CpuId,
+        pages: u32,
+    ) -> Result<Placement, HvError> {
         mgr.take_chunk(pages)
     }
     fn map_flush(&self) -> FlushDirective {
@@ -162,14 +186,24 @@ impl MappingPolicy for PerCpuSlots {
             PolicyKind::PerCpuUnsafe
         }
     }
-    fn setup(&mut self, mgr: &mut PageTableManager, io_cpus: &[CpuId], slots_per_cpu: u32) -> Result<(), HvError> {
+    fn setup(
+        &mut self,
+        mgr: &mut PageTableManager,
+        io_cpus: &[CpuId],
+        slots_per_cpu: u32,
+    ) -> Result<(), HvError> {
         for &cpu in io_cpus {
             mgr.register_cpu(cpu)?;
             mgr.preallocate_slots(cpu, slots_per_cpu)?;
         }
         Ok(())
     }
-    fn place(&mut self, mgr: &mut PageTableManager, cpu: CpuId, pages: u32) -> Result<Placement, HvError> {
+    fn place(
+        &mut self,
+        mgr: &mut PageTableManager,
+        cpu: CpuId,
+        pages: u32,
+    ) -> Result<Placement, HvError> {
         mgr.take_slots(cpu, pages)
     }
     fn map_flush(&self) -> FlushDirective {
@@ -205,7 +239,11 @@ mod tests {
             assert_eq!(p.name().parse::<PolicyKind>(), Ok(p));
             assert_eq!(policy_for(p).kind(), p);
         }
-        assert!("percpu_unsafe".parse::<PolicyKind>().unwrap_err().to_string().contains("allowed"));
+        assert!("percpu_unsafe"
+            .parse::<PolicyKind>()
+            .unwrap_err()
+            .to_string()
+            .contains("allowed"));
     }
 
     #[test]
@@ -217,7 +255,10 @@ mod tests {
         let a = p.place(&mut mgr, CpuId(0), 4).unwrap();
         let b = p.place(&mut mgr, CpuId(1), 4).unwrap();
         assert_ne!(a.base, b.base);
-        assert!(p.place(&mut mgr, CpuId(2), 1).is_err(), "unregistered CPU has no slots");
+        assert!(
+            p.place(&mut mgr, CpuId(2), 1).is_err(),
+            "unregistered CPU has no slots"
+        );
         assert_eq!(p.map_flush(), FlushDirective::Local);
         assert_eq!(p.unmap_flush(), FlushDirective::None);
         assert!(p.flush_before_foreign_access());

@@ -342,7 +342,7 @@ impl Simulation {
             let bg = cfg.background.enabled && !registered;
             cpus.push(Cpu {
                 clock: CpuClock::new(CpuId(c)),
-                tlb: TlbHierarchy::new(cfg.machine.tlb.clone())?,
+                tlb: TlbHierarchy::new(cfg.machine.tlb)?,
                 pwc: PageWalkCache::new(pwc_entries),
                 stats: CpuStats {
                     cpu: c,

@@ -1,1 +1,858 @@
-//! scenarios
+//! The scenario file format of tlbsim.
+//!
+//! A scenario is a TOML file (or a `.json` file of the same structure) that
+//! describes one simulated machine, its guests and the policies to compare.
+//! Loading resolves `extends`, applies `--set` overrides, deserializes into
+//! [`machine::SimConfig`], validates, and hashes the result.
+//!
+//! # Format
+//!
+//! Top-level keys, each optional (every key has the default of the
+//! corresponding `Default` impl; an unknown key anywhere is an error):
+//!
+//! - `description`: what the scenario models and why (first line: summary).
+//! - `extends`: a bundled scenario name or a path relative to this file.
+//!   Tables merge key by key (recursively); a list (e.g. `guests`) replaces
+//!   the parent's list wholesale. Chains are allowed, cycles are an error.
+//! - `policies`: list of policy names (`global`, `percpu`, `percpu-unsafe`);
+//!   default `["global", "percpu"]`.
+//! - `seed`, `[stop]`, `[machine]`, `[costs]`, `[host]`, `[background]`,
+//!   `[[guests]]`: the sections of [`machine::SimConfig`].
+//! - `costs.preset = "bare-metal" | "vm"` picks
+//!   [`cpu_model::CostTable::bare_metal`] or
+//!   [`cpu_model::CostTable::host_domain_in_vm`] as the base cost table;
+//!   other `costs` keys override it.
+//! - `machine.tlb.l2 = false` means "no second-level TLB".
+//!
+//! # Overrides
+//!
+//! `KEY=VALUE` strings (the CLI's `--set`), applied after `extends`: `KEY` is
+//! a dotted path (`host.io_cpus`, `guests.0.queue_depth`; a list index one
+//! past the end appends a new element with default values); `VALUE` is
+//! parsed as a TOML value (`8`, `0.5`, `true`, `"x"`, `[1, 2]`,
+//! `{ min = 1, max = 2 }`) or, if it does not parse, taken as a bare string
+//! (`host.touch=page`). A table value merges into an existing table.
+//!
+//! # Errors
+//!
+//! Every problem found is reported at once, one per line, as
+//! `FILE:LINE: KEY: MESSAGE` (see [`Diagnostic`]); overrides report as
+//! `--set: KEY: MESSAGE`. A syntax error reports `FILE:LINE:COLUMN`.
+
+mod error;
+mod json;
+mod tree;
+
+use std::path::{Path, PathBuf};
+
+use cpu_model::CostTable;
+use hypervisor::PolicyKind;
+use machine::SimConfig;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use toml::{Table, Value};
+
+pub use error::{Diagnostic, Location, ScenarioError};
+use tree::{get_path, is_under, join, merge_tables, remove_path, set_path, Origins};
+
+/// A fully resolved, validated scenario.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scenario {
+    /// The bundled name, or the file stem of a path.
+    pub name: String,
+    /// What the scenario models (its `description`).
+    pub description: String,
+    /// The policies to run, in the order given.
+    pub policies: Vec<PolicyKind>,
+    /// The machine, workload and costs.
+    pub config: SimConfig,
+    /// Hex SHA-256 of the canonical JSON of the fully resolved scenario
+    /// (policies and config, after extends and overrides; keys sorted): the
+    /// scenario's identity in outputs.
+    pub hash: String,
+}
+
+impl Scenario {
+    /// The first line of the description.
+    #[must_use]
+    pub fn summary(&self) -> &str {
+        self.description.lines().next().unwrap_or("")
+    }
+}
+
+/// A scenario shipped with tlbsim (`scenarios/bundled/NAME.toml`).
+#[derive(Debug, PartialEq, Eq)]
+pub struct BundledScenario {
+    /// Its name, as given to `tlbsim run NAME`.
+    pub name: &'static str,
+    /// The first line of its `description`.
+    pub description: &'static str,
+    /// The TOML text.
+    pub text: &'static str,
+}
+
+static BUNDLED: [BundledScenario; 6] = [
+    BundledScenario {
+        name: "default",
+        description: "The baseline: two guests doing 4 KiB closed-loop I/O on an 8-CPU host.",
+        text: include_str!("../bundled/default.toml"),
+    },
+    BundledScenario {
+        name: "blkif",
+        description: "Block I/O like Xen blkif: 4 guests, requests of 1 to 11 one-page segments.",
+        text: include_str!("../bundled/blkif.toml"),
+    },
+    BundledScenario {
+        name: "netif",
+        description: "Network-like I/O: 4 open-loop guests sending small packets at 250k packets/s each.",
+        text: include_str!("../bundled/netif.toml"),
+    },
+    BundledScenario {
+        name: "large",
+        description: "A large host: 64 CPUs, 8 I/O CPUs, 8 guests doing 4 KiB closed-loop I/O.",
+        text: include_str!("../bundled/large.toml"),
+    },
+    BundledScenario {
+        name: "migration",
+        description: "The default scenario with backend threads migrating on 20% of requests.",
+        text: include_str!("../bundled/migration.toml"),
+    },
+    BundledScenario {
+        name: "vm-host",
+        description: "The default scenario with a host domain that is itself a VM (HVM/PVH dom0 or driver VM).",
+        text: include_str!("../bundled/vm-host.toml"),
+    },
+];
+
+/// The bundled scenarios, `default` first.
+#[must_use]
+pub fn bundled() -> &'static [BundledScenario] {
+    &BUNDLED
+}
+
+/// The bundled scenario of that name.
+#[must_use]
+pub fn find_bundled(name: &str) -> Option<&'static BundledScenario> {
+    BUNDLED.iter().find(|b| b.name == name)
+}
+
+fn bundled_names() -> Vec<String> {
+    BUNDLED.iter().map(|b| b.name.to_string()).collect()
+}
+
+/// Where a scenario comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ScenarioSource {
+    /// A bundled scenario.
+    Bundled(&'static BundledScenario),
+    /// A TOML (or `.json`) file.
+    File(PathBuf),
+}
+
+impl ScenarioSource {
+    /// The scenario's name: the bundled name or the file stem.
+    #[must_use]
+    pub fn name(&self) -> String {
+        match self {
+            ScenarioSource::Bundled(b) => b.name.to_string(),
+            ScenarioSource::File(p) => p.file_stem().map_or_else(
+                || p.display().to_string(),
+                |s| s.to_string_lossy().into_owned(),
+            ),
+        }
+    }
+
+    fn display(&self) -> String {
+        match self {
+            ScenarioSource::Bundled(b) => format!("bundled/{}.toml", b.name),
+            ScenarioSource::File(p) => p.display().to_string(),
+        }
+    }
+
+    fn id(&self) -> String {
+        match self {
+            ScenarioSource::Bundled(b) => format!("bundled:{}", b.name),
+            ScenarioSource::File(p) => std::fs::canonicalize(p)
+                .unwrap_or_else(|_| p.clone())
+                .display()
+                .to_string(),
+        }
+    }
+}
+
+/// Whether `s` names a file rather than a bundled scenario: it contains a
+/// path separator or ends in `.toml` / `.json`.
+#[must_use]
+pub fn looks_like_path(s: &str) -> bool {
+    s.contains('/') || s.contains('\\') || s.ends_with(".toml") || s.ends_with(".json")
+}
+
+/// Resolves a scenario name or path: anything that looks like a path (see
+/// [`looks_like_path`]) or names an existing file is a file; otherwise a
+/// bundled name.
+///
+/// # Errors
+/// [`ScenarioError::UnknownScenario`] (listing the bundled names) when it is
+/// neither.
+pub fn resolve_name(name_or_path: &str) -> Result<ScenarioSource, ScenarioError> {
+    if looks_like_path(name_or_path) || Path::new(name_or_path).is_file() {
+        return Ok(ScenarioSource::File(PathBuf::from(name_or_path)));
+    }
+    find_bundled(name_or_path)
+        .map(ScenarioSource::Bundled)
+        .ok_or_else(|| ScenarioError::UnknownScenario {
+            name: name_or_path.to_string(),
+            available: bundled_names(),
+        })
+}
+
+/// Loads a scenario by bundled name or path, applying `overrides`
+/// (`KEY=VALUE` strings, see the crate docs) after `extends`.
+///
+/// # Errors
+/// Unknown name, unreadable file, syntax error, or every content problem at
+/// once ([`ScenarioError::Invalid`]).
+pub fn load(name_or_path: &str, overrides: &[String]) -> Result<Scenario, ScenarioError> {
+    load_source(&resolve_name(name_or_path)?, overrides)
+}
+
+/// Loads a scenario from a resolved source; see [`load`].
+///
+/// # Errors
+/// As [`load`].
+pub fn load_source(
+    source: &ScenarioSource,
+    overrides: &[String],
+) -> Result<Scenario, ScenarioError> {
+    let layer = resolve_chain(source, &mut Vec::new())?;
+    finish(source.name(), layer, overrides)
+}
+
+/// Applies more overrides to an already loaded scenario (e.g. one point of a
+/// sweep); the result is the same as loading the original with all the
+/// overrides. `costs.preset` among the overrides resets the whole cost table
+/// to the preset before other `costs` overrides apply.
+///
+/// # Errors
+/// As [`load`], for the overrides.
+pub fn apply_overrides(base: &Scenario, overrides: &[String]) -> Result<Scenario, ScenarioError> {
+    let text = to_toml(base);
+    let file = format!("<resolved {}>", base.name);
+    let (mut table, origins) = tree::parse_toml(&text, &file)?;
+    let mut diags = Vec::new();
+    let parsed = parse_overrides(overrides, &mut diags);
+    if parsed.iter().any(|o| {
+        o.key == "costs.preset"
+            || (o.key == "costs" && get_path_value(&o.value, "preset").is_some())
+    }) {
+        table.remove("costs");
+    }
+    finish(
+        base.name.clone(),
+        Layer {
+            table,
+            origins,
+            file,
+        },
+        overrides,
+    )
+}
+
+fn get_path_value<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
+    v.as_table().and_then(|t| t.get(key))
+}
+
+/// One parsed file (or a merged chain of them).
+struct Layer {
+    table: Table,
+    origins: Origins,
+    /// The displayed name of the (last) file.
+    file: String,
+}
+
+fn read_source(source: &ScenarioSource) -> Result<Layer, ScenarioError> {
+    let file = source.display();
+    let (table, origins) = match source {
+        ScenarioSource::Bundled(b) => tree::parse_toml(b.text, &file)?,
+        ScenarioSource::File(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| ScenarioError::Read {
+                path: file.clone(),
+                source: e,
+            })?;
+            if p.extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+            {
+                json::parse_json(&text, &file)?
+            } else {
+                tree::parse_toml(&text, &file)?
+            }
+        }
+    };
+    Ok(Layer {
+        table,
+        origins,
+        file,
+    })
+}
+
+fn invalid(loc: &Location, key: &str, message: impl Into<String>) -> ScenarioError {
+    ScenarioError::Invalid {
+        problems: vec![Diagnostic::at(loc, key, message)],
+    }
+}
+
+/// The source `name` refers to from the file `from`.
+fn resolve_relative(name: &str, from: &ScenarioSource) -> Result<ScenarioSource, String> {
+    match from {
+        ScenarioSource::Bundled(_) => {
+            find_bundled(name)
+                .map(ScenarioSource::Bundled)
+                .ok_or_else(|| {
+                    format!(
+                        "unknown bundled scenario `{name}` (bundled: {})",
+                        bundled_names().join(", ")
+                    )
+                })
+        }
+        ScenarioSource::File(p) => {
+            let dir = p.parent().unwrap_or(Path::new(""));
+            let candidate = dir.join(name);
+            if looks_like_path(name) || candidate.is_file() {
+                Ok(ScenarioSource::File(candidate))
+            } else {
+                find_bundled(name).map(ScenarioSource::Bundled).ok_or_else(|| {
+                    format!(
+                        "unknown scenario `{name}`: no file {} and no bundled scenario of that name (bundled: {})",
+                        candidate.display(),
+                        bundled_names().join(", ")
+                    )
+                })
+            }
+        }
+    }
+}
+
+const MAX_EXTENDS_DEPTH: usize = 64;
+
+/// Reads `source` and everything it extends, merged (parent first).
+fn resolve_chain(
+    source: &ScenarioSource,
+    stack: &mut Vec<(String, String)>,
+) -> Result<Layer, ScenarioError> {
+    let mut layer = read_source(source)?;
+    let Some(extends) = layer.table.remove("extends") else {
+        return Ok(layer);
+    };
+    let loc = layer.origins.remove("extends").unwrap_or(Location {
+        file: layer.file.clone(),
+        line: None,
+    });
+    let Value::String(name) = extends else {
+        return Err(invalid(
+            &loc,
+            "extends",
+            format!("must be a string (a bundled scenario name or a path relative to this file), got {}", extends.type_str()),
+        ));
+    };
+    let parent_source = resolve_relative(&name, source).map_err(|m| invalid(&loc, "extends", m))?;
+    stack.push((source.id(), source.display()));
+    let parent_id = parent_source.id();
+    if let Some(pos) = stack.iter().position(|(id, _)| *id == parent_id) {
+        let mut chain: Vec<&str> = stack[pos..].iter().map(|(_, d)| d.as_str()).collect();
+        let closing = parent_source.display();
+        chain.push(&closing);
+        return Err(invalid(
+            &loc,
+            "extends",
+            format!("extends cycle: {}", chain.join(" -> ")),
+        ));
+    }
+    if stack.len() > MAX_EXTENDS_DEPTH {
+        return Err(invalid(
+            &loc,
+            "extends",
+            format!("extends chain longer than {MAX_EXTENDS_DEPTH}"),
+        ));
+    }
+    let parent = match resolve_chain(&parent_source, stack) {
+        Ok(p) => p,
+        Err(ScenarioError::Read { path, source }) => {
+            return Err(invalid(
+                &loc,
+                "extends",
+                format!("cannot read {path}: {source}"),
+            ));
+        }
+        Err(e) => return Err(e),
+    };
+    stack.pop();
+    let Layer {
+        table: mut merged,
+        mut origins,
+        ..
+    } = parent;
+    merge_tables(&mut merged, layer.table, "", &mut origins);
+    origins.extend(layer.origins);
+    Ok(Layer {
+        table: merged,
+        origins,
+        file: layer.file,
+    })
+}
+
+/// One `--set KEY=VALUE`.
+struct Override {
+    key: String,
+    value: Value,
+}
+
+fn parse_overrides(overrides: &[String], diags: &mut Vec<Diagnostic>) -> Vec<Override> {
+    let set = set_location();
+    let mut out = Vec::new();
+    for raw in overrides {
+        let Some((key, value)) = raw.split_once('=') else {
+            diags.push(Diagnostic::at(
+                &set,
+                "",
+                format!("`{raw}`: expected KEY=VALUE, e.g. host.io_cpus=4"),
+            ));
+            continue;
+        };
+        let key = key.trim();
+        if key.is_empty() || key.split('.').any(|s| s.trim().is_empty()) {
+            diags.push(Diagnostic::at(
+                &set,
+                "",
+                format!("`{raw}`: expected a dotted key such as guests.0.queue_depth before `=`"),
+            ));
+            continue;
+        }
+        let key = key.split('.').map(str::trim).collect::<Vec<_>>().join(".");
+        out.push(Override {
+            key,
+            value: parse_value(value),
+        });
+    }
+    out
+}
+
+/// A TOML value, or the bare string if it does not parse as one.
+fn parse_value(text: &str) -> Value {
+    let doc = format!("v = {text}");
+    match toml::from_str::<Table>(&doc) {
+        Ok(mut t) if t.len() == 1 => t
+            .remove("v")
+            .unwrap_or_else(|| Value::String(text.trim().to_string())),
+        _ => Value::String(text.trim().to_string()),
+    }
+}
+
+fn set_location() -> Location {
+    Location {
+        file: "--set".to_string(),
+        line: None,
+    }
+}
+
+fn apply(
+    table: &mut Table,
+    overrides: &[Override],
+    origins: &mut Origins,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let set = set_location();
+    for o in overrides {
+        let segs: Vec<&str> = o.key.split('.').collect();
+        if let Err(message) = set_path(table, &segs, o.value.clone(), origins, &set) {
+            diags.push(Diagnostic::at(&set, &o.key, message));
+        }
+    }
+}
+
+/// The documented defaults as a tree, with `costs` from the preset.
+fn defaults_table(costs: CostTable) -> Table {
+    let config = SimConfig {
+        costs,
+        ..SimConfig::default()
+    };
+    let mut t = Table::try_from(&config).unwrap_or_default();
+    t.insert(
+        "policies".to_string(),
+        Value::Array(
+            DEFAULT_POLICIES
+                .iter()
+                .map(|p| Value::String(p.name().to_string()))
+                .collect(),
+        ),
+    );
+    t.insert("description".to_string(), Value::String(String::new()));
+    t
+}
+
+const DEFAULT_POLICIES: [PolicyKind; 2] = [PolicyKind::Global, PolicyKind::PerCpu];
+const PRESETS: &str = "\"bare-metal\" or \"vm\"";
+
+fn preset_costs(value: Option<&Value>) -> CostTable {
+    match value.and_then(Value::as_str) {
+        Some("vm") => CostTable::host_domain_in_vm(),
+        _ => CostTable::bare_metal(),
+    }
+}
+
+/// Where `key` (or its nearest defined ancestor) came from.
+fn locate(origins: &Origins, root: &Location, key: &str) -> Location {
+    let mut k = key;
+    loop {
+        if let Some(l) = origins.get(k) {
+            return l.clone();
+        }
+        match k.rfind('.') {
+            Some(i) => k = &k[..i],
+            None => return root.clone(),
+        }
+    }
+}
+
+/// Extends-merged file content + overrides -> validated scenario.
+fn finish(name: String, layer: Layer, overrides: &[String]) -> Result<Scenario, ScenarioError> {
+    let root = Location {
+        file: layer.file.clone(),
+        line: None,
+    };
+    let mut diags = Vec::new();
+    let parsed = parse_overrides(overrides, &mut diags);
+
+    // The preset decides the base cost table, so find it first (file or --set).
+    let mut probe = layer.table.clone();
+    apply(&mut probe, &parsed, &mut Origins::new(), &mut Vec::new());
+    let defaults = defaults_table(preset_costs(get_path(&probe, "costs.preset")));
+    let mut tree = defaults.clone();
+
+    let mut origins = Origins::new();
+    merge_tables(&mut tree, layer.table, "", &mut origins);
+    origins.extend(layer.origins);
+    apply(&mut tree, &parsed, &mut origins, &mut diags);
+
+    let problem = |key: &str, message: String| {
+        let loc = locate(&origins, &root, key);
+        Diagnostic::at(&loc, key, message)
+    };
+
+    let description = match tree.remove("description") {
+        Some(Value::String(s)) => s,
+        None => String::new(),
+        Some(other) => {
+            diags.push(problem(
+                "description",
+                format!("must be a string, got {}", other.type_str()),
+            ));
+            String::new()
+        }
+    };
+    let policies = extract_policies(tree.remove("policies"), &mut |k, m| {
+        diags.push(problem(k, m))
+    });
+    if let Some(Value::Table(costs)) = tree.get_mut("costs") {
+        if let Some(p) = costs.remove("preset") {
+            if !matches!(p.as_str(), Some("bare-metal" | "vm")) {
+                diags.push(problem(
+                    "costs.preset",
+                    format!("must be {PRESETS}, got {p}"),
+                ));
+            }
+        }
+    }
+    if matches!(
+        get_path(&tree, "machine.tlb.l2"),
+        Some(Value::Boolean(false))
+    ) {
+        remove_path(&mut tree, &["machine".into(), "tlb".into(), "l2".into()]);
+    }
+
+    let (config, removed) =
+        deserialize_collecting(tree, &defaults, &mut |k, m| diags.push(problem(k, m)));
+    if let Some(config) = &config {
+        for p in config.problems() {
+            if removed
+                .iter()
+                .any(|r| is_under(&p.key, r) || is_under(r, &p.key))
+            {
+                continue;
+            }
+            let (key, message) = refine_problem(p.key, p.message);
+            diags.push(problem(&key, message));
+        }
+    }
+    match config {
+        Some(config) if diags.is_empty() => {
+            let hash = scenario_hash(&policies, &config);
+            Ok(Scenario {
+                name,
+                description,
+                policies,
+                config,
+                hash,
+            })
+        }
+        _ => {
+            diags.sort_by(|a, b| {
+                (a.file == "--set", &a.file, a.line.unwrap_or(0)).cmp(&(
+                    b.file == "--set",
+                    &b.file,
+                    b.line.unwrap_or(0),
+                ))
+            });
+            Err(ScenarioError::Invalid { problems: diags })
+        }
+    }
+}
+
+fn allowed_policies() -> String {
+    PolicyKind::ALL
+        .iter()
+        .map(|p| p.name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn extract_policies(value: Option<Value>, report: &mut dyn FnMut(&str, String)) -> Vec<PolicyKind> {
+    let items = match value {
+        None => return DEFAULT_POLICIES.to_vec(),
+        Some(Value::Array(a)) => a,
+        Some(other) => {
+            report(
+                "policies",
+                format!(
+                    "must be a list of policy names, e.g. [\"global\", \"percpu\"] (allowed: {}), got {}",
+                    allowed_policies(),
+                    other.type_str()
+                ),
+            );
+            return Vec::new();
+        }
+    };
+    if items.is_empty() {
+        report(
+            "policies",
+            format!(
+                "needs at least one policy (allowed: {})",
+                allowed_policies()
+            ),
+        );
+    }
+    let mut out = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let key = join("policies", &i.to_string());
+        match item.as_str().map(str::parse::<PolicyKind>) {
+            Some(Ok(p)) if out.contains(&p) => {
+                report(&key, format!("policy `{p}` is listed twice"))
+            }
+            Some(Ok(p)) => out.push(p),
+            Some(Err(e)) => report(&key, e.to_string()),
+            None => report(
+                &key,
+                format!(
+                    "must be a policy name (allowed: {}), got {}",
+                    allowed_policies(),
+                    item.type_str()
+                ),
+            ),
+        }
+    }
+    out
+}
+
+/// Deserializes the tree, collecting every serde error: each offending key is
+/// reported and reset to its default (taken from `defaults`, or removed so
+/// serde's default applies), and deserialization retried. Returns the config
+/// (None if it could not be completed) and the keys reset.
+fn deserialize_collecting(
+    mut tree: Table,
+    defaults: &Table,
+    report: &mut dyn FnMut(&str, String),
+) -> (Option<SimConfig>, Vec<String>) {
+    let mut removed: Vec<String> = Vec::new();
+    for _ in 0..1000 {
+        let err = match serde_path_to_error::deserialize::<_, SimConfig>(Value::Table(tree.clone()))
+        {
+            Ok(config) => return (Some(config), removed),
+            Err(e) => e,
+        };
+        let mut segs: Vec<String> = err
+            .path()
+            .iter()
+            .filter_map(|s| match s {
+                serde_path_to_error::Segment::Seq { index } => Some(index.to_string()),
+                serde_path_to_error::Segment::Map { key } => Some(key.clone()),
+                serde_path_to_error::Segment::Enum { variant } => Some(variant.clone()),
+                serde_path_to_error::Segment::Unknown => None,
+            })
+            .collect();
+        let message = err.inner().message().trim().to_string();
+        if let Some(field) = unknown_field(&message) {
+            if segs.last().map(String::as_str) != Some(field) {
+                segs.push(field.to_string());
+            }
+        }
+        let key = segs.join(".");
+        report(&key, explain(&key, &message));
+        loop {
+            if segs.is_empty() {
+                return (None, removed);
+            }
+            let k = segs.join(".");
+            if !removed.contains(&k) && reset(&mut tree, defaults, &segs, &k) {
+                removed.push(k);
+                break;
+            }
+            segs.pop();
+        }
+    }
+    (None, removed)
+}
+
+/// Puts the default value at `segs` (or removes the key when it has none).
+fn reset(tree: &mut Table, defaults: &Table, segs: &[String], key: &str) -> bool {
+    match get_path(defaults, key) {
+        Some(default) if get_path(tree, key).is_some() => {
+            let refs: Vec<&str> = segs.iter().map(String::as_str).collect();
+            set_path(
+                tree,
+                &refs,
+                default.clone(),
+                &mut Origins::new(),
+                &set_location(),
+            )
+            .is_ok()
+        }
+        _ => remove_path(tree, segs),
+    }
+}
+
+/// `costs: costs.FIELD must be ...` -> `costs.FIELD: must be ...`, so the
+/// problem points at the field's line.
+fn refine_problem(key: String, message: String) -> (String, String) {
+    if let Some(rest) = message.strip_prefix(&format!("{key}.")) {
+        if let Some((field, what)) = rest.split_once(' ') {
+            if !field.is_empty() && field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return (join(&key, field), what.to_string());
+            }
+        }
+    }
+    (key, message)
+}
+
+fn unknown_field(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("unknown field `")?;
+    rest.split('`').next()
+}
+
+/// Makes serde's messages say what is allowed where they do not.
+fn explain(key: &str, message: &str) -> String {
+    if message.contains("untagged enum SizeSpec") {
+        "must be a number of bytes, { min = .., max = .., align = .. } or { values = [..], weights = [..] }".to_string()
+    } else if key == "machine.tlb.l2" {
+        format!("{message} (or false for no second-level TLB)")
+    } else {
+        message.to_string()
+    }
+}
+
+#[derive(Serialize)]
+struct HashInput<'a> {
+    policies: Vec<&'static str>,
+    config: &'a SimConfig,
+}
+
+/// Hex SHA-256 of the canonical JSON of `policies` and `config`.
+fn scenario_hash(policies: &[PolicyKind], config: &SimConfig) -> String {
+    let input = HashInput {
+        policies: policies.iter().map(|p| p.name()).collect(),
+        config,
+    };
+    let value = serde_json::to_value(&input).unwrap_or(serde_json::Value::Null);
+    let mut canonical = String::new();
+    write_canonical(&value, &mut canonical);
+    Sha256::digest(canonical.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// JSON with object keys sorted, no whitespace.
+fn write_canonical(value: &serde_json::Value, out: &mut String) {
+    match value {
+        serde_json::Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&serde_json::Value::String((*k).clone()).to_string());
+                out.push(':');
+                write_canonical(&map[k.as_str()], out);
+            }
+            out.push('}');
+        }
+        serde_json::Value::Array(items) => {
+            out.push('[');
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(v, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+/// The fully resolved scenario as TOML: loading this text gives the same
+/// scenario (same hash). Used by `tlbsim scenarios --show NAME`.
+#[must_use]
+pub fn to_toml(scenario: &Scenario) -> String {
+    let mut config = Table::try_from(&scenario.config).unwrap_or_default();
+    if scenario.config.machine.tlb.l2.is_none() {
+        if let Some(Value::Table(tlb)) = config.get_mut("machine").and_then(|m| m.get_mut("tlb")) {
+            tlb.insert("l2".to_string(), Value::Boolean(false));
+        }
+    }
+    let header = format!(
+        "# scenario `{}`, fully resolved; sha256 {}\n\n",
+        scenario.name, scenario.hash
+    );
+    let mut out = header;
+    let mut top = Table::new();
+    top.insert(
+        "description".to_string(),
+        Value::String(scenario.description.clone()),
+    );
+    top.insert(
+        "policies".to_string(),
+        Value::Array(
+            scenario
+                .policies
+                .iter()
+                .map(|p| Value::String(p.name().to_string()))
+                .collect(),
+        ),
+    );
+    if let Some(seed) = config.remove("seed") {
+        top.insert("seed".to_string(), seed);
+    }
+    let render =
+        |t: &Table| toml::to_string(t).unwrap_or_else(|e| format!("# cannot render: {e}\n"));
+    out.push_str(&render(&top));
+    for section in ["stop", "machine", "costs", "host", "background", "guests"] {
+        if let Some(v) = config.remove(section) {
+            let mut t = Table::new();
+            t.insert(section.to_string(), v);
+            out.push('\n');
+            out.push_str(&render(&t));
+        }
+    }
+    out
+}

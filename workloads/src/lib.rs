@@ -90,7 +90,10 @@ impl SizeSpec {
             SizeSpec::Fixed(_) => {}
             SizeSpec::Uniform { min, max, align } => {
                 if *min == 0 || min > max {
-                    out.push(("size_bytes", format!("needs 1 <= min <= max, got min={min} max={max}")));
+                    out.push((
+                        "size_bytes",
+                        format!("needs 1 <= min <= max, got min={min} max={max}"),
+                    ));
                 }
                 if *align == 0 {
                     out.push(("size_bytes.align", "must be at least 1".to_string()));
@@ -98,13 +101,24 @@ impl SizeSpec {
             }
             SizeSpec::Choice { values, weights } => {
                 if values.is_empty() || values.contains(&0) {
-                    out.push(("size_bytes.values", "needs at least one size, each at least 1 byte".to_string()));
+                    out.push((
+                        "size_bytes.values",
+                        "needs at least one size, each at least 1 byte".to_string(),
+                    ));
                 }
                 if !weights.is_empty() && weights.len() != values.len() {
-                    out.push(("size_bytes.weights", format!("has {} weights for {} values", weights.len(), values.len())));
+                    out.push((
+                        "size_bytes.weights",
+                        format!("has {} weights for {} values", weights.len(), values.len()),
+                    ));
                 }
-                if weights.iter().any(|w| !w.is_finite() || *w < 0.0) || (!weights.is_empty() && weights.iter().sum::<f64>() <= 0.0) {
-                    out.push(("size_bytes.weights", "must be finite, non-negative and not all zero".to_string()));
+                if weights.iter().any(|w| !w.is_finite() || *w < 0.0)
+                    || (!weights.is_empty() && weights.iter().sum::<f64>() <= 0.0)
+                {
+                    out.push((
+                        "size_bytes.weights",
+                        "must be finite, non-negative and not all zero".to_string(),
+                    ));
                 }
             }
         }
@@ -189,23 +203,38 @@ impl GuestConfig {
     pub fn problems(&self) -> Vec<(&'static str, String)> {
         let mut out = self.size_bytes.problems();
         if self.pattern == Pattern::Open && (!self.rate_iops.is_finite() || self.rate_iops <= 0.0) {
-            out.push(("rate_iops", format!("must be a positive number for an open-loop guest, got {}", self.rate_iops)));
+            out.push((
+                "rate_iops",
+                format!(
+                    "must be a positive number for an open-loop guest, got {}",
+                    self.rate_iops
+                ),
+            ));
         }
         if self.pattern == Pattern::Closed && self.queue_depth == 0 {
-            out.push(("queue_depth", "must be at least 1 for a closed-loop guest".to_string()));
+            out.push((
+                "queue_depth",
+                "must be at least 1 for a closed-loop guest".to_string(),
+            ));
         }
         if !self.think_time_ns.is_finite() || self.think_time_ns < 0.0 {
             out.push(("think_time_ns", "must be a non-negative number".to_string()));
         }
         if !(0.0..=1.0).contains(&self.read_fraction) {
-            out.push(("read_fraction", format!("must be within 0..=1, got {}", self.read_fraction)));
+            out.push((
+                "read_fraction",
+                format!("must be within 0..=1, got {}", self.read_fraction),
+            ));
         }
         if self.queues == 0 {
             out.push(("queues", "must be at least 1".to_string()));
         }
         let max_pages = self.size_bytes.max_bytes().div_ceil(PAGE_BYTES);
         if u64::from(self.buffer_pages) < max_pages {
-            out.push(("buffer_pages", format!("must hold the largest request ({max_pages} pages)")));
+            out.push((
+                "buffer_pages",
+                format!("must hold the largest request ({max_pages} pages)"),
+            ));
         }
         out
     }
@@ -228,7 +257,8 @@ impl RequestSpec {
     /// Pages the request spans (whole 4 KiB pages, at least one).
     #[must_use]
     pub fn pages(&self) -> u32 {
-        u32::try_from(self.size_bytes.div_ceil(PAGE_BYTES).max(1)).expect("request sizes are validated small")
+        u32::try_from(self.size_bytes.div_ceil(PAGE_BYTES).max(1))
+            .expect("request sizes are validated small")
     }
 }
 
@@ -252,7 +282,14 @@ impl Generator {
         let cycles_per_second = frequency_ghz * 1e9;
         let mean_interarrival_cycles = cycles_per_second / cfg.rate_iops.max(f64::MIN_POSITIVE);
         let think_cycles = round_cycles(cfg.think_time_ns * frequency_ghz);
-        Self { cfg, rng, next_buffer_page: 0, next_queue: 0, mean_interarrival_cycles, think_cycles }
+        Self {
+            cfg,
+            rng,
+            next_buffer_page: 0,
+            next_queue: 0,
+            mean_interarrival_cycles,
+            think_cycles,
+        }
     }
 
     /// The guest's configuration.
@@ -282,20 +319,32 @@ impl Generator {
         let read = self.rng.random::<f64>() < self.cfg.read_fraction;
         let queue = self.next_queue;
         self.next_queue = (self.next_queue + 1) % self.cfg.queues;
-        let spec = RequestSpec { size_bytes, read, queue, first_buffer_page: 0 };
+        let spec = RequestSpec {
+            size_bytes,
+            read,
+            queue,
+            first_buffer_page: 0,
+        };
         let pages = spec.pages();
         if self.next_buffer_page + pages > self.cfg.buffer_pages {
             self.next_buffer_page = 0;
         }
         let first_buffer_page = self.next_buffer_page;
         self.next_buffer_page += pages;
-        RequestSpec { first_buffer_page, ..spec }
+        RequestSpec {
+            first_buffer_page,
+            ..spec
+        }
     }
 }
 
 /// Rounds a non-negative cycle count given as `f64` to `u64`.
 #[must_use]
-#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "clamped to [0, 2^63] first")]
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "clamped to [0, 2^63] first"
+)]
 pub fn round_cycles(x: f64) -> u64 {
     if x.is_finite() && x > 0.0 {
         x.round().min(9.2e18) as u64
@@ -311,7 +360,11 @@ mod tests {
 
     #[test]
     fn poisson_mean_matches_rate() {
-        let cfg = GuestConfig { pattern: Pattern::Open, rate_iops: 1e6, ..GuestConfig::default() };
+        let cfg = GuestConfig {
+            pattern: Pattern::Open,
+            rate_iops: 1e6,
+            ..GuestConfig::default()
+        };
         let mut g = Generator::new(cfg, 2.5, rng_stream(1, 7));
         let n = 200_000u32;
         let total: u64 = (0..n).map(|_| g.next_interarrival_cycles()).sum();
@@ -322,7 +375,11 @@ mod tests {
 
     #[test]
     fn uniform_sizes_are_aligned_and_in_range() {
-        let s = SizeSpec::Uniform { min: 4096, max: 45_056, align: 4096 };
+        let s = SizeSpec::Uniform {
+            min: 4096,
+            max: 45_056,
+            align: 4096,
+        };
         let mut rng = rng_stream(3, 0);
         let mut seen = std::collections::BTreeSet::new();
         for _ in 0..10_000 {
@@ -335,7 +392,10 @@ mod tests {
 
     #[test]
     fn weighted_choice_respects_weights() {
-        let s = SizeSpec::Choice { values: vec![64, 1500], weights: vec![3.0, 1.0] };
+        let s = SizeSpec::Choice {
+            values: vec![64, 1500],
+            weights: vec![3.0, 1.0],
+        };
         let mut rng = rng_stream(3, 1);
         let small = (0..40_000).filter(|_| s.draw(&mut rng) == 64).count();
         assert!((29_000..31_000).contains(&small), "{small}");
@@ -343,7 +403,11 @@ mod tests {
 
     #[test]
     fn buffers_cycle_through_pool() {
-        let cfg = GuestConfig { size_bytes: SizeSpec::Fixed(8192), buffer_pages: 5, ..GuestConfig::default() };
+        let cfg = GuestConfig {
+            size_bytes: SizeSpec::Fixed(8192),
+            buffer_pages: 5,
+            ..GuestConfig::default()
+        };
         let mut g = Generator::new(cfg, 2.5, rng_stream(1, 1));
         let firsts: Vec<u32> = (0..4).map(|_| g.next_request().first_buffer_page).collect();
         assert_eq!(firsts, vec![0, 2, 0, 2]);
@@ -351,7 +415,11 @@ mod tests {
 
     #[test]
     fn problems_are_reported() {
-        let cfg = GuestConfig { read_fraction: 1.5, queues: 0, ..GuestConfig::default() };
+        let cfg = GuestConfig {
+            read_fraction: 1.5,
+            queues: 0,
+            ..GuestConfig::default()
+        };
         let fields: Vec<_> = cfg.problems().into_iter().map(|(f, _)| f).collect();
         assert_eq!(fields, vec!["read_fraction", "queues"]);
     }

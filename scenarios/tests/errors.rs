@@ -1,0 +1,236 @@
+//! Error reporting: everything at once, located; never a panic.
+
+mod common;
+use common::{s, write};
+
+use scenarios::ScenarioError;
+
+const BAD: &str = r#"description = "three problems"
+seed = 1
+
+[machine]
+cpus = 8
+frequency_gz = 3.0
+
+[host]
+io_cpus = "two"
+
+[[guests]]
+queue_depth = 0
+"#;
+
+#[test]
+fn unknown_key_wrong_type_and_validation_problem_all_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "my.toml", BAD);
+    let e = scenarios::load(s(&p), &[]).unwrap_err();
+    let file = p.display().to_string();
+    let lines: Vec<String> = e.to_string().lines().map(str::to_string).collect();
+    assert_eq!(lines.len(), 3, "{e}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "{file}:6: machine.frequency_gz: unknown field `frequency_gz`, expected one of"
+        )),
+        "{e}"
+    );
+    assert!(
+        lines[0].contains("`frequency_ghz`"),
+        "says what is allowed: {e}"
+    );
+    assert!(
+        lines[1].starts_with(&format!(
+            "{file}:9: host.io_cpus: invalid type: string \"two\", expected u32"
+        )),
+        "{e}"
+    );
+    assert_eq!(
+        lines[2],
+        format!("{file}:12: guests.0.queue_depth: must be at least 1 for a closed-loop guest")
+    );
+    let problems = e.problems();
+    assert_eq!(problems[2].line, Some(12));
+    assert_eq!(problems[2].key, "guests.0.queue_depth");
+}
+
+#[test]
+fn many_problems_across_sections() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        dir.path(),
+        "many.toml",
+        "bogus = 1\npolicies = [\"global\", \"nope\", \"global\"]\n[costs]\npreset = \"cloud\"\nfoo = 2\n[stop]\nios = -1\n[[guests]]\nsize_bytes = { min = 1 }\nread_fraction = 2.0\n[[guests]]\npattern = \"sideways\"\n",
+    );
+    let e = scenarios::load(s(&p), &[]).unwrap_err();
+    let text = e.to_string();
+    let keys: Vec<&str> = e.problems().iter().map(|d| d.key.as_str()).collect();
+    for k in [
+        "bogus",
+        "policies.1",
+        "policies.2",
+        "costs.preset",
+        "costs.foo",
+        "stop.ios",
+        "guests.0.size_bytes",
+        "guests.0.read_fraction",
+        "guests.1.pattern",
+    ] {
+        assert!(keys.contains(&k), "missing {k} in:\n{text}");
+    }
+    assert!(
+        text.contains("many.toml:4: costs.preset: must be \"bare-metal\" or \"vm\""),
+        "{text}"
+    );
+    assert!(text.contains("many.toml:1: bogus: unknown field"), "{text}");
+    assert!(text.contains("many.toml:12: guests.1.pattern: unknown variant `sideways`, expected `open` or `closed`"), "{text}");
+    // Sorted by line within the file.
+    let lines: Vec<usize> = e.problems().iter().filter_map(|d| d.line).collect();
+    assert!(lines.windows(2).all(|w| w[0] <= w[1]), "{text}");
+}
+
+#[test]
+fn cost_problems_point_at_the_cost_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        dir.path(),
+        "c.toml",
+        "[costs]\nack_cycles = 5\nhypercall_cycles = 0\n",
+    );
+    let text = scenarios::load(s(&p), &[]).unwrap_err().to_string();
+    assert!(
+        text.ends_with("c.toml:3: costs.hypercall_cycles: must be at least 1 cycle"),
+        "{text}"
+    );
+}
+
+#[test]
+fn syntax_error_reports_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        dir.path(),
+        "broken.toml",
+        "seed = 1\n\n[machine\ncpus = 4\n",
+    );
+    let e = scenarios::load(s(&p), &[]).unwrap_err();
+    assert!(matches!(&e, ScenarioError::Syntax { line: 3, .. }), "{e}");
+    assert!(
+        e.to_string().starts_with(&format!("{}:3:", p.display())),
+        "{e}"
+    );
+
+    let p = write(dir.path(), "dup.toml", "seed = 1\nseed = 2\n");
+    assert!(matches!(
+        scenarios::load(s(&p), &[]),
+        Err(ScenarioError::Syntax { line: 2, .. })
+    ));
+}
+
+#[test]
+fn missing_file_names_the_path() {
+    let e = scenarios::load("/nonexistent/dir/scenario.toml", &[]).unwrap_err();
+    assert!(matches!(e, ScenarioError::Read { .. }));
+    assert!(
+        e.to_string().contains("/nonexistent/dir/scenario.toml"),
+        "{e}"
+    );
+}
+
+#[test]
+fn unknown_bundled_name_lists_the_available_ones() {
+    let e = scenarios::load("nosuchscenario", &[]).unwrap_err();
+    let text = e.to_string();
+    assert!(text.contains("nosuchscenario"));
+    for b in scenarios::bundled() {
+        assert!(text.contains(b.name), "{text}");
+    }
+}
+
+#[test]
+fn json_scenarios_load_and_report_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        dir.path(),
+        "j.json",
+        r#"{
+  "extends": "default",
+  "policies": ["percpu"],
+  "machine": { "cpus": 4 },
+  "guests": [
+    { "queue_depth": 2, "size_bytes": { "values": [512, 4096] } }
+  ]
+}"#,
+    );
+    let sc = scenarios::load(s(&p), &[]).unwrap();
+    assert_eq!(sc.name, "j");
+    assert_eq!(sc.config.machine.cpus, 4);
+    assert_eq!(sc.config.stop.warmup_ios, 2000, "inherited from default");
+    assert_eq!(sc.config.guests.len(), 1);
+    assert_eq!(
+        sc.config.guests[0].size_bytes,
+        workloads::SizeSpec::Choice {
+            values: vec![512, 4096],
+            weights: vec![]
+        }
+    );
+
+    let bad = write(
+        dir.path(),
+        "bad.json",
+        "{\n  \"machine\": {\n    \"cpus\": 0,\n    \"x\": 1\n  }\n}",
+    );
+    let text = scenarios::load(s(&bad), &[]).unwrap_err().to_string();
+    assert!(
+        text.contains("bad.json:4: machine.x: unknown field"),
+        "{text}"
+    );
+    assert!(
+        text.contains("bad.json:3: machine.cpus: must be within"),
+        "{text}"
+    );
+
+    let broken = write(dir.path(), "broken.json", "{\n  \"seed\": ,\n}");
+    assert!(matches!(
+        scenarios::load(s(&broken), &[]),
+        Err(ScenarioError::Syntax { line: 2, .. })
+    ));
+}
+
+#[test]
+fn garbage_never_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = [
+        "",
+        "guests = 3",
+        "guests = [1, \"x\", []]",
+        "machine = 5",
+        "[machine.tlb]\nl1 = { entries = 0, ways = 0 }\nl2 = true",
+        "[machine.tlb]\nl1 = 7",
+        "costs = { preset = 1 }",
+        "seed = 1979-05-27",
+        "stop = { ios = 0 }",
+        "policies = []",
+        "description = 3",
+        "[[guests]]\nsize_bytes = { values = [], weights = [1.0] }\n[[guests]]\nsize_bytes = -1",
+        "x.y.z = { a = [ { b = 1 } ] }",
+    ];
+    for (i, text) in inputs.iter().enumerate() {
+        let p = write(dir.path(), &format!("g{i}.toml"), text);
+        let r = scenarios::load(
+            s(&p),
+            &[
+                "guests.0.queue_depth=1".to_string(),
+                "a.b.c=".to_string(),
+                "=".to_string(),
+            ],
+        );
+        if let Err(e) = r {
+            assert!(!e.to_string().is_empty());
+        }
+    }
+    let empty = write(dir.path(), "empty.toml", "");
+    let sc = scenarios::load(s(&empty), &[]).unwrap();
+    assert_eq!(
+        sc.config,
+        machine::SimConfig::default(),
+        "an empty file is all defaults"
+    );
+}
