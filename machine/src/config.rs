@@ -159,6 +159,23 @@ pub struct HostConfig {
     /// Whether shootdowns are serialized by one lock per host domain (Xen's
     /// flush_lock).
     pub flush_lock: bool,
+    /// Mean cycles of protocol processing per request in the data phase
+    /// (block layer, netfilter...), on top of touching the data. Default 0.
+    pub process_cycles: u64,
+    /// Distribution of that processing time.
+    pub process_distribution: Distribution,
+}
+
+/// A distribution of a time with a given mean.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
+pub enum Distribution {
+    /// Always the mean.
+    #[default]
+    Fixed,
+    /// Exponential with that mean (memoryless: M/M/1 service).
+    Exponential,
 }
 
 impl Default for HostConfig {
@@ -172,6 +189,8 @@ impl Default for HostConfig {
             shootdown_batch: ShootdownBatch::Request,
             flush_ceiling_pages: 33,
             flush_lock: true,
+            process_cycles: 0,
+            process_distribution: Distribution::Fixed,
         }
     }
 }
@@ -226,10 +245,15 @@ impl SimConfig {
                 message,
             })
         };
-        if self.stop.ios == 0 && self.stop.max_cycles == 0 {
+        let all_trace = !self.guests.is_empty()
+            && self
+                .guests
+                .iter()
+                .all(|g| g.pattern == workloads::Pattern::Trace);
+        if self.stop.ios == 0 && self.stop.max_cycles == 0 && !all_trace {
             p(
                 "stop.ios",
-                "must be at least 1 (or set stop.max_cycles)".into(),
+                "must be at least 1 (or set stop.max_cycles, or replay only traces)".into(),
             );
         }
         if self.machine.cpus == 0 || self.machine.cpus > 4096 {

@@ -9,11 +9,13 @@
 
 mod config;
 mod model;
+mod observe;
 mod stats;
 
 pub use config::*;
 pub use hypervisor::PolicyKind;
-pub use model::{EngineStats, Event, SimError, Simulation, BACKGROUND_ASID};
+pub use model::{EngineStats, Event, SimError, Simulation, Sources, BACKGROUND_ASID};
+pub use observe::{IpiRecord, NoObserver, Observer, SliceKind};
 pub use stats::*;
 
 /// Simulates `cfg` under `policy` to its stop condition.

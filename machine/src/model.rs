@@ -37,6 +37,7 @@
 //!   cycle are replayed. It needs no events of its own.
 
 use crate::config::{ShootdownBatch, ShootdownFlush, SimConfig, Touch};
+use crate::observe::{IpiRecord, NoObserver, Observer, SliceKind};
 use crate::stats::{CpuStats, LatencyBreakdown, RunResult};
 use cpu_model::{CostTable, CpuClock, CpuId};
 use hypervisor::{
@@ -53,7 +54,7 @@ use sim_core::{
     Scheduler, SimRng,
 };
 use std::collections::VecDeque;
-use workloads::{Generator, Pattern};
+use workloads::{Generator, Pattern, RequestSource, TimedRequest};
 
 /// The ASID of the background workload's address space.
 pub const BACKGROUND_ASID: Asid = Asid(2);
@@ -63,6 +64,7 @@ const BACKGROUND_BASE: u64 = 0x10_0000_0000 >> 12;
 const BACKGROUND_FRAME_BASE: u64 = 1 << 30;
 /// Random-stream ids (one per component, see [`sim_core::rng_stream`]).
 const STREAM_MIGRATION: u64 = 1;
+const STREAM_SERVICE: u64 = 2;
 const STREAM_GUEST_BASE: u64 = 1_000;
 const STREAM_BACKGROUND_BASE: u64 = 1_000_000;
 
@@ -81,6 +83,20 @@ pub enum SimError {
     /// The MMU refused something.
     #[error("mmu: {0}")]
     Mmu(#[from] MmuError),
+    /// A trace guest's source failed (bad or truncated record).
+    #[error("guest {guest}: {message}")]
+    Trace {
+        /// The guest.
+        guest: u32,
+        /// What is wrong, naming file and line.
+        message: String,
+    },
+    /// A trace guest was given no request source.
+    #[error("guest {guest} replays a trace but no trace source was given")]
+    MissingSource {
+        /// The guest.
+        guest: u32,
+    },
     /// The backend touched an unmapped page: a model bug.
     #[error("{cpu} faulted on {va:#x} under {policy}")]
     Fault {
@@ -189,6 +205,10 @@ struct Cpu {
     bg_rng: SimRng,
     /// Planned length of the current segment (busy accounting).
     seg_len: u64,
+    /// Start of the current segment.
+    seg_start: u64,
+    /// Background: when it last resumed after interrupt-level work (timeline).
+    bg_resumed: u64,
 }
 
 /// A request in flight.
@@ -255,13 +275,25 @@ impl<T> std::ops::IndexMut<u32> for Slab<T> {
 /// A guest: its generator and where its rings go.
 struct Guest {
     gen: Generator,
+    /// Trace replay: the stream, and its next request (read one ahead).
+    source: Option<Box<dyn RequestSource + Send>>,
+    pending: Option<TimedRequest>,
+    /// Trace replay: cycles per trace nanosecond (`time_scale` x GHz).
+    trace_cycles_per_ns: f64,
+    /// Largest request before splitting, bytes.
+    split_bytes: u64,
     /// Registered CPU serving each of its rings.
     ring_cpu: Vec<u32>,
     frame_base: u64,
 }
 
 /// The simulated machine running one policy.
-pub struct Simulation {
+pub struct Simulation<O: Observer = NoObserver> {
+    obs: O,
+    ipi_seq: u64,
+    service_rng: SimRng,
+    process_cycles: u64,
+    process_exponential: bool,
     kind: PolicyKind,
     policy: Box<dyn MappingPolicy + Send>,
     costs: CostTable,
@@ -305,13 +337,34 @@ pub struct Simulation {
     total_lookups: u64,
 }
 
-impl Simulation {
+/// The request sources of trace guests, by guest index (`None` for a
+/// synthetic guest).
+pub type Sources = Vec<Option<Box<dyn RequestSource + Send>>>;
+
+impl Simulation<NoObserver> {
     /// Builds the machine for `cfg` under `policy`, with the hypervisor set
     /// up (CPUs registered, slots pre-allocated as the policy does).
     ///
     /// # Errors
     /// The configuration has problems, or a set-up hypercall failed.
     pub fn new(cfg: &SimConfig, kind: PolicyKind) -> Result<Self, SimError> {
+        Self::with_parts(cfg, kind, Vec::new(), NoObserver)
+    }
+}
+
+impl<O: Observer> Simulation<O> {
+    /// Like [`Simulation::new`], with request sources for trace guests and an
+    /// observer.
+    ///
+    /// # Errors
+    /// The configuration has problems, a trace guest has no source, or a
+    /// set-up hypercall failed.
+    pub fn with_parts(
+        cfg: &SimConfig,
+        kind: PolicyKind,
+        mut sources: Sources,
+        obs: O,
+    ) -> Result<Self, SimError> {
         let problems = cfg.problems();
         if !problems.is_empty() {
             return Err(SimError::Invalid { problems });
@@ -353,6 +406,8 @@ impl Simulation {
                 bg_next: if bg { 0 } else { u64::MAX },
                 bg_rng: rng_stream(cfg.seed, STREAM_BACKGROUND_BASE + u64::from(c)),
                 seg_len: 0,
+                seg_start: 0,
+                bg_resumed: 0,
             });
         }
         let backends = (0..io)
@@ -364,29 +419,39 @@ impl Simulation {
                 shootdowns_left: 0,
             })
             .collect();
-        let guests = cfg
-            .guests
-            .iter()
-            .enumerate()
-            .map(|(g, gc)| {
-                let g32 = u32::try_from(g).expect("guest count fits u32");
-                Guest {
-                    gen: Generator::new(
-                        gc.clone(),
-                        cfg.machine.frequency_ghz,
-                        rng_stream(cfg.seed, STREAM_GUEST_BASE + u64::from(g32)),
-                    ),
-                    ring_cpu: (0..gc.queues).map(|q| (g32 + q) % io).collect(),
-                    frame_base: (u64::from(g32) + 1) << 20,
-                }
-            })
-            .collect();
+        sources.resize_with(cfg.guests.len(), || None);
+        let mut guests = Vec::with_capacity(cfg.guests.len());
+        for (g, (gc, source)) in cfg.guests.iter().zip(sources).enumerate() {
+            let g32 = u32::try_from(g).expect("guest count fits u32");
+            if gc.pattern == Pattern::Trace && source.is_none() {
+                return Err(SimError::MissingSource { guest: g32 });
+            }
+            guests.push(Guest {
+                source,
+                pending: None,
+                trace_cycles_per_ns: gc.time_scale * cfg.machine.frequency_ghz,
+                split_bytes: gc.size_bytes.max_bytes().max(1),
+                gen: Generator::new(
+                    gc.clone(),
+                    cfg.machine.frequency_ghz,
+                    rng_stream(cfg.seed, STREAM_GUEST_BASE + u64::from(g32)),
+                ),
+                ring_cpu: (0..gc.queues).map(|q| (g32 + q) % io).collect(),
+                frame_base: (u64::from(g32) + 1) << 20,
+            });
+        }
         let walk = if cfg.costs.nested_paging {
             WalkCosts::nested(cfg.costs.walk_level_cycles, 4)
         } else {
             WalkCosts::native(cfg.costs.walk_level_cycles)
         };
         Ok(Self {
+            obs,
+            ipi_seq: 0,
+            service_rng: rng_stream(cfg.seed, STREAM_SERVICE),
+            process_cycles: cfg.host.process_cycles,
+            process_exponential: cfg.host.process_distribution
+                == crate::config::Distribution::Exponential,
             kind,
             policy,
             costs: cfg.costs.clone(),
@@ -446,6 +511,23 @@ impl Simulation {
                         sched.after(0, Event::Issue { guest: guest_id });
                     }
                 }
+                Pattern::Trace => {
+                    let source = guest.source.as_mut().expect("checked at construction");
+                    match source.next_request() {
+                        Some(Ok(r)) => {
+                            let at = trace_cycles(r.at_ns, guest.trace_cycles_per_ns);
+                            guest.pending = Some(r);
+                            sched.after(at, Event::Issue { guest: guest_id });
+                        }
+                        Some(Err(e)) => {
+                            self.error.get_or_insert(SimError::Trace {
+                                guest: guest_id,
+                                message: e.message,
+                            });
+                        }
+                        None => {}
+                    }
+                }
             }
         }
     }
@@ -485,6 +567,13 @@ impl Simulation {
             self.bg_catch_up(c, start);
             let cpu = &mut self.cpus[c];
             cpu.bg_next = cpu.bg_next.max(start) + length;
+            if O::ENABLED {
+                let (id, from) = (cpu.stats.cpu, cpu.bg_resumed);
+                cpu.bg_resumed = start + length;
+                if start > from {
+                    self.obs.slice(id, SliceKind::Background, from, start);
+                }
+            }
         }
         self.cpus[c].clock.run_interrupt(now, length)
     }
@@ -605,6 +694,7 @@ impl Simulation {
     ) {
         let cpu = &mut self.cpus[c];
         cpu.seg_len = length;
+        cpu.seg_start = now.max(cpu.clock.irq_free_at);
         let end = cpu.clock.start_segment(now, length);
         sched.at(Cycles(end), Event::SegmentEnd { cpu: cpu.stats.cpu });
     }
@@ -670,11 +760,16 @@ impl Simulation {
         let migrate = self.migration_p > 0.0
             && n > 1
             && self.migration_rng.random::<f64>() < self.migration_p;
+        let process = self.process_cost();
+        if self.measuring {
+            self.breakdown.process += process;
+        }
         if !migrate {
             let cost = self.touch_data(c, r);
             if self.measuring {
                 self.breakdown.data += cost;
             }
+            let cost = cost + process;
             self.backends[b].phase = Phase::Data;
             self.backends[b].phase_start = now;
             self.start_segment(c, now, cost, sched);
@@ -697,9 +792,13 @@ impl Simulation {
         }
         let migration_cost = cost;
         let data_cost = self.touch_data(d, r);
-        cost += data_cost;
+        cost += data_cost + process;
         let (start, end) = self.interrupt(d, now, cost);
         self.cpus[d].stats.migrated_in_cycles += cost;
+        if O::ENABLED {
+            self.obs
+                .slice(self.cpus[d].stats.cpu, SliceKind::Migrated, start, end);
+        }
         if self.measuring {
             self.breakdown.migration += migration_cost + (start - now);
             self.breakdown.data += data_cost;
@@ -711,6 +810,20 @@ impl Simulation {
                 cpu: self.cpus[c].stats.cpu,
             },
         );
+    }
+
+    /// Cycles of protocol processing for one request.
+    fn process_cost(&mut self) -> u64 {
+        if self.process_cycles == 0 {
+            return 0;
+        }
+        if !self.process_exponential {
+            return self.process_cycles;
+        }
+        let u: f64 = 1.0 - self.service_rng.random::<f64>();
+        #[allow(clippy::cast_precision_loss, reason = "a mean in cycles")]
+        let mean = self.process_cycles as f64;
+        workloads::round_cycles(-u.ln() * mean)
     }
 
     fn start_unmap<Q: EventQueue<Event>>(
@@ -870,6 +983,16 @@ impl Simulation {
             self.breakdown.flush_wait += wait;
         }
         self.cpus[c].stats.busy_cycles += u64::from(self.measuring) * wait;
+        if O::ENABLED {
+            let start = self.requests[r].flush_wait_start;
+            self.obs
+                .slice(self.cpus[c].stats.cpu, SliceKind::FlushWait, start, now);
+            self.obs.tlb_occupancy(
+                now,
+                self.cpus[c].stats.cpu,
+                self.cpus[c].tlb.occupancy() as u64,
+            );
+        }
         self.finish_request_flushes(c, now, 0, sched);
     }
 
@@ -905,6 +1028,9 @@ impl Simulation {
         let r = self.backends[b].current;
         let req = self.requests[r];
         self.requests.remove(r);
+        if O::ENABLED {
+            self.obs.in_flight(now, self.requests.live() as u64);
+        }
         if self.measuring {
             self.latency.record(now - req.arrival);
             self.io_completed += 1;
@@ -953,11 +1079,67 @@ impl Simulation {
         sched: &mut Scheduler<Event, Q>,
     ) {
         let g = &mut self.guests[guest as usize];
-        let spec = g.gen.next_request();
-        if g.gen.config().pattern == Pattern::Open {
-            let dt = g.gen.next_interarrival_cycles();
-            sched.after(dt, Event::Issue { guest });
+        match g.gen.config().pattern {
+            Pattern::Open => {
+                let spec = g.gen.next_request();
+                let dt = g.gen.next_interarrival_cycles();
+                sched.after(dt, Event::Issue { guest });
+                self.enqueue(guest, spec, now, sched);
+            }
+            Pattern::Closed => {
+                let spec = g.gen.next_request();
+                self.enqueue(guest, spec, now, sched);
+            }
+            Pattern::Trace => {
+                let t = g
+                    .pending
+                    .take()
+                    .expect("an Issue is scheduled only with a pending record");
+                let split = g.split_bytes;
+                let queues = g.gen.config().queues;
+                // Read the next record first: its time schedules the next Issue.
+                let source = g.source.as_mut().expect("trace guests have a source");
+                match source.next_request() {
+                    Some(Ok(next)) => {
+                        let at = trace_cycles(next.at_ns, g.trace_cycles_per_ns).max(now);
+                        g.pending = Some(next);
+                        sched.at(Cycles(at), Event::Issue { guest });
+                    }
+                    Some(Err(e)) => {
+                        self.error.get_or_insert(SimError::Trace {
+                            guest,
+                            message: e.message,
+                        });
+                    }
+                    None => {}
+                }
+                let mut left = t.size_bytes.max(1);
+                while left > 0 {
+                    let size_bytes = left.min(split);
+                    left -= size_bytes;
+                    let g = &mut self.guests[guest as usize];
+                    let mut spec = workloads::RequestSpec {
+                        size_bytes,
+                        read: t.read,
+                        queue: t.queue % queues,
+                        first_buffer_page: 0,
+                    };
+                    spec.first_buffer_page = g.gen.buffer_pool().take(spec.pages());
+                    self.enqueue(guest, spec, now, sched);
+                }
+            }
         }
+    }
+
+    /// Puts a request of `guest` on its ring and wakes the backend if idle.
+    fn enqueue<Q: EventQueue<Event>>(
+        &mut self,
+        guest: u32,
+        spec: workloads::RequestSpec,
+        now: u64,
+        sched: &mut Scheduler<Event, Q>,
+    ) {
+        let g = &self.guests[guest as usize];
         let cpu = g.ring_cpu[spec.queue as usize];
         let r = self.requests.insert(Request {
             guest,
@@ -969,7 +1151,11 @@ impl Simulation {
             placement: None,
             flush_wait_start: 0,
         });
-        self.peak_in_flight = self.peak_in_flight.max(self.requests.live() as u64);
+        let live = self.requests.live() as u64;
+        self.peak_in_flight = self.peak_in_flight.max(live);
+        if O::ENABLED {
+            self.obs.in_flight(now, live);
+        }
         let b = self.cpus[cpu as usize]
             .backend
             .expect("rings go to registered CPUs");
@@ -984,7 +1170,19 @@ impl Simulation {
     ///
     /// # Errors
     /// A model invariant broke (a fault or a failed hypercall).
-    pub fn run(mut self, max_cycles: u64) -> Result<(RunResult, EngineStats), SimError> {
+    pub fn run(self, max_cycles: u64) -> Result<(RunResult, EngineStats), SimError> {
+        self.run_observed(max_cycles).map(|(r, e, _)| (r, e))
+    }
+
+    /// Runs the simulation to its stop condition and hands the observer back.
+    ///
+    /// # Errors
+    /// A model invariant broke (a fault or a failed hypercall), or a trace
+    /// source failed.
+    pub fn run_observed(
+        mut self,
+        max_cycles: u64,
+    ) -> Result<(RunResult, EngineStats, O), SimError> {
         let mut engine: Engine<Event> = Engine::new();
         self.seed_events(engine.scheduler());
         let budget = (max_cycles > 0).then_some(Cycles(max_cycles));
@@ -996,6 +1194,13 @@ impl Simulation {
         for c in 0..self.cpus.len() {
             if self.cpus[c].bg_next != u64::MAX {
                 self.bg_catch_up(c, end);
+                if O::ENABLED {
+                    let from = self.cpus[c].bg_resumed;
+                    if end > from {
+                        self.obs
+                            .slice(self.cpus[c].stats.cpu, SliceKind::Background, from, end);
+                    }
+                }
             }
         }
         let per_cpu = self
@@ -1030,8 +1235,14 @@ impl Simulation {
             background_accesses: self.total_bg_accesses,
             tlb_lookups: self.total_lookups,
         };
-        Ok((result, stats))
+        Ok((result, stats, self.obs))
     }
+}
+
+/// Cycles from a trace's nanoseconds (already scaled by `time_scale`).
+#[allow(clippy::cast_precision_loss, reason = "trace times far below 2^53 ns")]
+fn trace_cycles(at_ns: u64, cycles_per_ns: f64) -> u64 {
+    workloads::round_cycles(at_ns as f64 * cycles_per_ns)
 }
 
 /// Adds one access to a CPU's counters.
@@ -1050,7 +1261,7 @@ fn count_access(stats: &mut CpuStats, a: &mmu::Access) {
     stats.stale_uses += u64::from(a.stale);
 }
 
-impl Model for Simulation {
+impl<O: Observer> Model for Simulation<O> {
     type Event = Event;
 
     fn handle<Q: EventQueue<Event>>(
@@ -1079,6 +1290,20 @@ impl Model for Simulation {
                     self.cpus[c].clock.busy_cycles += self.cpus[c].seg_len;
                 }
                 let b = self.cpus[c].backend.expect("segments run on backend CPUs");
+                if O::ENABLED {
+                    let kind = match self.backends[b].phase {
+                        Phase::Map => SliceKind::Map,
+                        Phase::Data => SliceKind::Data,
+                        Phase::Unmap => SliceKind::Unmap,
+                        _ => SliceKind::Complete,
+                    };
+                    let (id, start, occupancy) = {
+                        let cpu = &self.cpus[c];
+                        (cpu.stats.cpu, cpu.seg_start, cpu.tlb.occupancy() as u64)
+                    };
+                    self.obs.slice(id, kind, start, now);
+                    self.obs.tlb_occupancy(now, id, occupancy);
+                }
                 match self.backends[b].phase {
                     Phase::Map => {
                         if self.measuring {
@@ -1101,10 +1326,25 @@ impl Model for Simulation {
                 }
                 let flush = self.shootdown_flush_on(c, sd.first_page, sd.pages, true);
                 let length = self.costs.ipi_handler_cycles + flush;
-                let (_, end) = self.interrupt(c, now, length);
+                let (start, end) = self.interrupt(c, now, length);
                 let cpu = &mut self.cpus[c];
                 cpu.clock.stolen_cycles += length;
                 cpu.stats.ipis_received += 1;
+                if O::ENABLED {
+                    self.ipi_seq += 1;
+                    self.obs.slice(target, SliceKind::IpiHandler, start, end);
+                    self.obs.ipi(IpiRecord {
+                        from: sd.initiator,
+                        to: target,
+                        id: self.ipi_seq,
+                        sent: now - self.costs.ipi_delivery_cycles,
+                        handler_start: start,
+                        handler_end: end,
+                        acked: end + self.costs.ack_cycles,
+                    });
+                    self.obs
+                        .tlb_occupancy(end, target, self.cpus[c].tlb.occupancy() as u64);
+                }
                 sched.at(
                     Cycles(end + self.costs.ack_cycles),
                     Event::IpiAck { shootdown },

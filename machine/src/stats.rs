@@ -101,6 +101,8 @@ pub struct LatencyBreakdown {
     pub migration: u64,
     /// Touching the data through the TLB.
     pub data: u64,
+    /// Protocol processing (`host.process_cycles`).
+    pub process: u64,
     /// The unmap hypercall, excluding flushes.
     pub unmap: u64,
     /// Waiting for the flush lock, flushing locally and waiting for every

@@ -163,11 +163,7 @@ fn warmup_is_excluded_and_stop_count_exact() {
     assert_eq!(r.io_completed, 1_000);
     assert_eq!(r.latency.count, 1_000);
     // hypercalls in the window: map + unmap per I/O (setup ones were in warm-up)
-    assert!(
-        r.hypercalls.abs_diff(2_000) <= 2 * 8,
-        "{}",
-        r.hypercalls
-    );
+    assert!(r.hypercalls.abs_diff(2_000) <= 2 * 8, "{}", r.hypercalls);
 }
 
 #[test]

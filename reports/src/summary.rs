@@ -111,6 +111,7 @@ pub fn metrics(r: &RunResult) -> Vec<(&'static str, Metric)> {
         ("map_cycles_per_io", Real(r.per_io(b.map))),
         ("migration_cycles_per_io", Real(r.per_io(b.migration))),
         ("data_cycles_per_io", Real(r.per_io(b.data))),
+        ("process_cycles_per_io", Real(r.per_io(b.process))),
         ("unmap_cycles_per_io", Real(r.per_io(b.unmap))),
         ("flush_wait_cycles_per_io", Real(r.per_io(b.flush_wait))),
         ("complete_cycles_per_io", Real(r.per_io(b.complete))),
@@ -154,7 +155,8 @@ fn run_value(r: &RunResult) -> Value {
         },
         "latency_breakdown_cycles_per_io": {
             "queue": r.per_io(b.queue), "map": r.per_io(b.map), "migration": r.per_io(b.migration),
-            "data": r.per_io(b.data), "unmap": r.per_io(b.unmap), "flush_wait": r.per_io(b.flush_wait),
+            "data": r.per_io(b.data),
+            "process": r.per_io(b.process), "unmap": r.per_io(b.unmap), "flush_wait": r.per_io(b.flush_wait),
             "complete": r.per_io(b.complete),
         },
         "ipis": {"sent": r.ipis_sent(), "received": r.ipis_received(), "per_io": r.per_io(r.ipis_sent())},

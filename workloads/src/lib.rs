@@ -29,6 +29,12 @@ pub enum Pattern {
     /// issues the next after `think_time_ns`.
     #[default]
     Closed,
+    /// Trace replay: requests and their arrival times come from a recorded
+    /// trace (`trace`, `trace_format`, `time_scale`), handed to the machine
+    /// as a [`RequestSource`]. Requests larger than `size_bytes` (its
+    /// maximum) are split into several, as a block front-end splits a large
+    /// bio into ring requests.
+    Trace,
 }
 
 /// The size of each request, in bytes.
@@ -179,6 +185,18 @@ pub struct GuestConfig {
     /// Guest pages the guest cycles its buffers through; consecutive requests
     /// use different pages, as a real guest's buffer pool does.
     pub buffer_pages: u32,
+    /// Trace replay: path of the trace file (relative paths are relative to
+    /// the scenario file that set it).
+    pub trace: String,
+    /// Trace replay: `tlbsim`, `fio` (iolog v2/v3), `blkparse` or `msr`.
+    pub trace_format: String,
+    /// Trace replay: multiply the trace's inter-arrival times by this (0.5
+    /// replays twice as fast).
+    pub time_scale: f64,
+    /// Trace replay: replay only the records of this trace device/guest
+    /// number (the trace's `guest` column, fio's file, MSR's disk); absent:
+    /// all records.
+    pub trace_device: Option<u32>,
 }
 
 impl Default for GuestConfig {
@@ -192,6 +210,10 @@ impl Default for GuestConfig {
             read_fraction: 0.5,
             queues: 1,
             buffer_pages: 1024,
+            trace: String::new(),
+            trace_format: "tlbsim".to_string(),
+            time_scale: 1.0,
+            trace_device: None,
         }
     }
 }
@@ -229,6 +251,28 @@ impl GuestConfig {
         if self.queues == 0 {
             out.push(("queues", "must be at least 1".to_string()));
         }
+        if self.pattern == Pattern::Trace && self.trace.is_empty() {
+            out.push((
+                "trace",
+                "a trace guest needs the path of its trace file".to_string(),
+            ));
+        }
+        if self.pattern == Pattern::Trace && !TRACE_FORMATS.contains(&self.trace_format.as_str()) {
+            out.push((
+                "trace_format",
+                format!(
+                    "must be one of {}, got `{}`",
+                    TRACE_FORMATS.join(", "),
+                    self.trace_format
+                ),
+            ));
+        }
+        if !self.time_scale.is_finite() || self.time_scale <= 0.0 {
+            out.push((
+                "time_scale",
+                format!("must be a positive number, got {}", self.time_scale),
+            ));
+        }
         let max_pages = self.size_bytes.max_bytes().div_ceil(PAGE_BYTES);
         if u64::from(self.buffer_pages) < max_pages {
             out.push((
@@ -237,6 +281,69 @@ impl GuestConfig {
             ));
         }
         out
+    }
+}
+
+/// Trace formats a trace guest can name in `trace_format`.
+pub const TRACE_FORMATS: [&str; 4] = ["tlbsim", "fio", "blkparse", "msr"];
+
+/// One recorded request of a trace, as a [`RequestSource`] yields it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimedRequest {
+    /// Arrival time, ns from the start of the trace.
+    pub at_ns: u64,
+    /// Size, bytes.
+    pub size_bytes: u64,
+    /// Whether it is a read.
+    pub read: bool,
+    /// The trace's queue/thread of the request (mapped to a ring modulo the
+    /// guest's `queues`).
+    pub queue: u32,
+    /// Byte offset on the device (not used by the TLB model; kept for
+    /// statistics).
+    pub offset: u64,
+}
+
+/// A bad record in a request source: the message names the file and line.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct SourceError {
+    /// What is wrong, with file and line.
+    pub message: String,
+}
+
+/// A stream of recorded requests in arrival order (trace replay). Sources
+/// stream: they hold one record at a time, whatever the trace's length.
+pub trait RequestSource {
+    /// The next request, `None` when exhausted, or an error for a bad or
+    /// truncated record.
+    fn next_request(&mut self) -> Option<Result<TimedRequest, SourceError>>;
+}
+
+/// The guest's buffer pool: consecutive requests use consecutive guest
+/// pages, wrapping around, as a real guest's buffer pool does.
+#[derive(Clone, Debug)]
+pub struct BufferPool {
+    pages: u32,
+    next: u32,
+}
+
+impl BufferPool {
+    /// A pool of `pages` guest pages.
+    #[must_use]
+    pub fn new(pages: u32) -> Self {
+        Self { pages, next: 0 }
+    }
+
+    /// The first page for a request of `pages` pages (never straddles the
+    /// pool's end).
+    pub fn take(&mut self, pages: u32) -> u32 {
+        if self.next + pages > self.pages {
+            self.next = 0;
+        }
+        let first = self.next;
+        self.next += pages;
+        first
     }
 }
 
@@ -266,7 +373,7 @@ impl RequestSpec {
 pub struct Generator {
     cfg: GuestConfig,
     rng: SimRng,
-    next_buffer_page: u32,
+    pool: BufferPool,
     next_queue: u32,
     /// Mean inter-arrival, cycles (open loop).
     mean_interarrival_cycles: f64,
@@ -282,14 +389,20 @@ impl Generator {
         let cycles_per_second = frequency_ghz * 1e9;
         let mean_interarrival_cycles = cycles_per_second / cfg.rate_iops.max(f64::MIN_POSITIVE);
         let think_cycles = round_cycles(cfg.think_time_ns * frequency_ghz);
+        let pool = BufferPool::new(cfg.buffer_pages);
         Self {
             cfg,
             rng,
-            next_buffer_page: 0,
+            pool,
             next_queue: 0,
             mean_interarrival_cycles,
             think_cycles,
         }
+    }
+
+    /// The guest's buffer pool (trace replay takes its pages from it too).
+    pub fn buffer_pool(&mut self) -> &mut BufferPool {
+        &mut self.pool
     }
 
     /// The guest's configuration.
@@ -325,12 +438,7 @@ impl Generator {
             queue,
             first_buffer_page: 0,
         };
-        let pages = spec.pages();
-        if self.next_buffer_page + pages > self.cfg.buffer_pages {
-            self.next_buffer_page = 0;
-        }
-        let first_buffer_page = self.next_buffer_page;
-        self.next_buffer_page += pages;
+        let first_buffer_page = self.pool.take(spec.pages());
         RequestSpec {
             first_buffer_page,
             ..spec
