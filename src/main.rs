@@ -1,14 +1,14 @@
 //! `tlbsim`: the command line. The only place that wires scenarios, the
 //! machine model and reports together.
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use clap::{Parser, Subcommand};
-use machine::{EngineStats, PolicyKind, RunResult};
-use rayon::prelude::*;
-use std::path::{Path, PathBuf};
-use std::time::Instant;
 
-const VERSION: &str = env!("CARGO_PKG_VERSION");
+mod run;
+mod simulate;
+
+/// tlbsim's version, as outputs record it.
+pub(crate) const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Cycle-level simulator of multi-CPU MMUs/TLBs during virtualized I/O:
 /// what each way of mapping guest I/O buffers costs in TLB flushes, IPIs and
@@ -23,7 +23,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run a scenario under each of its policies and compare them.
-    Run(RunArgs),
+    Run(run::RunArgs),
     /// List the bundled scenarios (name, then description), or show one
     /// fully resolved.
     Scenarios {
@@ -33,37 +33,10 @@ enum Command {
     },
 }
 
-#[derive(clap::Args, Debug)]
-struct RunArgs {
-    /// A bundled scenario name (see `tlbsim scenarios`) or a path to a
-    /// .toml/.json scenario file.
-    scenario: String,
-    /// Policies to compare, comma-separated (global, percpu, percpu-unsafe);
-    /// default: the scenario's `policies`.
-    #[arg(long, value_delimiter = ',')]
-    policies: Option<Vec<String>>,
-    /// Seed of every random stream (overrides the scenario's `seed`).
-    #[arg(long)]
-    seed: Option<u64>,
-    /// Override any scenario key: `--set machine.cpus=16`,
-    /// `--set guests.0.queue_depth=8`. Repeatable.
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    sets: Vec<String>,
-    /// Write summary.json, summary.csv and engine.json into this directory.
-    #[arg(long, value_name = "DIR")]
-    out: Option<PathBuf>,
-    /// Print summary.json to stdout instead of the table.
-    #[arg(long)]
-    json: bool,
-    /// Policies simulated in parallel (results do not depend on it).
-    #[arg(long, default_value_t = 0, value_name = "N")]
-    jobs: usize,
-}
-
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run(args) => cmd_run(&args),
+        Command::Run(args) => run::cmd_run(&args),
         Command::Scenarios { show } => cmd_scenarios(show.as_deref()),
     };
     if let Err(e) = result {
@@ -86,128 +59,3 @@ fn cmd_scenarios(show: Option<&str>) -> Result<()> {
     Ok(())
 }
 
-/// Everything the CLI's `--policies` and `--seed` change goes through the
-/// scenario's overrides, so the scenario hash covers them.
-fn overrides(args: &RunArgs) -> Vec<String> {
-    let mut sets = args.sets.clone();
-    if let Some(seed) = args.seed {
-        sets.push(format!("seed={seed}"));
-    }
-    if let Some(p) = &args.policies {
-        let quoted: Vec<String> = p.iter().map(|s| format!("\"{}\"", s.trim())).collect();
-        sets.push(format!("policies=[{}]", quoted.join(",")));
-    }
-    sets
-}
-
-fn cmd_run(args: &RunArgs) -> Result<()> {
-    let sc =
-        scenarios::load(&args.scenario, &overrides(args)).map_err(|e| anyhow::anyhow!("{e}"))?;
-    if sc.policies.is_empty() {
-        bail!("scenario {} names no policy to run", sc.name);
-    }
-    let started = Instant::now();
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.jobs)
-        .build()
-        .context("cannot start worker threads")?;
-    let outcomes: Vec<Result<(RunResult, EngineStats, f64), machine::SimError>> =
-        pool.install(|| {
-            sc.policies
-                .par_iter()
-                .map(|&p| {
-                    let t = Instant::now();
-                    machine::run(&sc.config, p).map(|(r, e)| (r, e, t.elapsed().as_secs_f64()))
-                })
-                .collect()
-        });
-    let wall = started.elapsed().as_secs_f64();
-    let mut runs = Vec::new();
-    let mut engines = Vec::new();
-    for (p, o) in sc.policies.iter().zip(outcomes) {
-        let (r, e, w) = o.with_context(|| format!("simulating policy {p}"))?;
-        runs.push(r);
-        engines.push((*p, e, w));
-    }
-    let report = reports::Report {
-        version: VERSION,
-        scenario_name: &sc.name,
-        scenario_hash: &sc.hash,
-        seed: sc.config.seed,
-        runs: &runs,
-    };
-    let json = reports::summary_json(&report);
-    if let Some(dir) = &args.out {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create output directory {}", dir.display()))?;
-        write(dir, "summary.json", json.as_bytes())?;
-        write(
-            dir,
-            "summary.csv",
-            reports::summary_csv(&report)?.as_bytes(),
-        )?;
-        write(dir, "engine.json", engine_json(&engines, wall).as_bytes())?;
-        write(dir, "scenario.toml", scenarios::to_toml(&sc).as_bytes())?;
-    }
-    if args.json {
-        print!("{json}");
-    } else {
-        print!("{}", reports::table(&report));
-        if let Some(dir) = &args.out {
-            println!("results in {}", dir.display());
-        }
-    }
-    Ok(())
-}
-
-fn write(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
-    reports::write_atomic(&dir.join(name), bytes)?;
-    Ok(())
-}
-
-/// Host-dependent engine statistics: wall time, speed, memory.
-fn engine_json(engines: &[(PolicyKind, EngineStats, f64)], wall: f64) -> String {
-    let runs: Vec<serde_json::Value> = engines
-        .iter()
-        .map(|(p, e, w)| {
-            #[allow(clippy::cast_precision_loss, reason = "a rate")]
-            let rate = |n: u64| if *w > 0.0 { n as f64 / w } else { 0.0 };
-            serde_json::json!({
-                "policy": p.name(),
-                "events": e.events,
-                "wall_seconds": w,
-                "events_per_second": rate(e.events),
-                "tlb_lookups": e.tlb_lookups,
-                "tlb_lookups_per_second": rate(e.tlb_lookups),
-                "background_accesses": e.background_accesses,
-            })
-        })
-        .collect();
-    let events: u64 = engines.iter().map(|(_, e, _)| e.events).sum();
-    let busy: f64 = engines.iter().map(|(_, _, w)| w).sum();
-    #[allow(clippy::cast_precision_loss, reason = "a rate")]
-    let eps = if busy > 0.0 {
-        events as f64 / busy
-    } else {
-        0.0
-    };
-    let v = serde_json::json!({
-        "tlbsim_version": VERSION,
-        "events": events,
-        "wall_seconds": wall,
-        "events_per_second": eps,
-        "peak_rss_bytes": peak_rss_bytes(),
-        "runs": runs,
-    });
-    let mut s = serde_json::to_string_pretty(&v).expect("JSON values serialize");
-    s.push('\n');
-    s
-}
-
-/// Peak resident set size of this process (Linux `VmHWM`), if known.
-fn peak_rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
-}
