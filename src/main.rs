@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 mod run;
 mod simulate;
+mod tlb_cmd;
 
 /// tlbsim's version, as outputs record it.
 pub(crate) const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -31,6 +32,9 @@ enum Command {
         #[arg(long, value_name = "SCENARIO")]
         show: Option<String>,
     },
+    /// Replay an address trace through the TLB model alone; print hits and
+    /// misses per level as JSON.
+    Tlb(tlb_cmd::TlbArgs),
 }
 
 fn main() {
@@ -38,6 +42,7 @@ fn main() {
     let result = match cli.command {
         Command::Run(args) => run::cmd_run(&args),
         Command::Scenarios { show } => cmd_scenarios(show.as_deref()),
+        Command::Tlb(args) => tlb_cmd::cmd_tlb(&args),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
