@@ -23,6 +23,10 @@
 //!   [`cpu_model::CostTable::host_domain_in_vm`] as the base cost table;
 //!   other `costs` keys override it.
 //! - `machine.tlb.l2 = false` means "no second-level TLB".
+//! - `guests.N.trace` (a trace guest's file): a relative path is relative
+//!   to the scenario file that set it (bundled scenarios: the repository's
+//!   `traces/` folder; `--set`: the current directory); the file must
+//!   exist; the hash covers its content (see `trace_paths`).
 //!
 //! # Overrides
 //!
@@ -41,6 +45,7 @@
 
 mod error;
 mod json;
+mod trace_paths;
 mod tree;
 
 use std::path::{Path, PathBuf};
@@ -53,6 +58,7 @@ use sha2::{Digest, Sha256};
 use toml::{Table, Value};
 
 pub use error::{Diagnostic, Location, ScenarioError};
+pub use trace_paths::BUNDLED_TRACES_DIR;
 use tree::{get_path, is_under, join, merge_tables, remove_path, set_path, Origins};
 
 /// A fully resolved, validated scenario.
@@ -91,7 +97,7 @@ pub struct BundledScenario {
     pub text: &'static str,
 }
 
-static BUNDLED: [BundledScenario; 6] = [
+static BUNDLED: [BundledScenario; 7] = [
     BundledScenario {
         name: "default",
         description: "The baseline: two guests doing 4 KiB closed-loop I/O on an 8-CPU host.",
@@ -121,6 +127,11 @@ static BUNDLED: [BundledScenario; 6] = [
         name: "vm-host",
         description: "The default scenario with a host domain that is itself a VM (HVM/PVH dom0 or driver VM).",
         text: include_str!("../bundled/vm-host.toml"),
+    },
+    BundledScenario {
+        name: "fio-replay",
+        description: "Replays a real fio trace (5000 random 4-64 KiB reads and writes) recorded on a Linux host.",
+        text: include_str!("../bundled/fio-replay.toml"),
     },
 ];
 
@@ -569,8 +580,11 @@ fn finish(name: String, layer: Layer, overrides: &[String]) -> Result<Scenario, 
         remove_path(&mut tree, &["machine".into(), "tlb".into(), "l2".into()]);
     }
 
-    let (config, removed) =
+    let (mut config, removed) =
         deserialize_collecting(tree, &defaults, &mut |k, m| diags.push(problem(k, m)));
+    if let Some(config) = &mut config {
+        trace_paths::resolve(config, &|k| locate(&origins, &root, k), &mut diags);
+    }
     if let Some(config) = &config {
         for p in config.problems() {
             if removed
@@ -766,6 +780,7 @@ struct HashInput<'a> {
 
 /// Hex SHA-256 of the canonical JSON of `policies` and `config`.
 fn scenario_hash(policies: &[PolicyKind], config: &SimConfig) -> String {
+    let config = &trace_paths::hash_view(config);
     let input = HashInput {
         policies: policies.iter().map(|p| p.name()).collect(),
         config,

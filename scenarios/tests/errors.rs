@@ -81,7 +81,7 @@ fn many_problems_across_sections() {
         "{text}"
     );
     assert!(text.contains("many.toml:1: bogus: unknown field"), "{text}");
-    assert!(text.contains("many.toml:12: guests.1.pattern: unknown variant `sideways`, expected `open` or `closed`"), "{text}");
+    assert!(text.contains("many.toml:12: guests.1.pattern: unknown variant `sideways`, expected one of `open`, `closed`, `trace`"), "{text}");
     // Sorted by line within the file.
     let lines: Vec<usize> = e.problems().iter().filter_map(|d| d.line).collect();
     assert!(lines.windows(2).all(|w| w[0] <= w[1]), "{text}");
