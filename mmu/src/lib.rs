@@ -174,47 +174,64 @@ pub fn access(
     va: VirtAddr,
     costs: &AccessCosts,
 ) -> Access {
-    let hit = |t: Translation, latency_cycles: u64, outcome: AccessOutcome| Access {
+    let pt_token = pt.token();
+    let (t, token, latency_cycles, outcome) = match tlb.lookup_token(asid, va) {
+        (TlbLookup::L1Hit(t), token) => (t, token, 0, AccessOutcome::L1Hit),
+        (TlbLookup::L2Hit(t), token) => (t, token, costs.l2_hit_cycles, AccessOutcome::L2Hit),
+        (TlbLookup::Miss, _) => return access_miss(tlb, pwc, pt, pt_token, asid, va, costs),
+    };
+    Access {
         latency_cycles,
         outcome,
-        stale: pt.translate(va) != Some((t.frame, t.size)),
+        // An entry filled by a walk of `pt` in its current state (same
+        // token) still matches it: skip the check.
+        stale: !(token != 0 && token == pt_token) && pt.translate(va) != Some((t.frame, t.size)),
         frame: Some(t.frame_of(va)),
         walk_refs: 0,
+    }
+}
+
+/// The TLB-miss half of [`access`]: walk, PWC and TLB fills. `pt_token` is
+/// `pt`'s state token.
+#[inline(never)]
+fn access_miss(
+    tlb: &mut TlbHierarchy,
+    pwc: &mut PageWalkCache,
+    pt: &PageTable,
+    pt_token: u64,
+    asid: Asid,
+    va: VirtAddr,
+    costs: &AccessCosts,
+) -> Access {
+    let skip = pwc.lookup_skip(asid, va);
+    let w = pt.walk(va);
+    let referenced = if w.levels_referenced == 0 {
+        0
+    } else {
+        w.levels_referenced.saturating_sub(skip).max(1)
     };
-    match tlb.lookup(asid, va) {
-        TlbLookup::L1Hit(t) => hit(t, 0, AccessOutcome::L1Hit),
-        TlbLookup::L2Hit(t) => hit(t, costs.l2_hit_cycles, AccessOutcome::L2Hit),
-        TlbLookup::Miss => {
-            let skip = pwc.lookup_skip(asid, va);
-            let w = pt.walk(va);
-            let referenced = if w.levels_referenced == 0 {
-                0
-            } else {
-                w.levels_referenced.saturating_sub(skip).max(1)
-            };
-            let (cycles, refs) = walk_cost(referenced, &costs.walk);
-            pwc.fill(asid, va, w.upper_levels);
-            let (outcome, frame) = match w.result {
-                Some((frame, size)) => {
-                    let t = Translation {
-                        asid,
-                        page: va.page().align_down(size),
-                        frame,
-                        size,
-                    };
-                    tlb.fill(t);
-                    (AccessOutcome::Walk, Some(t.frame_of(va)))
-                }
-                None => (AccessOutcome::Fault, None),
-            };
-            Access {
-                latency_cycles: costs.l2_hit_cycles + cycles,
-                outcome,
-                stale: false,
+    let (cycles, refs) = walk_cost(referenced, &costs.walk);
+    pwc.fill(asid, va, w.upper_levels);
+    let (outcome, frame) = match w.result {
+        Some((frame, size)) => {
+            let t = Translation {
+                asid,
+                page: va.page().align_down(size),
                 frame,
-                walk_refs: refs,
-            }
+                size,
+            };
+            // The lookup in `access` missed every level.
+            tlb.fill_after_miss(t, pt_token);
+            (AccessOutcome::Walk, Some(t.frame_of(va)))
         }
+        None => (AccessOutcome::Fault, None),
+    };
+    Access {
+        latency_cycles: costs.l2_hit_cycles + cycles,
+        outcome,
+        stale: false,
+        frame,
+        walk_refs: refs,
     }
 }
 

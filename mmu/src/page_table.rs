@@ -1,8 +1,28 @@
 //! An x86-64 4-level radix page table (PML4, PDPT, PD, PT) for one address
 //! space, with 4 KiB (PT-level) and 2 MiB (PD-level) leaves.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use crate::addr::{PageSize, PhysFrame, VirtAddr, VirtPage};
 use crate::MmuError;
+
+/// Next block of state tokens to hand out ([`PageTable::token`]); block 0 is
+/// never used, so no valid token is 0.
+static NEXT_TOKEN_BLOCK: AtomicU64 = AtomicU64::new(1);
+
+/// Versions per token block: a token is `block << 32 | version`.
+const TOKEN_VERSION_BITS: u32 = 32;
+
+/// The first token of a fresh block, unique over the process; 0 (no token)
+/// once the blocks are exhausted.
+fn fresh_token() -> u64 {
+    let block = NEXT_TOKEN_BLOCK.fetch_add(1, Ordering::Relaxed);
+    if block >> (64 - TOKEN_VERSION_BITS) == 0 {
+        block << TOKEN_VERSION_BITS
+    } else {
+        0
+    }
+}
 
 /// Entries per page-table node (9 bits of virtual address per level).
 pub const ENTRIES_PER_NODE: usize = 512;
@@ -22,25 +42,15 @@ const PD_LEVEL: usize = 2;
 enum Entry {
     Empty,
     /// Index of the child node in the arena.
-    Table(usize),
+    Table(u32),
     /// A present leaf: base host frame (4 KiB units) and size.
     Leaf(PhysFrame, PageSize),
 }
 
-/// One page-table page: 512 entries and the count of non-empty ones.
-#[derive(Clone, Debug)]
-struct Node {
-    entries: Box<[Entry]>,
-    present: usize,
-}
-
-impl Node {
-    fn new() -> Self {
-        Node {
-            entries: vec![Entry::Empty; ENTRIES_PER_NODE].into_boxed_slice(),
-            present: 0,
-        }
-    }
+/// Index of entry `idx` of node `node` in the flat entry arena.
+#[inline]
+const fn slot(node: usize, idx: usize) -> usize {
+    node * ENTRIES_PER_NODE + idx
 }
 
 /// A present mapping as returned by [`PageTable::unmap`]: the `size`-sized
@@ -82,16 +92,38 @@ pub struct Walk {
 /// mapping is removed (and reused if a 2 MiB leaf later replaces it).
 /// Remapping is [`unmap`](Self::unmap) then [`map`](Self::map). Changing the
 /// table does not touch any TLB: see [`SetAssocTlb`](crate::SetAssocTlb).
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct PageTable {
-    /// Node arena; index 0 is the PML4 (root).
-    nodes: Vec<Node>,
+    /// Entry arena: node `n` (index 0 is the PML4, the root) owns entries
+    /// `n * 512 .. (n + 1) * 512`.
+    entries: Vec<Entry>,
+    /// Number of non-empty entries of each node.
+    present: Vec<u32>,
     /// Indices of nodes detached from the tree, reusable by `alloc`.
     free: Vec<usize>,
     /// Mapped virtual memory in 4 KiB pages (a 2 MiB leaf counts 512).
     mapped_pages: usize,
     /// Number of leaf entries.
     mappings: usize,
+    /// State token: unique over every page table and every state of it (it
+    /// changes at each [`map`](Self::map) / [`unmap`](Self::unmap) and a
+    /// clone gets its own); 0 = none. A TLB entry filled from a walk of this
+    /// table records it, so a hit whose entry carries the current token
+    /// cannot be stale.
+    token: u64,
+}
+
+impl Clone for PageTable {
+    fn clone(&self) -> Self {
+        PageTable {
+            entries: self.entries.clone(),
+            present: self.present.clone(),
+            free: self.free.clone(),
+            mapped_pages: self.mapped_pages,
+            mappings: self.mappings,
+            token: fresh_token(),
+        }
+    }
 }
 
 impl Default for PageTable {
@@ -123,10 +155,12 @@ impl PageTable {
     #[must_use]
     pub fn new() -> Self {
         PageTable {
-            nodes: vec![Node::new()],
+            entries: vec![Entry::Empty; ENTRIES_PER_NODE],
+            present: vec![0],
             free: Vec::new(),
             mapped_pages: 0,
             mappings: 0,
+            token: fresh_token(),
         }
     }
 
@@ -146,28 +180,54 @@ impl PageTable {
     /// including the PML4 and empty nodes that are kept.
     #[must_use]
     pub fn node_count(&self) -> usize {
-        self.nodes.len() - self.free.len()
+        self.present.len() - self.free.len()
     }
 
-    fn alloc(&mut self) -> usize {
-        if let Some(i) = self.free.pop() {
+    /// An empty node: a freed one if any, else a new one (as a `Table`
+    /// entry's `u32` index).
+    /// The current state token (see the `token` field); 0 = none.
+    #[inline]
+    pub(crate) fn token(&self) -> u64 {
+        self.token
+    }
+
+    /// Move to a new state token (conservatively, on every map / unmap).
+    #[inline]
+    fn bump_token(&mut self) {
+        if self.token == 0 {
+            return;
+        }
+        let next = self.token + 1;
+        self.token = if next.trailing_zeros() >= TOKEN_VERSION_BITS {
+            // This block's versions are used up.
+            fresh_token()
+        } else {
+            next
+        };
+    }
+
+    fn alloc(&mut self) -> u32 {
+        let i = if let Some(i) = self.free.pop() {
             // Only empty nodes are freed.
-            debug_assert_eq!(self.nodes[i].present, 0);
+            debug_assert_eq!(self.present[i], 0);
             i
         } else {
-            self.nodes.push(Node::new());
-            self.nodes.len() - 1
-        }
+            self.entries
+                .resize(self.entries.len() + ENTRIES_PER_NODE, Entry::Empty);
+            self.present.push(0);
+            self.present.len() - 1
+        };
+        u32::try_from(i).expect("page-table arena exceeds u32::MAX nodes")
     }
 
     fn set(&mut self, node: usize, idx: usize, e: Entry) {
-        let n = &mut self.nodes[node];
-        let was = n.entries[idx] != Entry::Empty;
+        let entry = &mut self.entries[slot(node, idx)];
+        let was = *entry != Entry::Empty;
         let is = e != Entry::Empty;
-        n.entries[idx] = e;
+        *entry = e;
         match (was, is) {
-            (false, true) => n.present += 1,
-            (true, false) => n.present -= 1,
+            (false, true) => self.present[node] += 1,
+            (true, false) => self.present[node] -= 1,
             _ => {}
         }
     }
@@ -188,6 +248,7 @@ impl PageTable {
         frame: PhysFrame,
         size: PageSize,
     ) -> Result<(), MmuError> {
+        self.bump_token();
         if !canonical(page) {
             return Err(MmuError::NonCanonical { page });
         }
@@ -204,12 +265,12 @@ impl PageTable {
         let mut node = 0usize;
         for level in 0..leaf_level {
             let idx = index(page, level);
-            node = match self.nodes[node].entries[idx] {
-                Entry::Table(child) => child,
+            node = match self.entries[slot(node, idx)] {
+                Entry::Table(child) => child as usize,
                 Entry::Empty => {
                     let child = self.alloc();
                     self.set(node, idx, Entry::Table(child));
-                    child
+                    child as usize
                 }
                 Entry::Leaf(_, existing) => {
                     // Only a 2 MiB leaf at the PD level can be met here.
@@ -223,12 +284,13 @@ impl PageTable {
             };
         }
         let idx = index(page, leaf_level);
-        match self.nodes[node].entries[idx] {
+        match self.entries[slot(node, idx)] {
             Entry::Empty => {}
             Entry::Leaf(..) => return Err(MmuError::AlreadyMapped { page, size }),
             Entry::Table(child) => {
+                let child = child as usize;
                 // A 2 MiB leaf over a PT node: allowed only if it is empty.
-                if self.nodes[child].present != 0 {
+                if self.present[child] != 0 {
                     return Err(MmuError::Overlap {
                         page,
                         size,
@@ -248,8 +310,7 @@ impl PageTable {
     /// First mapped 4 KiB page in PT node `pt`, whose first page is `base`
     /// (for error reporting).
     fn first_mapped_in(&self, pt: usize, base: VirtPage) -> VirtPage {
-        let off = self.nodes[pt]
-            .entries
+        let off = self.entries[slot(pt, 0)..slot(pt + 1, 0)]
             .iter()
             .position(|e| *e != Entry::Empty)
             .unwrap_or(0);
@@ -265,15 +326,16 @@ impl PageTable {
     /// start at it, [`MmuError::NonCanonical`] for an address outside the
     /// 48-bit space.
     pub fn unmap(&mut self, page: VirtPage) -> Result<Mapping, MmuError> {
+        self.bump_token();
         if !canonical(page) {
             return Err(MmuError::NonCanonical { page });
         }
         let mut node = 0usize;
         for level in 0..4 {
             let idx = index(page, level);
-            match self.nodes[node].entries[idx] {
+            match self.entries[slot(node, idx)] {
                 Entry::Empty => return Err(MmuError::NotMapped { page }),
-                Entry::Table(child) => node = child,
+                Entry::Table(child) => node = child as usize,
                 Entry::Leaf(frame, size) => {
                     let base = page.align_down(size);
                     if base != page {
@@ -292,9 +354,23 @@ impl PageTable {
 
     /// Functional translation of `va` (no cost, no side effect): the base
     /// host frame (4 KiB units) and size of the mapping covering it.
+    #[inline]
     #[must_use]
     pub fn translate(&self, va: VirtAddr) -> Option<(PhysFrame, PageSize)> {
-        self.walk(va).result
+        let page = va.page();
+        if !canonical(page) {
+            return None;
+        }
+        let mut node = 0usize;
+        for level in 0..4 {
+            match self.entries[slot(node, index(page, level))] {
+                Entry::Empty => return None,
+                Entry::Leaf(frame, size) => return Some((frame, size)),
+                Entry::Table(child) => node = child as usize,
+            }
+        }
+        // A PT entry is never a table.
+        None
     }
 
     /// The mapping covering 4 KiB page `page`, if any.
@@ -326,7 +402,7 @@ impl PageTable {
         for level in 0..4 {
             w.nodes[level] = Some(node);
             w.levels_referenced += 1;
-            match self.nodes[node].entries[index(page, level)] {
+            match self.entries[slot(node, index(page, level))] {
                 Entry::Empty => return w,
                 Entry::Leaf(frame, size) => {
                     w.result = Some((frame, size));
@@ -334,7 +410,7 @@ impl PageTable {
                 }
                 Entry::Table(child) => {
                     w.upper_levels += 1;
-                    node = child;
+                    node = child as usize;
                 }
             }
         }

@@ -2,7 +2,7 @@
 
 use std::borrow::Borrow;
 
-use crate::addr::{Asid, PageSize, Translation, VirtAddr, VirtPage};
+use crate::addr::{Asid, PageSize, PhysFrame, Translation, VirtAddr, VirtPage};
 use crate::MmuError;
 
 /// Linux's default `tlb_single_page_flush_ceiling` (33 pages,
@@ -104,25 +104,67 @@ impl Default for TlbConfig {
     }
 }
 
-/// One way of a set: a translation, its validity and its LRU stamp.
-#[derive(Clone, Copy, Debug)]
-struct Slot {
-    t: Translation,
-    /// Value of the TLB's access clock at the last use; larger = more recent.
-    stamp: u64,
-    valid: bool,
+/// Bit of a slot's meta word set for a 2 MiB entry.
+const META_2M: u64 = 1;
+/// Shift of the ASID in a slot's meta word (bits 1..=16).
+const META_ASID_SHIFT: u32 = 1;
+/// Shift of the epoch in a slot's meta word (bits 17..=63).
+const META_EPOCH_SHIFT: u32 = 17;
+/// Largest epoch that fits a meta word; on overflow every slot is cleared.
+const MAX_EPOCH: u64 = u64::MAX >> META_EPOCH_SHIFT;
+
+/// The meta word of a slot holding an entry of `asid` and `size` valid in
+/// `epoch`: `epoch << 17 | asid << 1 | is_2m`. Slot metas of an older epoch
+/// (or 0: never filled / removed) are invalid.
+#[inline]
+const fn meta_word(epoch: u64, asid: Asid, size: PageSize) -> u64 {
+    let huge = match size {
+        PageSize::Size4K => 0,
+        PageSize::Size2M => META_2M,
+    };
+    (epoch << META_EPOCH_SHIFT) | ((asid.0 as u64) << META_ASID_SHIFT) | huge
 }
 
-const EMPTY_SLOT: Slot = Slot {
-    t: Translation {
-        asid: Asid(0),
-        page: VirtPage(0),
-        frame: crate::addr::PhysFrame(0),
-        size: PageSize::Size4K,
-    },
-    stamp: 0,
-    valid: false,
-};
+/// The tag of a slot: its base page (4 KiB units, aligned to the entry's
+/// size) and its meta word ([`meta_word`]). A slot is valid iff the epoch of
+/// its meta word is the TLB's current epoch.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct Tag {
+    page: u64,
+    meta: u64,
+}
+
+impl Tag {
+    #[inline(always)]
+    fn matches(self, page: u64, meta: u64) -> bool {
+        (self.page ^ page) | (self.meta ^ meta) == 0
+    }
+}
+
+/// The way with the smallest stamp (the first one on ties) of a set.
+#[inline]
+fn lru_way(stamps: &[u64]) -> usize {
+    let mut best = 0;
+    let mut min = u64::MAX;
+    for (w, &s) in stamps.iter().enumerate() {
+        if s < min {
+            min = s;
+            best = w;
+        }
+    }
+    best
+}
+
+/// The valid ways of one set (bit `w` = way `w`), as of epoch `epoch`: in a
+/// later epoch the set has no valid way (a flush does not visit the sets).
+#[derive(Clone, Copy, Debug)]
+struct SetState {
+    epoch: u64,
+    valid: u64,
+}
+
+/// Sets with at most this many ways keep a [`SetState`] bitmask.
+const MAX_MASKED_WAYS: usize = 64;
 
 /// One set-associative TLB level with exact LRU replacement within a set.
 ///
@@ -142,13 +184,33 @@ const EMPTY_SLOT: Slot = Slot {
 #[derive(Clone, Debug)]
 pub struct SetAssocTlb {
     geometry: TlbGeometry,
-    /// `sets * ways` slots; set `s` is `slots[s * ways .. (s + 1) * ways]`.
-    slots: Vec<Slot>,
+    /// Associativity (`geometry.ways`).
+    ways: usize,
+    // Slots as parallel arrays (struct of arrays), `sets * ways` each; set
+    // `s` is `[s * ways .. (s + 1) * ways]`.
+    /// Tag of each slot.
+    tags: Vec<Tag>,
+    /// Base frame (4 KiB units) of each slot.
+    frames: Vec<u64>,
+    /// Value of the access clock at each slot's last use; larger = more
+    /// recent. Unique among the valid slots.
+    stamps: Vec<u64>,
+    /// Page-table state token each slot was filled under (see
+    /// [`crate::access`]); 0 = unknown (filled by [`insert`](Self::insert)).
+    tokens: Vec<u64>,
+    /// Valid-way bitmask of each set when `ways <= 64`; empty otherwise
+    /// (then free ways are found by scanning the tags).
+    set_states: Vec<SetState>,
+    /// The bits of the `ways` ways (when `set_states` is used).
+    ways_mask: u64,
     sets: u64,
     /// `sets - 1` when `sets` is a power of two (index by mask, not modulo).
     set_mask: Option<u64>,
     /// Access clock for LRU stamps (one tick per insert or hit).
     clock: u64,
+    /// Current epoch (>= 1): [`flush_all`](Self::flush_all) invalidates every
+    /// slot in O(1) by starting a new epoch.
+    epoch: u64,
     occupancy: usize,
     resident_2m: usize,
 }
@@ -166,12 +228,29 @@ impl SetAssocTlb {
             ways: geometry.ways,
             reason: "too many sets",
         })?;
+        let masked = geometry.ways <= MAX_MASKED_WAYS;
+        let empty_set = SetState { epoch: 0, valid: 0 };
         Ok(SetAssocTlb {
             geometry,
-            slots: vec![EMPTY_SLOT; geometry.entries],
+            ways: geometry.ways,
+            tags: vec![Tag { page: 0, meta: 0 }; geometry.entries],
+            frames: vec![0; geometry.entries],
+            stamps: vec![0; geometry.entries],
+            tokens: vec![0; geometry.entries],
+            set_states: if masked {
+                vec![empty_set; sets_usize]
+            } else {
+                Vec::new()
+            },
+            ways_mask: if masked {
+                u64::MAX >> (64 - geometry.ways)
+            } else {
+                0
+            },
             sets,
             set_mask: sets.is_power_of_two().then(|| sets - 1),
             clock: 0,
+            epoch: 1,
             occupancy: 0,
             resident_2m: 0,
         })
@@ -198,13 +277,41 @@ impl SetAssocTlb {
     /// The valid entries, in slot order (set by set, way by way): a
     /// deterministic snapshot for inspection and tests.
     pub fn entries(&self) -> impl Iterator<Item = Translation> + '_ {
-        self.slots.iter().filter(|s| s.valid).map(|s| s.t)
+        (0..self.tags.len())
+            .filter(|&i| self.is_valid(self.tags[i].meta))
+            .map(|i| self.slot(i))
     }
 
-    /// Index of the first slot of the set holding `base` (4 KiB units,
-    /// aligned to `size`) for entries of size `size`.
+    #[inline(always)]
+    fn is_valid(&self, meta: u64) -> bool {
+        meta >> META_EPOCH_SHIFT == self.epoch
+    }
+
+    /// The translation held by slot `i`.
     #[inline]
-    fn set_start(&self, base: VirtPage, size: PageSize) -> usize {
+    fn slot(&self, i: usize) -> Translation {
+        let Tag { page, meta } = self.tags[i];
+        #[allow(
+            clippy::cast_possible_truncation,
+            reason = "the ASID field of a meta word is 16 bits"
+        )]
+        let asid = Asid((meta >> META_ASID_SHIFT) as u16);
+        Translation {
+            asid,
+            page: VirtPage(page),
+            frame: PhysFrame(self.frames[i]),
+            size: if meta & META_2M == 0 {
+                PageSize::Size4K
+            } else {
+                PageSize::Size2M
+            },
+        }
+    }
+
+    /// The set holding `base` (4 KiB units, aligned to `size`) for entries
+    /// of size `size`.
+    #[inline(always)]
+    fn set_index(&self, base: VirtPage, size: PageSize) -> usize {
         let vpn = base.0 >> size.shift_4k();
         let set = match self.set_mask {
             Some(mask) => vpn & mask,
@@ -215,44 +322,80 @@ impl SetAssocTlb {
             reason = "set < self.sets, which was converted from a usize"
         )]
         let set = set as usize;
-        set * self.geometry.ways
+        set
+    }
+
+    /// Slot index of the valid entry tagged (asid, base, size) in set `set`,
+    /// if any.
+    #[inline(always)]
+    fn find_in(&self, set: usize, asid: Asid, base: VirtPage, size: PageSize) -> Option<usize> {
+        let start = set * self.ways;
+        let (page, meta) = (base.0, meta_word(self.epoch, asid, size));
+        self.tags[start..start + self.ways]
+            .iter()
+            .position(|t| t.matches(page, meta))
+            .map(|w| start + w)
     }
 
     /// Slot index of the valid entry tagged (asid, base, size), if any.
-    #[inline]
+    #[inline(always)]
     fn find(&self, asid: Asid, base: VirtPage, size: PageSize) -> Option<usize> {
-        let start = self.set_start(base, size);
-        self.slots[start..start + self.geometry.ways]
-            .iter()
-            .position(|s| s.valid && s.t.page == base && s.t.asid == asid && s.t.size == size)
-            .map(|w| start + w)
+        self.find_in(self.set_index(base, size), asid, base, size)
+    }
+
+    /// The 2 MiB half of [`find_covering`](Self::find_covering), kept out
+    /// of line: most lookups hit a 4 KiB entry or no 2 MiB entry is resident.
+    #[inline(never)]
+    fn find_2m(&self, asid: Asid, page: VirtPage) -> Option<usize> {
+        self.find(asid, page.align_down(PageSize::Size2M), PageSize::Size2M)
     }
 
     /// Slot index of the entry that translates `page` of `asid` (4 KiB entry
     /// first, then 2 MiB), if any.
-    #[inline]
+    #[inline(always)]
     fn find_covering(&self, asid: Asid, page: VirtPage) -> Option<usize> {
         if let Some(i) = self.find(asid, page, PageSize::Size4K) {
             return Some(i);
         }
         if self.resident_2m > 0 {
-            return self.find(asid, page.align_down(PageSize::Size2M), PageSize::Size2M);
+            return self.find_2m(asid, page);
         }
         None
     }
 
-    #[inline]
-    fn touch(&mut self, i: usize) {
-        self.clock += 1;
-        self.slots[i].stamp = self.clock;
+    /// The first invalid way of set `set`, if any.
+    #[inline(always)]
+    fn free_way(&self, set: usize) -> Option<usize> {
+        if self.set_states.is_empty() {
+            let start = set * self.ways;
+            return self.tags[start..start + self.ways]
+                .iter()
+                .position(|t| !self.is_valid(t.meta));
+        }
+        let st = self.set_states[set];
+        let valid = if st.epoch == self.epoch { st.valid } else { 0 };
+        let free = !valid & self.ways_mask;
+        (free != 0).then(|| free.trailing_zeros() as usize)
     }
 
-    fn remove(&mut self, i: usize) {
-        let slot = &mut self.slots[i];
-        debug_assert!(slot.valid);
-        slot.valid = false;
+    #[inline(always)]
+    fn touch(&mut self, i: usize) {
+        self.clock += 1;
+        self.stamps[i] = self.clock;
+    }
+
+    /// Invalidate slot `i`, way `i - set * ways` of set `set`.
+    #[inline]
+    fn remove(&mut self, set: usize, i: usize) {
+        let meta = self.tags[i].meta;
+        debug_assert!(self.is_valid(meta));
+        self.tags[i].meta = 0;
+        if let Some(st) = self.set_states.get_mut(set) {
+            debug_assert_eq!(st.epoch, self.epoch);
+            st.valid &= !(1 << (i - set * self.ways));
+        }
         self.occupancy -= 1;
-        if slot.t.size == PageSize::Size2M {
+        if meta & META_2M != 0 {
             self.resident_2m -= 1;
         }
     }
@@ -262,9 +405,16 @@ impl SetAssocTlb {
     /// entry wins if both are resident).
     #[inline]
     pub fn lookup(&mut self, asid: Asid, va: VirtAddr) -> Option<Translation> {
+        self.lookup_token(asid, va).map(|(t, _)| t)
+    }
+
+    /// [`lookup`](Self::lookup), also returning the page-table state token
+    /// the entry was filled under (0 = unknown).
+    #[inline(always)]
+    fn lookup_token(&mut self, asid: Asid, va: VirtAddr) -> Option<(Translation, u64)> {
         let i = self.find_covering(asid, va.page())?;
         self.touch(i);
-        Some(self.slots[i].t)
+        Some((self.slot(i), self.tokens[i]))
     }
 
     /// Whether a lookup of `va` in `asid` would hit; does not update LRU.
@@ -273,45 +423,77 @@ impl SetAssocTlb {
         self.find_covering(asid, va.page()).is_some()
     }
 
+    /// `t` with page and frame aligned down to its size.
+    #[inline(always)]
+    fn aligned(t: Translation) -> Translation {
+        Translation {
+            page: t.page.align_down(t.size),
+            frame: PhysFrame(t.frame.0 & !(t.size.pages_4k() - 1)),
+            ..t
+        }
+    }
+
     /// Insert `t` as the most recently used entry of its set and return the
     /// entry evicted to make room (the set's LRU entry), if any. If an entry
     /// with the same tag (asid, page, size) is present it is updated in
     /// place (new frame), made MRU, and nothing is evicted. The page and
     /// frame of a 2 MiB translation are aligned down to 2 MiB.
     pub fn insert(&mut self, t: Translation) -> Option<Translation> {
-        let t = Translation {
-            page: t.page.align_down(t.size),
-            frame: crate::addr::PhysFrame(t.frame.0 & !(t.size.pages_4k() - 1)),
-            ..t
-        };
-        if let Some(i) = self.find(t.asid, t.page, t.size) {
-            self.slots[i].t = t;
+        let t = Self::aligned(t);
+        let set = self.set_index(t.page, t.size);
+        if let Some(i) = self.find_in(set, t.asid, t.page, t.size) {
+            self.frames[i] = t.frame.0;
+            self.tokens[i] = 0;
             self.touch(i);
             return None;
         }
-        let start = self.set_start(t.page, t.size);
-        let set = &self.slots[start..start + self.geometry.ways];
-        let (victim, evicted) = match set.iter().position(|s| !s.valid) {
-            Some(w) => (start + w, None),
+        self.place(set, t, 0)
+    }
+
+    /// Insert `t`, whose tag is known not to be resident (a lookup of an
+    /// address it covers just missed this level): as [`insert`](Self::insert)
+    /// without the tag match; the entry records page-table state token
+    /// `token`.
+    #[inline]
+    fn insert_absent(&mut self, t: Translation, token: u64) -> Option<Translation> {
+        let t = Self::aligned(t);
+        debug_assert!(self.find(t.asid, t.page, t.size).is_none());
+        self.place(self.set_index(t.page, t.size), t, token)
+    }
+
+    /// Put `t` (aligned, tag not resident) in set `set`, recording `token`:
+    /// in its first invalid way, else over the set's LRU entry, which is
+    /// returned.
+    #[inline]
+    fn place(&mut self, set: usize, t: Translation, token: u64) -> Option<Translation> {
+        let start = set * self.ways;
+        let (w, evicted) = match self.free_way(set) {
+            Some(w) => (w, None),
             None => {
-                let w = set
-                    .iter()
-                    .enumerate()
-                    .min_by_key(|(_, s)| s.stamp)
-                    .map_or(0, |(w, _)| w);
-                let old = self.slots[start + w].t;
-                self.remove(start + w);
-                (start + w, Some(old))
+                let w = lru_way(&self.stamps[start..start + self.ways]);
+                let old = self.slot(start + w);
+                self.remove(set, start + w);
+                (w, Some(old))
             }
         };
-        self.slots[victim] = Slot {
-            t,
-            stamp: 0,
-            valid: true,
+        let i = start + w;
+        let meta = meta_word(self.epoch, t.asid, t.size);
+        self.tags[i] = Tag {
+            page: t.page.0,
+            meta,
         };
-        self.touch(victim);
+        self.frames[i] = t.frame.0;
+        self.tokens[i] = token;
+        self.touch(i);
+        let epoch = self.epoch;
+        if let Some(st) = self.set_states.get_mut(set) {
+            if st.epoch != epoch {
+                *st = SetState { epoch, valid: 0 };
+            }
+            st.valid |= 1 << w;
+        }
         self.occupancy += 1;
-        if t.size == PageSize::Size2M {
+        if meta & META_2M != 0 {
             self.resident_2m += 1;
         }
         evicted
@@ -322,13 +504,16 @@ impl SetAssocTlb {
     /// Returns whether anything was removed.
     pub fn invalidate_page(&mut self, asid: Asid, page: VirtPage) -> bool {
         let mut removed = false;
-        if let Some(i) = self.find(asid, page, PageSize::Size4K) {
-            self.remove(i);
+        let set = self.set_index(page, PageSize::Size4K);
+        if let Some(i) = self.find_in(set, asid, page, PageSize::Size4K) {
+            self.remove(set, i);
             removed = true;
         }
         if self.resident_2m > 0 {
-            if let Some(i) = self.find(asid, page.align_down(PageSize::Size2M), PageSize::Size2M) {
-                self.remove(i);
+            let base = page.align_down(PageSize::Size2M);
+            let set = self.set_index(base, PageSize::Size2M);
+            if let Some(i) = self.find_in(set, asid, base, PageSize::Size2M) {
+                self.remove(set, i);
                 removed = true;
             }
         }
@@ -338,21 +523,53 @@ impl SetAssocTlb {
     /// Remove every entry of address space `asid` (`INVPCID` single-context);
     /// returns the number removed.
     pub fn invalidate_asid(&mut self, asid: Asid) -> usize {
-        let mut n = 0;
-        for i in 0..self.slots.len() {
-            if self.slots[i].valid && self.slots[i].t.asid == asid {
-                self.remove(i);
-                n += 1;
+        if self.occupancy == 0 {
+            return 0;
+        }
+        // A valid entry of `asid` has this meta word, ignoring the size bit.
+        let want = meta_word(self.epoch, asid, PageSize::Size4K);
+        let mut n = 0usize;
+        let mut n_2m = 0usize;
+        for (set, tags) in self.tags.chunks_exact_mut(self.ways).enumerate() {
+            let mut removed = 0u64;
+            for (w, t) in tags.iter_mut().enumerate() {
+                if t.meta & !META_2M == want {
+                    n += 1;
+                    n_2m += usize::from(t.meta & META_2M != 0);
+                    t.meta = 0;
+                    if w < MAX_MASKED_WAYS {
+                        removed |= 1 << w;
+                    }
+                }
+            }
+            if removed != 0 {
+                if let Some(st) = self.set_states.get_mut(set) {
+                    st.valid &= !removed;
+                }
             }
         }
+        self.occupancy -= n;
+        self.resident_2m -= n_2m;
         n
     }
 
-    /// Remove every entry; returns the number removed.
+    /// Remove every entry; returns the number removed. O(1): starts a new
+    /// epoch, in which every slot and set state of an older epoch is invalid.
     pub fn flush_all(&mut self) -> usize {
         let n = self.occupancy;
-        for s in &mut self.slots {
-            s.valid = false;
+        if n == 0 {
+            // Nothing valid: the slots are already all invalid.
+            return 0;
+        }
+        self.epoch += 1;
+        if self.epoch > MAX_EPOCH {
+            for t in &mut self.tags {
+                t.meta = 0;
+            }
+            for st in &mut self.set_states {
+                *st = SetState { epoch: 0, valid: 0 };
+            }
+            self.epoch = 1;
         }
         self.occupancy = 0;
         self.resident_2m = 0;
@@ -422,16 +639,24 @@ impl TlbHierarchy {
     /// Look up `va` of `asid`: L1, then L2 (an L2 hit fills L1).
     #[inline]
     pub fn lookup(&mut self, asid: Asid, va: VirtAddr) -> TlbLookup {
-        if let Some(t) = self.l1.lookup(asid, va) {
-            return TlbLookup::L1Hit(t);
+        self.lookup_token(asid, va).0
+    }
+
+    /// [`lookup`](Self::lookup), also returning the page-table state token
+    /// the hit entry was filled under (0 = unknown or miss).
+    #[inline]
+    pub(crate) fn lookup_token(&mut self, asid: Asid, va: VirtAddr) -> (TlbLookup, u64) {
+        if let Some((t, token)) = self.l1.lookup_token(asid, va) {
+            return (TlbLookup::L1Hit(t), token);
         }
         if let Some(l2) = &mut self.l2 {
-            if let Some(t) = l2.lookup(asid, va) {
-                self.l1.insert(t);
-                return TlbLookup::L2Hit(t);
+            if let Some((t, token)) = l2.lookup_token(asid, va) {
+                // The L1 lookup of `va` just missed: `t`'s tag is not in L1.
+                self.l1.insert_absent(t, token);
+                return (TlbLookup::L2Hit(t), token);
             }
         }
-        TlbLookup::Miss
+        (TlbLookup::Miss, 0)
     }
 
     /// Whether a lookup of `va` in `asid` would hit in some level (no LRU
@@ -446,6 +671,18 @@ impl TlbHierarchy {
         self.l1.insert(t);
         if let Some(l2) = &mut self.l2 {
             l2.insert(t);
+        }
+    }
+
+    /// [`fill`](Self::fill) right after a [`lookup`](Self::lookup) of an
+    /// address `t` covers returned [`TlbLookup::Miss`] (so no level holds
+    /// `t`'s tag), with `t` the result of a walk of a page table in state
+    /// `token`.
+    #[inline]
+    pub(crate) fn fill_after_miss(&mut self, t: Translation, token: u64) {
+        self.l1.insert_absent(t, token);
+        if let Some(l2) = &mut self.l2 {
+            l2.insert_absent(t, token);
         }
     }
 
@@ -513,7 +750,6 @@ impl TlbHierarchy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::addr::PhysFrame;
 
     fn t4k(asid: u16, page: u64, frame: u64) -> Translation {
         Translation {

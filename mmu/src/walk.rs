@@ -10,13 +10,54 @@ pub const DEFAULT_PWC_ENTRIES_PER_LEVEL: usize = 32;
 /// PDPTE, PDE.
 pub const PWC_LEVELS: usize = 3;
 
-#[derive(Clone, Copy, Debug)]
-struct PwcEntry {
-    asid: Asid,
-    /// Virtual page number (4 KiB units) shifted right to the level's span.
-    prefix: u64,
-    /// LRU stamp: larger = more recently used.
-    stamp: u64,
+/// One level of a [`PageWalkCache`]: a fully associative LRU cache whose
+/// entries are packed keys ([`pwc_key`]) with LRU stamps, as parallel arrays
+/// allocated once at the level's capacity.
+#[derive(Clone, Debug)]
+struct PwcLevel {
+    keys: Vec<u64>,
+    /// LRU stamp of each entry: larger = more recently used.
+    stamps: Vec<u64>,
+    capacity: usize,
+    /// Index of the most recently found or filled entry: checked first by
+    /// [`find`](Self::find) (keys are unique, so this changes no result).
+    hint: usize,
+}
+
+impl PwcLevel {
+    fn new(capacity: usize) -> Self {
+        PwcLevel {
+            keys: Vec::with_capacity(capacity),
+            stamps: Vec::with_capacity(capacity),
+            capacity,
+            hint: 0,
+        }
+    }
+
+    /// Index of the entry with key `key` (keys are unique within a level).
+    #[inline]
+    fn find(&mut self, key: u64) -> Option<usize> {
+        if self.keys.get(self.hint) == Some(&key) {
+            return Some(self.hint);
+        }
+        let i = self.keys.iter().position(|&k| k == key)?;
+        self.hint = i;
+        Some(i)
+    }
+
+    /// Keep only the entries whose key satisfies `keep` (order preserved).
+    fn retain(&mut self, keep: impl Fn(u64) -> bool) {
+        let mut n = 0;
+        for i in 0..self.keys.len() {
+            if keep(self.keys[i]) {
+                self.keys[n] = self.keys[i];
+                self.stamps[n] = self.stamps[i];
+                n += 1;
+            }
+        }
+        self.keys.truncate(n);
+        self.stamps.truncate(n);
+    }
 }
 
 /// Shift from a 4 KiB virtual page number to the prefix an entry of upper
@@ -28,6 +69,22 @@ const fn prefix_shift(level: usize) -> u32 {
         1 => 18,
         _ => 9,
     }
+}
+
+/// The key of the level-`level` entry for `va` in `asid`: the prefix in the
+/// upper bits, the ASID in the low 16. Exact: a page number of a 64-bit
+/// address has 52 bits, so a prefix has at most 43.
+#[inline]
+fn pwc_key(level: usize, asid: Asid, va: VirtAddr) -> u64 {
+    ((va.page().0 >> prefix_shift(level)) << 16) | u64::from(asid.0)
+}
+
+/// The ASID of a packed PWC key.
+#[inline]
+fn key_asid(key: u64) -> u16 {
+    #[allow(clippy::cast_possible_truncation, reason = "low 16 bits")]
+    let a = key as u16;
+    a
 }
 
 /// A per-CPU page-walk cache modelling Intel's paging-structure caches
@@ -44,8 +101,7 @@ const fn prefix_shift(level: usize) -> u32 {
 /// use [`flush_asid`](Self::flush_asid)). Lookups do not allocate.
 #[derive(Clone, Debug)]
 pub struct PageWalkCache {
-    levels: [Vec<PwcEntry>; PWC_LEVELS],
-    capacity: [usize; PWC_LEVELS],
+    levels: [PwcLevel; PWC_LEVELS],
     clock: u64,
 }
 
@@ -68,8 +124,7 @@ impl PageWalkCache {
     #[must_use]
     pub fn with_capacities(capacity: [usize; PWC_LEVELS]) -> Self {
         PageWalkCache {
-            levels: capacity.map(Vec::with_capacity),
-            capacity,
+            levels: capacity.map(PwcLevel::new),
             clock: 0,
         }
     }
@@ -77,20 +132,17 @@ impl PageWalkCache {
     /// Entries per level (PML4E, PDPTE, PDE).
     #[must_use]
     pub fn capacities(&self) -> [usize; PWC_LEVELS] {
-        self.capacity
+        [
+            self.levels[0].capacity,
+            self.levels[1].capacity,
+            self.levels[2].capacity,
+        ]
     }
 
     /// Valid entries over all levels.
     #[must_use]
     pub fn occupancy(&self) -> usize {
-        self.levels.iter().map(Vec::len).sum()
-    }
-
-    #[inline]
-    fn find(&self, level: usize, asid: Asid, prefix: u64) -> Option<usize> {
-        self.levels[level]
-            .iter()
-            .position(|e| e.prefix == prefix && e.asid == asid)
+        self.levels.iter().map(|l| l.keys.len()).sum()
     }
 
     /// How many upper levels (0..=3) a walk of `va` in `asid` can skip: 3 if
@@ -98,11 +150,11 @@ impl PageWalkCache {
     /// else 0. The deepest hit entry becomes most recently used.
     #[inline]
     pub fn lookup_skip(&mut self, asid: Asid, va: VirtAddr) -> u32 {
-        let page = va.page().0;
         for (level, skip) in [(2usize, 3u32), (1, 2), (0, 1)] {
-            if let Some(i) = self.find(level, asid, page >> prefix_shift(level)) {
+            let l = &mut self.levels[level];
+            if let Some(i) = l.find(pwc_key(level, asid, va)) {
                 self.clock += 1;
-                self.levels[level][i].stamp = self.clock;
+                l.stamps[i] = self.clock;
                 return skip;
             }
         }
@@ -114,30 +166,33 @@ impl PageWalkCache {
     /// [`Walk::upper_levels`](crate::Walk::upper_levels). Each level evicts
     /// its LRU entry when full.
     pub fn fill(&mut self, asid: Asid, va: VirtAddr, levels: u32) {
-        let page = va.page().0;
         let n = usize::try_from(levels).map_or(PWC_LEVELS, |l| l.min(PWC_LEVELS));
         for level in 0..n {
-            let prefix = page >> prefix_shift(level);
+            let key = pwc_key(level, asid, va);
             self.clock += 1;
             let stamp = self.clock;
-            if let Some(i) = self.find(level, asid, prefix) {
-                self.levels[level][i].stamp = stamp;
+            let l = &mut self.levels[level];
+            if let Some(i) = l.find(key) {
+                l.stamps[i] = stamp;
                 continue;
             }
-            let cap = self.capacity[level];
-            if cap == 0 {
+            if l.capacity == 0 {
                 continue;
             }
-            let entry = PwcEntry {
-                asid,
-                prefix,
-                stamp,
-            };
-            let set = &mut self.levels[level];
-            if set.len() < cap {
-                set.push(entry);
-            } else if let Some(victim) = set.iter_mut().min_by_key(|e| e.stamp) {
-                *victim = entry;
+            if l.keys.len() < l.capacity {
+                l.hint = l.keys.len();
+                l.keys.push(key);
+                l.stamps.push(stamp);
+            } else if let Some(victim) = l
+                .stamps
+                .iter()
+                .enumerate()
+                .min_by_key(|&(_, &s)| s)
+                .map(|(i, _)| i)
+            {
+                l.hint = victim;
+                l.keys[victim] = key;
+                l.stamps[victim] = stamp;
             }
         }
     }
@@ -145,24 +200,28 @@ impl PageWalkCache {
     /// Remove the entries of `asid` used to translate `va` (one per level),
     /// as `INVLPG` does for that address.
     pub fn flush_addr(&mut self, asid: Asid, va: VirtAddr) {
-        let page = va.page().0;
-        for level in 0..PWC_LEVELS {
-            let prefix = page >> prefix_shift(level);
-            self.levels[level].retain(|e| !(e.asid == asid && e.prefix == prefix));
+        for (level, l) in self.levels.iter_mut().enumerate() {
+            let key = pwc_key(level, asid, va);
+            if l.find(key).is_some() {
+                l.retain(|k| k != key);
+            }
         }
     }
 
     /// Remove every entry of `asid`.
     pub fn flush_asid(&mut self, asid: Asid) {
-        for set in &mut self.levels {
-            set.retain(|e| e.asid != asid);
+        for l in &mut self.levels {
+            if l.keys.iter().any(|&k| key_asid(k) == asid.0) {
+                l.retain(|k| key_asid(k) != asid.0);
+            }
         }
     }
 
     /// Remove every entry.
     pub fn flush_all(&mut self) {
-        for set in &mut self.levels {
-            set.clear();
+        for l in &mut self.levels {
+            l.keys.clear();
+            l.stamps.clear();
         }
     }
 }
