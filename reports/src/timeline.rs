@@ -132,10 +132,27 @@ impl Timeline {
         self.dropped
     }
 
+    /// Simulated time in units of 0.1 ns (1e-4 µs), rounded: slices are
+    /// placed on this integer grid so that back-to-back slices stay
+    /// back-to-back (Chrome and Perfetto need slices properly nested).
+    fn tick(&self, cycles: u64) -> u64 {
+        #[allow(
+            clippy::cast_precision_loss,
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "simulated times far below 2^53; the result is non-negative"
+        )]
+        let v = (cycles as f64 * 10.0 / self.cfg.frequency_ghz).round() as u64;
+        v
+    }
+
+    /// `ticks` (0.1 ns) as microseconds with four decimals, exactly.
+    fn us_ticks(ticks: u64) -> String {
+        format!("{}.{:04}", ticks / 10_000, ticks % 10_000)
+    }
+
     fn us(&self, cycles: u64) -> String {
-        #[allow(clippy::cast_precision_loss, reason = "display of simulated time")]
-        let v = cycles as f64 / (self.cfg.frequency_ghz * 1000.0);
-        format!("{v:.4}")
+        Self::us_ticks(self.tick(cycles))
     }
 
     /// The Chrome trace-event JSON (one event per line).
@@ -208,7 +225,7 @@ impl Timeline {
                     category(kind),
                     cpu + 1,
                     self.us(start),
-                    self.us(end - start)
+                    Self::us_ticks(self.tick(end) - self.tick(start))
                 ),
                 Ev::Flow { start, id, cpu, t } => format!(
                     "{{\"name\":\"shootdown IPI\",\"cat\":\"ipi\",\"ph\":\"{}\",{}\"id\":{id},\"pid\":1,\"tid\":{},\"ts\":{}}}",
@@ -295,7 +312,9 @@ impl Observer for Timeline {
                 start: false,
                 id: 2 * ipi.id + 1,
                 cpu: ipi.from,
-                t: ipi.acked,
+                // Just inside the initiator's flush wait, which ends at the
+                // last acknowledgement.
+                t: ipi.acked.saturating_sub(1).max(ipi.sent),
             },
         ]);
     }

@@ -336,6 +336,56 @@ pub fn open_source(
     Ok(Box::new(TraceReader::open(path, format, device)?))
 }
 
+/// Guesses a file's format from its first non-blank line: fio's version
+/// line, the `tlbsim` header, a blkparse event (`MAJ,MIN ...`), or seven
+/// comma-separated fields (MSR, with or without its header).
+///
+/// # Errors
+/// The file cannot be read, or its first line fits no format.
+pub fn detect_format(path: &Path) -> Result<Format, TraceError> {
+    let file = path.display().to_string();
+    let f = File::open(path).map_err(|source| TraceError::Io {
+        file: file.clone(),
+        source,
+    })?;
+    let mut lines = Lines {
+        inner: Box::new(BufReader::new(f)),
+        file: file.clone(),
+        buf: Vec::new(),
+        line: 0,
+    };
+    while let Some(l) = lines.next_line()? {
+        let t = l.text.trim();
+        if t.is_empty() {
+            continue;
+        }
+        let first = t.split_whitespace().next().unwrap_or("");
+        let is_dev = first
+            .split_once(',')
+            .is_some_and(|(a, b)| a.parse::<u32>().is_ok() && b.parse::<u32>().is_ok());
+        return if t.starts_with("fio version") {
+            Ok(Format::Fio)
+        } else if t.replace(' ', "") == TLBSIM_HEADER {
+            Ok(Format::Tlbsim)
+        } else if is_dev && t.split_whitespace().count() >= 6 {
+            Ok(Format::Blkparse)
+        } else if t.split(',').count() == 7 {
+            Ok(Format::Msr)
+        } else {
+            Err(TraceError::Malformed {
+                file,
+                line: l.no,
+                message: "cannot tell the trace's format from this line: give --format (tlbsim, fio, blkparse, msr)".to_string(),
+            })
+        };
+    }
+    Err(TraceError::Malformed {
+        file,
+        line: 1,
+        message: "empty trace".to_string(),
+    })
+}
+
 /// The header line of the `tlbsim` CSV format.
 pub const TLBSIM_HEADER: &str = "time_ns,guest,queue,op,offset,size";
 
