@@ -1,0 +1,212 @@
+//! The outputs of a sweep: `sweep.csv` and `sweep.json`.
+//!
+//! A sweep is a grid of scenario points (the product of its axes) times
+//! policies times seeds; each [`SweepRow`] is one simulation. Rows come in
+//! grid order (first axis slowest), then policy, then seed, whatever order
+//! the simulations finished in, so the files do not depend on `--jobs`.
+
+use serde_json::{json, Map, Value};
+
+use crate::{Metric, ReportError};
+
+/// One axis of a sweep.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SweepAxis {
+    /// Column name in `sweep.csv` (the key, or the keys joined by `+`).
+    pub name: String,
+    /// The dotted scenario keys this axis sets (all to the same value).
+    pub keys: Vec<String>,
+    /// Axis title for plots.
+    pub label: String,
+    /// The values, in order (numbers, strings, or tables as JSON).
+    pub values: Vec<Value>,
+}
+
+/// One simulation of a sweep: a grid point, a policy and a seed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SweepRow {
+    /// Index of the grid point (row-major over the axes, first axis slowest).
+    pub point: usize,
+    /// The point's value on each axis.
+    pub axis_values: Vec<Value>,
+    /// The policy simulated.
+    pub policy: String,
+    /// The seed.
+    pub seed: u64,
+    /// Hash of the point's fully resolved scenario (one policy, this seed).
+    pub hash: String,
+    /// The metrics of [`crate::metrics`], in that order.
+    pub metrics: Vec<(String, Metric)>,
+}
+
+impl SweepRow {
+    /// The value of metric `name`, as a float.
+    #[must_use]
+    pub fn metric(&self, name: &str) -> Option<f64> {
+        self.metrics
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_f64())
+    }
+}
+
+/// A finished (or merged) sweep.
+#[derive(Clone, Debug)]
+pub struct Sweep<'a> {
+    /// tlbsim's version.
+    pub version: &'a str,
+    /// The sweep's name (bundled experiment name or file stem).
+    pub name: &'a str,
+    /// What it asks.
+    pub description: &'a str,
+    /// Name of the base scenario.
+    pub base_name: &'a str,
+    /// Hash of the base scenario (after the sweep's and the CLI's `set`).
+    pub base_hash: &'a str,
+    /// The axes; the first is the x axis of plots.
+    pub axes: &'a [SweepAxis],
+    /// Policies, in order.
+    pub policies: &'a [String],
+    /// Seeds, in order.
+    pub seeds: &'a [u64],
+    /// Every row, in grid, policy, seed order.
+    pub rows: &'a [SweepRow],
+}
+
+impl Sweep<'_> {
+    /// Metric names, in column order (from the first row).
+    #[must_use]
+    pub fn metric_names(&self) -> Vec<String> {
+        self.rows
+            .first()
+            .map(|r| r.metrics.iter().map(|(k, _)| k.clone()).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// An axis value as CSV text: strings bare, numbers as written, anything
+/// else as compact JSON.
+#[must_use]
+pub fn value_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// `sweep.csv`: a header (axis names, `policy`, `seed`, then the metrics),
+/// then one row per simulation.
+///
+/// # Errors
+/// CSV encoding failed (it does not for these values).
+pub fn sweep_csv(sw: &Sweep<'_>) -> Result<String, ReportError> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header: Vec<String> = sw.axes.iter().map(|a| a.name.clone()).collect();
+    header.push("policy".to_string());
+    header.push("seed".to_string());
+    header.extend(sw.metric_names());
+    w.write_record(&header)?;
+    for r in sw.rows {
+        let mut row: Vec<String> = r.axis_values.iter().map(value_text).collect();
+        row.push(r.policy.clone());
+        row.push(r.seed.to_string());
+        row.extend(r.metrics.iter().map(|(_, v)| v.to_field()));
+        w.write_record(&row)?;
+    }
+    let bytes = w
+        .into_inner()
+        .map_err(|e| ReportError::Csv(e.into_error().into()))?;
+    Ok(String::from_utf8(bytes).expect("CSV of UTF-8 fields is UTF-8"))
+}
+
+fn metric_value(m: Metric) -> Value {
+    match m {
+        Metric::Count(v) => v.into(),
+        Metric::Real(v) => v.into(),
+    }
+}
+
+/// `sweep.json`: the sweep's definition and every row with its metrics;
+/// pretty-printed, newline-terminated, nothing host-dependent.
+#[must_use]
+pub fn sweep_json(sw: &Sweep<'_>) -> String {
+    let axes: Vec<Value> = sw
+        .axes
+        .iter()
+        .map(|a| json!({"name": a.name, "keys": a.keys, "label": a.label, "values": a.values}))
+        .collect();
+    let rows: Vec<Value> = sw
+        .rows
+        .iter()
+        .map(|r| {
+            let axes: Map<String, Value> = sw
+                .axes
+                .iter()
+                .zip(&r.axis_values)
+                .map(|(a, v)| (a.name.clone(), v.clone()))
+                .collect();
+            let metrics: Map<String, Value> = r
+                .metrics
+                .iter()
+                .map(|(k, v)| (k.clone(), metric_value(*v)))
+                .collect();
+            json!({"point": r.point, "axes": axes, "policy": r.policy, "seed": r.seed,
+                   "hash": r.hash, "metrics": metrics})
+        })
+        .collect();
+    let v = json!({
+        "tlbsim_version": sw.version,
+        "sweep": {"name": sw.name, "description": sw.description},
+        "base": {"name": sw.base_name, "hash": sw.base_hash},
+        "axes": axes,
+        "policies": sw.policies,
+        "seeds": sw.seeds,
+        "rows": rows,
+    });
+    let mut s = serde_json::to_string_pretty(&v).expect("JSON values always serialize");
+    s.push('\n');
+    s
+}
+
+/// Metrics from their JSON form (as `sweep.json` and point files hold
+/// them): integers are counts, other numbers reals.
+#[must_use]
+pub fn metrics_from_json(v: &Map<String, Value>) -> Option<Vec<(String, Metric)>> {
+    v.iter()
+        .map(|(k, v)| {
+            let m = match v.as_u64() {
+                Some(c) => Metric::Count(c),
+                None => Metric::Real(v.as_f64()?),
+            };
+            Some((k.clone(), m))
+        })
+        .collect()
+}
+
+/// Metrics in their JSON form (see [`metrics_from_json`]).
+#[must_use]
+pub fn metrics_to_json(metrics: &[(&str, Metric)]) -> Map<String, Value> {
+    metrics
+        .iter()
+        .map(|(k, v)| ((*k).to_string(), metric_value(*v)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_round_trip_through_json_text() {
+        let m = [
+            ("a", Metric::Count(7)),
+            ("b", Metric::Real(7.0)),
+            ("c", Metric::Real(1.0 / 3.0)),
+        ];
+        let text = serde_json::to_string(&metrics_to_json(&m)).unwrap();
+        let back: Map<String, Value> = serde_json::from_str(&text).unwrap();
+        let back = metrics_from_json(&back).unwrap();
+        let want: Vec<(String, Metric)> = m.iter().map(|(k, v)| ((*k).to_string(), *v)).collect();
+        assert_eq!(back, want);
+    }
+}
