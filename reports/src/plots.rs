@@ -623,38 +623,36 @@ pub fn run_plots(runs: &[RunResult]) -> Result<Vec<Plot>, PlotError> {
 }
 
 /// A human title and unit for a metric of [`crate::metrics`], for axis
-/// titles: `("latency p99", "cycles")`.
+/// titles: `("latency p99", "cycles")`, `("IPIs per I/O", "count")`.
 #[must_use]
 pub fn metric_label(name: &str) -> (String, &'static str) {
-    let unit = if name.starts_with("latency_") {
+    let unit = if name.starts_with("latency_") || name == "sim_cycles" || name == "stolen_cycles"
+    {
         "cycles"
     } else if name.ends_with("_cycles_per_io") {
-        "cycles per I/O"
-    } else if name.ends_with("_per_io") {
-        "per I/O"
+        "cycles"
     } else if name == "iops" {
         "I/Os per second"
     } else if name == "io_bytes" {
         "bytes"
-    } else if name == "sim_cycles" {
-        "cycles"
     } else if name == "background_cycles_per_access" {
-        "cycles per access"
-    } else if name == "stolen_cycles" {
         "cycles"
     } else {
         "count"
     };
     let title = match name {
         "iops" => "throughput".to_string(),
-        "ipis_per_io" => "IPIs".to_string(),
-        "flushes_per_io" => "TLB flushes".to_string(),
-        "stolen_cycles_per_io" => "stolen cycles".to_string(),
+        "ipis_per_io" => "IPIs per I/O".to_string(),
+        "flushes_per_io" => "TLB flushes per I/O".to_string(),
         "latency_p999" => "latency p99.9".to_string(),
-        n => n
-            .trim_end_matches("_cycles_per_io")
-            .trim_end_matches("_per_io")
-            .replace('_', " "),
+        n => {
+            let base = n.trim_end_matches("_per_io").replace('_', " ");
+            if n.ends_with("_per_io") {
+                format!("{base} per I/O")
+            } else {
+                base
+            }
+        }
     };
     (title, unit)
 }
