@@ -127,8 +127,7 @@ fn write_streaming_atomic<T>(
         let f = w.into_inner().map_err(|e| e.into_error())?;
         f.sync_all()
             .with_context(|| format!("cannot write {}", tmp.display()))?;
-        std::fs::rename(&tmp, path)
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
         Ok(v)
     })();
     if result.is_err() {

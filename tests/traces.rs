@@ -169,12 +169,22 @@ fn a_missing_trace_is_a_scenario_error() {
 
 #[test]
 fn trace_stats_summarizes() {
-    let out = tlbsim(&["trace", "stats", repo("traces/fio-randrw.iolog").to_str().unwrap()]);
+    let out = tlbsim(&[
+        "trace",
+        "stats",
+        repo("traces/fio-randrw.iolog").to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let s = text(&out.stdout);
     let n = fio_requests(&repo("traces/fio-randrw.iolog"));
     assert!(s.contains(&format!("requests     {n}\n")), "{s}");
-    for want in ["reads ", "writes ", "sizes", "arrival rate over time", "(fio)"] {
+    for want in [
+        "reads ",
+        "writes ",
+        "sizes",
+        "arrival rate over time",
+        "(fio)",
+    ] {
         assert!(s.contains(want), "{want} missing:\n{s}");
     }
 }
@@ -206,7 +216,12 @@ fn timelines_have_a_track_per_cpu_and_ipi_flows_under_global_only() {
         let tracks: Vec<(u64, &str)> = evs
             .iter()
             .filter(|e| e["ph"] == "M" && e["name"] == "thread_name")
-            .map(|e| (e["tid"].as_u64().unwrap(), e["args"]["name"].as_str().unwrap()))
+            .map(|e| {
+                (
+                    e["tid"].as_u64().unwrap(),
+                    e["args"]["name"].as_str().unwrap(),
+                )
+            })
             .collect();
         assert_eq!(tracks.len(), 8, "one track per CPU");
         assert_eq!(tracks[0].1, "CPU 0 (I/O)");
@@ -214,9 +229,14 @@ fn timelines_have_a_track_per_cpu_and_ipi_flows_under_global_only() {
         assert_eq!(tids.len(), 8);
         let slices: Vec<_> = evs.iter().filter(|e| e["ph"] == "X").collect();
         assert!(!slices.is_empty());
-        assert!(slices.iter().all(|e| tids.contains(&e["tid"].as_u64().unwrap())));
+        assert!(slices
+            .iter()
+            .all(|e| tids.contains(&e["tid"].as_u64().unwrap())));
         for name in ["dequeue+map", "data touch", "unmap", "complete"] {
-            assert!(slices.iter().any(|e| e["name"] == name), "{policy}: no {name} slice");
+            assert!(
+                slices.iter().any(|e| e["name"] == name),
+                "{policy}: no {name} slice"
+            );
         }
         let starts = evs.iter().filter(|e| e["ph"] == "s").count();
         let ends: Vec<_> = evs.iter().filter(|e| e["ph"] == "f").collect();
@@ -283,8 +303,18 @@ fn the_event_cap_bounds_the_timeline_and_says_so() {
     // Deterministic: the same run writes the same bytes.
     let again = dir.path().join("again.json");
     let out = tlbsim(&[
-        "run", "default", "--policies", "global", "--set", "stop.ios=200", "--set",
-        "stop.warmup_ios=0", "--timeline", again.to_str().unwrap(), "--timeline-max-events", "100",
+        "run",
+        "default",
+        "--policies",
+        "global",
+        "--set",
+        "stop.ios=200",
+        "--set",
+        "stop.warmup_ios=0",
+        "--timeline",
+        again.to_str().unwrap(),
+        "--timeline-max-events",
+        "100",
     ]);
     assert!(out.status.success());
     assert_eq!(std::fs::read(&tl).unwrap(), std::fs::read(&again).unwrap());

@@ -397,8 +397,15 @@ mod tests {
         let flows: Vec<_> = evs.iter().filter(|e| e["cat"] == "ipi").collect();
         assert_eq!(flows.len(), 4);
         assert_eq!(flows[1]["bp"], "e");
-        assert_eq!((flows[0]["id"].as_u64(), flows[2]["id"].as_u64()), (Some(14), Some(15)));
-        assert_eq!(evs.iter().filter(|e| e["ph"] == "C").count(), 2, "unchanged values are not repeated");
+        assert_eq!(
+            (flows[0]["id"].as_u64(), flows[2]["id"].as_u64()),
+            (Some(14), Some(15))
+        );
+        assert_eq!(
+            evs.iter().filter(|e| e["ph"] == "C").count(),
+            2,
+            "unchanged values are not repeated"
+        );
         assert_eq!(v["otherData"]["event_cap"], 100);
         assert_eq!(v["otherData"]["truncated"], false);
     }
@@ -416,8 +423,15 @@ mod tests {
         let evs = v["traceEvents"].as_array().unwrap();
         let x: Vec<_> = evs.iter().filter(|e| e["ph"] == "X").collect();
         assert_eq!(x.len(), 1);
-        assert_eq!((x[0]["ts"].as_f64(), x[0]["dur"].as_f64()), (Some(0.5), Some(0.25)));
-        assert_eq!(evs.iter().filter(|e| e["cat"] == "ipi").count(), 4, "IPI 1 is outside, 3 over the cap");
+        assert_eq!(
+            (x[0]["ts"].as_f64(), x[0]["dur"].as_f64()),
+            (Some(0.5), Some(0.25))
+        );
+        assert_eq!(
+            evs.iter().filter(|e| e["cat"] == "ipi").count(),
+            4,
+            "IPI 1 is outside, 3 over the cap"
+        );
         assert_eq!(t.dropped(), 4);
         assert_eq!(v["otherData"]["truncated"], true);
         assert_eq!(v["otherData"]["window_start_cycles"], 1000);
