@@ -84,7 +84,7 @@ pub(crate) fn resolve(
                 &loc,
                 &key,
                 format!(
-                    "no trace file {} (a relative path is relative to the scenario file that sets it; bundled scenarios' to the repository's traces/ folder)",
+                    "no trace file {} (a relative path is relative to the scenario file that sets it; in bundled scenarios to the repository's traces/ folder; in --set to the current directory)",
                     resolved.display()
                 ),
             ));
