@@ -319,3 +319,33 @@ fn the_event_cap_bounds_the_timeline_and_says_so() {
     assert!(out.status.success());
     assert_eq!(std::fs::read(&tl).unwrap(), std::fs::read(&again).unwrap());
 }
+
+#[test]
+fn time_scale_stretches_the_replay() {
+    let sim_cycles = |scale: &str| -> u64 {
+        let out = tlbsim(&[
+            "run",
+            "fio-replay",
+            "--policies",
+            "percpu",
+            "--set",
+            &format!("guests.0.time_scale={scale}"),
+            "--set",
+            "background.enabled=false",
+            "--json",
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            v["runs"][0]["io"]["completed"].as_u64(),
+            Some(fio_requests(&repo("traces/fio-randrw.iolog")))
+        );
+        v["runs"][0]["sim_cycles"].as_u64().unwrap()
+    };
+    let (one, two) = (sim_cycles("1.0"), sim_cycles("2.0"));
+    // The trace spans ~0.33 s; requests take microseconds, so the run's
+    // length is the trace's span times the scale, within a few percent.
+    #[allow(clippy::cast_precision_loss, reason = "a ratio")]
+    let ratio = two as f64 / one as f64;
+    assert!((1.95..2.05).contains(&ratio), "ratio {ratio}");
+}
