@@ -18,7 +18,9 @@
 //! Details:
 //! - `tlbsim`: `op` is `R`/`W` (or `read`/`write`, any case); `size` > 0;
 //!   blank lines and lines starting with `#` are skipped.
-//! - `fio`: only `read` and `write` actions become requests; `add`, `open`,
+//! - `fio`: recent fio (3.33 recorded `traces/fio-randrw.iolog`) writes
+//!   version 3, older releases version 2. Only `read` and `write` actions
+//!   become requests; `add`, `open`,
 //!   `close`, `sync`, `datasync` and `trim` are skipped; v2's `wait OFFSET`
 //!   advances the clock by OFFSET µs. A v2 log written without `wait`
 //!   actions has every request arrive at time 0 (fio's v2 logs carry no
