@@ -97,7 +97,7 @@ pub struct BundledScenario {
     pub text: &'static str,
 }
 
-static BUNDLED: [BundledScenario; 7] = [
+static BUNDLED: [BundledScenario; 9] = [
     BundledScenario {
         name: "default",
         description: "The baseline: two guests doing 4 KiB closed-loop I/O on an 8-CPU host.",
@@ -132,6 +132,16 @@ static BUNDLED: [BundledScenario; 7] = [
         name: "fio-replay",
         description: "Replays a real fio trace (5000 random 4-64 KiB reads and writes) recorded on a Linux host.",
         text: include_str!("../bundled/fio-replay.toml"),
+    },
+    BundledScenario {
+        name: "linux-vm2",
+        description: "Linux itself on a 2-vCPU KVM guest: the mapping patterns of validation/linux/tlbpat.",
+        text: include_str!("../bundled/linux-vm2.toml"),
+    },
+    BundledScenario {
+        name: "xen-netback",
+        description: "Xen netback guest-TX on the staging-grants paper's machine: E5-2630 v4 at 2.2 GHz, 64-byte packets.",
+        text: include_str!("../bundled/xen-netback.toml"),
     },
 ];
 

@@ -43,7 +43,7 @@ fn every_bundled_scenario_loads_without_problems() {
         assert_eq!(again.hash, s.hash, "{}", b.name);
     }
     assert!(names.contains("default"));
-    assert_eq!(names.len(), 7);
+    assert_eq!(names.len(), 9);
 }
 
 #[test]
