@@ -22,9 +22,11 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context, Result};
-use indicatif::{ParallelProgressIterator, ProgressBar, ProgressStyle};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use indicatif::{ProgressBar, ProgressStyle};
 use machine::PolicyKind;
-use rayon::prelude::*;
 use reports::{Metric, SweepAxis, SweepRow};
 use scenarios::Scenario;
 use serde_json::{json, Value};
@@ -403,7 +405,10 @@ fn parse_spec(name: &str, file: &str, text: &str, dir: Option<&Path>) -> Result<
         p.add("", "missing `axes`");
     }
     if spec.seeds.is_some() && spec.replications.is_some() {
-        p.add("replications", "give either `seeds` or `replications`, not both");
+        p.add(
+            "replications",
+            "give either `seeds` or `replications`, not both",
+        );
     }
     let mut names = BTreeSet::new();
     for a in &spec.axes {
@@ -434,15 +439,26 @@ fn load_spec(name_or_path: &str) -> Result<SweepSpec> {
                     EXPERIMENTS.iter().map(|e| e.name).collect::<Vec<_>>().join(", ")
                 )
             })?;
-        return parse_spec(e.name, &format!("experiments/{}.toml", e.name), e.text, None);
+        return parse_spec(
+            e.name,
+            &format!("experiments/{}.toml", e.name),
+            e.text,
+            None,
+        );
     }
     let path = Path::new(name_or_path);
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read sweep file {}", path.display()))?;
-    let name = path
-        .file_stem()
-        .map_or_else(|| name_or_path.to_string(), |s| s.to_string_lossy().into_owned());
-    parse_spec(&name, name_or_path, &text, Some(path.parent().unwrap_or(Path::new(""))))
+    let name = path.file_stem().map_or_else(
+        || name_or_path.to_string(),
+        |s| s.to_string_lossy().into_owned(),
+    );
+    parse_spec(
+        &name,
+        name_or_path,
+        &text,
+        Some(path.parent().unwrap_or(Path::new(""))),
+    )
 }
 
 // ---------------------------------------------------------------------------
@@ -563,7 +579,12 @@ fn build_plan(spec: &SweepSpec, cli_sets: &[String]) -> Result<(Plan, Vec<Scenar
     }
     let base = scenarios::load(&spec.base, &sets)
         .map_err(|e| anyhow!("{e}"))
-        .with_context(|| format!("loading the base scenario `{}` of sweep {}", spec.base, spec.name))?;
+        .with_context(|| {
+            format!(
+                "loading the base scenario `{}` of sweep {}",
+                spec.base, spec.name
+            )
+        })?;
     let seeds: Vec<u64> = match (&spec.seeds, spec.replications) {
         (Some(s), _) => s.clone(),
         (None, Some(n)) => (0..n).map(|i| base.config.seed.wrapping_add(i)).collect(),
@@ -625,7 +646,9 @@ fn build_plan(spec: &SweepSpec, cli_sets: &[String]) -> Result<(Plan, Vec<Scenar
                 o.push(format!("policies=[\"{policy}\"]"));
                 let sc = scenarios::apply_overrides(&base, &o)
                     .map_err(|e| anyhow!("{e}"))
-                    .with_context(|| format!("sweep {}: grid point {point} ({})", spec.name, ov.join(" ")))?;
+                    .with_context(|| {
+                        format!("sweep {}: grid point {point} ({})", spec.name, ov.join(" "))
+                    })?;
                 jobs.push(Job {
                     point,
                     axis_values: axis_values.clone(),
@@ -710,6 +733,17 @@ fn parse_shard(s: &str) -> Result<(usize, usize)> {
     Ok((i, n))
 }
 
+/// A rough relative cost of a simulation, to start the longest first:
+/// measured I/Os times CPUs, times CPUs again under `global` (each
+/// shootdown reaches every CPU).
+fn cost_estimate(sc: &Scenario) -> u64 {
+    let cpus = u64::from(sc.config.machine.cpus);
+    let ios = sc.config.stop.ios + sc.config.stop.warmup_ios;
+    let global = sc.policies.contains(&PolicyKind::Global);
+    ios.saturating_mul(cpus)
+        .saturating_mul(if global { cpus } else { 1 })
+}
+
 fn progress_bar(len: usize) -> ProgressBar {
     let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false");
     if ci || !std::io::stderr().is_terminal() {
@@ -764,33 +798,65 @@ pub fn cmd_sweep(args: &SweepArgs) -> Result<()> {
             "sweep {}: {} simulations{}, {skipped} already done, {} to run on {threads} threads",
             plan.name,
             total,
-            if sn > 1 { format!(" in shard {si}/{sn}") } else { String::new() },
+            if sn > 1 {
+                format!(" in shard {si}/{sn}")
+            } else {
+                String::new()
+            },
             pending.len()
         );
     });
-    pool.install(|| {
-        pending
-            .par_iter()
-            .with_max_len(1)
-            .progress_with(pb.clone())
-            .try_for_each(|(job, sc)| -> Result<()> {
-                let policy: PolicyKind = job
-                    .policy
-                    .parse()
-                    .map_err(|_| anyhow!("unknown policy {}", job.policy))?;
-                let (r, _) = simulate(sc, policy).with_context(|| {
-                    format!(
-                        "simulating grid point {} ({}), policy {}, seed {}",
-                        job.point,
-                        job.axis_values.iter().map(reports::value_text).collect::<Vec<_>>().join(", "),
-                        job.policy,
-                        job.seed
-                    )
-                })?;
-                reports::write_atomic(&point_path(dir, &job.hash), point_json(sc, &r).as_bytes())?;
-                Ok(())
-            })
-    })?;
+    // Largest first (longest-processing-time scheduling): the most
+    // expensive simulations start at once instead of forming the tail.
+    let mut order: Vec<usize> = (0..pending.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(cost_estimate(pending[i].1)));
+    let next = AtomicUsize::new(0);
+    let failed: Mutex<Option<anyhow::Error>> = Mutex::new(None);
+    let run_one = |job: &Job, sc: &Scenario| -> Result<()> {
+        let policy: PolicyKind = job
+            .policy
+            .parse()
+            .map_err(|_| anyhow!("unknown policy {}", job.policy))?;
+        let (r, _) = simulate(sc, policy).with_context(|| {
+            format!(
+                "simulating grid point {} ({}), policy {}, seed {}",
+                job.point,
+                job.axis_values
+                    .iter()
+                    .map(reports::value_text)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                job.policy,
+                job.seed
+            )
+        })?;
+        reports::write_atomic(&point_path(dir, &job.hash), point_json(sc, &r).as_bytes())?;
+        Ok(())
+    };
+    pool.scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|_| loop {
+                let k = next.fetch_add(1, Ordering::Relaxed);
+                let Some(&i) = order.get(k) else { break };
+                if failed.lock().map_or(true, |f| f.is_some()) {
+                    break;
+                }
+                let (job, sc) = pending[i];
+                match run_one(job, sc) {
+                    Ok(()) => pb.inc(1),
+                    Err(e) => {
+                        if let Ok(mut f) = failed.lock() {
+                            f.get_or_insert(e);
+                        }
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = failed.into_inner().ok().flatten() {
+        pb.finish_and_clear();
+        return Err(e);
+    }
     pb.finish_and_clear();
     let ran = pending.len();
     if sn > 1 {
@@ -857,7 +923,10 @@ fn assemble(dir: &Path, plan: &Plan) -> Result<()> {
     };
     let known = sw.metric_names();
     if let Some(bad) = plan.figure.iter().find(|m| !known.contains(m)) {
-        bail!("figure metric `{bad}` is not a metric (columns: {})", known.join(", "));
+        bail!(
+            "figure metric `{bad}` is not a metric (columns: {})",
+            known.join(", ")
+        );
     }
     reports::write_atomic(&dir.join("sweep.csv"), reports::sweep_csv(&sw)?.as_bytes())?;
     reports::write_atomic(&dir.join("sweep.json"), reports::sweep_json(&sw).as_bytes())?;
@@ -873,8 +942,13 @@ pub fn cmd_merge(args: &MergeArgs) -> Result<()> {
     let mut plan_text: Option<(String, &Path)> = None;
     for d in &args.dirs {
         let path = d.join("plan.json");
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {} (is {} a sweep output?)", path.display(), d.display()))?;
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "cannot read {} (is {} a sweep output?)",
+                path.display(),
+                d.display()
+            )
+        })?;
         match &plan_text {
             None => plan_text = Some((text, d)),
             Some((first, fd)) if *first != text => bail!(
@@ -902,7 +976,8 @@ pub fn cmd_merge(args: &MergeArgs) -> Result<()> {
             .map(|d| point_path(d, &j.hash))
             .find(|p| read_point(p, &j.hash).is_some())
         {
-            let bytes = std::fs::read(&src).with_context(|| format!("cannot read {}", src.display()))?;
+            let bytes =
+                std::fs::read(&src).with_context(|| format!("cannot read {}", src.display()))?;
             reports::write_atomic(&target, &bytes)?;
             copied += 1;
         }
@@ -944,13 +1019,20 @@ mod tests {
 
     #[test]
     fn axes_table_keeps_file_order_and_errors_are_located() {
-        let text = "base = \"default\"\n[axes]\n\"machine.cpus\" = [2, 4]\n\"host.io_cpus\" = [1, 2]\n";
+        let text =
+            "base = \"default\"\n[axes]\n\"machine.cpus\" = [2, 4]\n\"host.io_cpus\" = [1, 2]\n";
         let spec = parse_spec("t", "t.toml", text, None).unwrap();
         let names: Vec<_> = spec.axes.iter().map(|a| a.name.as_str()).collect();
         assert_eq!(names, ["machine.cpus", "host.io_cpus"]);
         let bad = "base = \"default\"\nbogus = 1\n[axes]\n\"machine.cpus\" = 3\n";
-        let e = parse_spec("t", "t.toml", bad, None).err().unwrap().to_string();
+        let e = parse_spec("t", "t.toml", bad, None)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains("t.toml:2: bogus: unknown key"), "{e}");
-        assert!(e.contains("t.toml:4: axes.machine.cpus: must be a list"), "{e}");
+        assert!(
+            e.contains("t.toml:4: axes.machine.cpus: must be a list"),
+            "{e}"
+        );
     }
 }

@@ -10,13 +10,22 @@ use std::process::Command;
 
 fn run_default(out: &Path) {
     let status = Command::new(env!("CARGO_BIN_EXE_tlbsim"))
-        .args(["run", "migration", "--policies", "global,percpu,percpu-unsafe"])
+        .args([
+            "run",
+            "migration",
+            "--policies",
+            "global,percpu,percpu-unsafe",
+        ])
         .args(["--set", "stop.ios=1000", "--set", "stop.warmup_ios=100"])
         .arg("--out")
         .arg(out)
         .output()
         .expect("tlbsim runs");
-    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
 }
 
 const PLOTS: [&str; 5] = [
@@ -60,12 +69,21 @@ fn run_writes_plots_and_a_self_contained_report() {
     for bad in ["<script", "src=", "href=", "<link", "@import", "url("] {
         assert!(!html.contains(bad), "report.html contains {bad}");
     }
-    assert!(html.contains("migration_probability"), "the resolved scenario is in the report");
-    assert!(html.contains("<td>ipis_per_io</td>"), "the summary table is in the report");
+    assert!(
+        html.contains("migration_probability"),
+        "the resolved scenario is in the report"
+    );
+    assert!(
+        html.contains("<td>ipis_per_io</td>"),
+        "the summary table is in the report"
+    );
     // Same inputs, byte-identical report.
     let again = tmp.path().join("again");
     run_default(&again);
-    assert_eq!(html, std::fs::read_to_string(again.join("report.html")).unwrap());
+    assert_eq!(
+        html,
+        std::fs::read_to_string(again.join("report.html")).unwrap()
+    );
 }
 
 fn chromium() -> Option<&'static str> {

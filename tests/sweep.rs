@@ -83,7 +83,12 @@ fn assert_same_outputs(a: &Path, b: &Path) {
     let names = |o: &[(String, Vec<u8>)]| o.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
     assert_eq!(names(&oa), names(&ob));
     for ((name, x), (_, y)) in oa.iter().zip(&ob) {
-        assert!(x == y, "{name} differs between {} and {}", a.display(), b.display());
+        assert!(
+            x == y,
+            "{name} differs between {} and {}",
+            a.display(),
+            b.display()
+        );
     }
 }
 
@@ -100,7 +105,10 @@ fn jobs_do_not_change_results_and_shards_merge_into_the_same_files() {
     let csv = std::fs::read_to_string(a.join("sweep.csv")).unwrap();
     let mut lines = csv.lines();
     let header = lines.next().unwrap();
-    assert!(header.starts_with("machine.cpus,policy,seed,io_completed,"), "{header}");
+    assert!(
+        header.starts_with("machine.cpus,policy,seed,io_completed,"),
+        "{header}"
+    );
     let keys: Vec<String> = lines
         .map(|l| l.split(',').take(3).collect::<Vec<_>>().join(","))
         .collect();
@@ -122,7 +130,10 @@ fn jobs_do_not_change_results_and_shards_merge_into_the_same_files() {
     );
     sweep(&file, &s1, &["--shard", "1/2", "--jobs", "1"]);
     sweep(&file, &s2, &["--shard", "2/2", "--jobs", "1"]);
-    assert!(!s1.join("sweep.csv").exists(), "a shard alone writes only points");
+    assert!(
+        !s1.join("sweep.csv").exists(),
+        "a shard alone writes only points"
+    );
     let n1 = std::fs::read_dir(s1.join("points")).unwrap().count();
     let n2 = std::fs::read_dir(s2.join("points")).unwrap().count();
     assert_eq!(n1 + n2, 12, "the shards are disjoint and cover the grid");
@@ -140,7 +151,10 @@ fn jobs_do_not_change_results_and_shards_merge_into_the_same_files() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("6 of 12 simulations have no point file"), "{err}");
+    assert!(
+        err.contains("6 of 12 simulations have no point file"),
+        "{err}"
+    );
 
     // Plots are valid PNG and SVG, the figure included.
     for name in ["figure", "ipis_per_io", "iops", "latency_p99"] {
@@ -238,7 +252,11 @@ fn a_killed_sweep_resumes_without_redoing_finished_points() {
     let out = sweep(&file, &a, &["--jobs", "2"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains(&format!("{} already done, {} to run", done.len(), 16 - done.len())),
+        err.contains(&format!(
+            "{} already done, {} to run",
+            done.len(),
+            16 - done.len()
+        )),
         "{err}"
     );
     let after = point_files(&a);

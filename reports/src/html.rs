@@ -71,7 +71,12 @@ fn figures(out: &mut String, plots: &[Plot]) {
 /// metric of [`metrics`], one column per policy), the plots, and the fully
 /// resolved scenario TOML.
 #[must_use]
-pub fn run_html(rep: &Report<'_>, description: &str, scenario_toml: &str, plots: &[Plot]) -> String {
+pub fn run_html(
+    rep: &Report<'_>,
+    description: &str,
+    scenario_toml: &str,
+    plots: &[Plot],
+) -> String {
     let mut out = head(&format!("tlbsim: {}", rep.scenario_name));
     let _ = writeln!(
         out,
@@ -145,7 +150,11 @@ pub fn sweep_html(
         let _ = writeln!(
             out,
             "<li><code>{}</code>: {}</li>",
-            a.keys.iter().map(|k| escape(k)).collect::<Vec<_>>().join("</code>, <code>"),
+            a.keys
+                .iter()
+                .map(|k| escape(k))
+                .collect::<Vec<_>>()
+                .join("</code>, <code>"),
             escape(&vals.join(", "))
         );
     }

@@ -248,8 +248,12 @@ fn draw_legend<DB: DrawingBackend>(
 ) -> DrawResult {
     let mut y = 70;
     if !title.is_empty() {
-        area.draw(&Text::new(title.to_string(), (10, y), (FONT, 20).into_font()))
-            .map_err(err)?;
+        area.draw(&Text::new(
+            title.to_string(),
+            (10, y),
+            (FONT, 20).into_font(),
+        ))
+        .map_err(err)?;
         y += 34;
     }
     for (i, e) in entries.iter().enumerate() {
@@ -298,7 +302,11 @@ fn draw_bars<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, panel: &Panel) -
     let label = |x: &f64| {
         let i = x.round();
         if (x - i).abs() < 1e-6 && i >= 0.0 && i < nf {
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "checked range")]
+            #[allow(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                reason = "checked range"
+            )]
             groups.get(i as usize).cloned().unwrap_or_default()
         } else {
             String::new()
@@ -552,7 +560,7 @@ pub fn run_plots(runs: &[RunResult]) -> Result<Vec<Plot>, PlotError> {
     };
     let cpu_groups: Vec<String> = (0..cpus).map(|c| c.to_string()).collect();
     let ios = runs.first().map_or(0, |r| r.io_completed);
-    let figures = vec![
+    let figures = [
         fig(
             "ipis_flushes_per_io",
             "IPIs and TLB flushes per I/O, by policy",
@@ -626,17 +634,18 @@ pub fn run_plots(runs: &[RunResult]) -> Result<Vec<Plot>, PlotError> {
 /// titles: `("latency p99", "cycles")`, `("IPIs per I/O", "count")`.
 #[must_use]
 pub fn metric_label(name: &str) -> (String, &'static str) {
-    let unit = if name.starts_with("latency_") || name == "sim_cycles" || name == "stolen_cycles"
-    {
-        "cycles"
-    } else if name.ends_with("_cycles_per_io") {
+    let cycles = name.starts_with("latency_")
+        || name.ends_with("_cycles_per_io")
+        || matches!(
+            name,
+            "sim_cycles" | "stolen_cycles" | "background_cycles_per_access"
+        );
+    let unit = if cycles {
         "cycles"
     } else if name == "iops" {
         "I/Os per second"
     } else if name == "io_bytes" {
         "bytes"
-    } else if name == "background_cycles_per_access" {
-        "cycles"
     } else {
         "count"
     };
@@ -660,7 +669,10 @@ pub fn metric_label(name: &str) -> (String, &'static str) {
 /// Where the x positions of a sweep's points go: numbers spanning 16x or
 /// more are placed on a log2 scale, other numbers linearly, anything else
 /// by index.
-fn x_layout(values: &[serde_json::Value]) -> (Vec<f64>, Vec<(f64, String)>, (f64, f64)) {
+/// Tick positions with their labels.
+type Ticks = Vec<(f64, String)>;
+
+fn x_layout(values: &[serde_json::Value]) -> (Vec<f64>, Ticks, (f64, f64)) {
     let nums: Option<Vec<f64>> = values.iter().map(serde_json::Value::as_f64).collect();
     let labels: Vec<String> = values.iter().map(crate::sweep::value_text).collect();
     let xs: Vec<f64> = match nums {
@@ -763,7 +775,10 @@ fn sweep_legend(sw: &Sweep<'_>) -> (String, Vec<String>) {
         .iter()
         .map(|(p, rest)| {
             let mut parts = vec![p.clone()];
-            parts.extend(rest.iter().map(|v| format_label(&crate::sweep::value_text(v))));
+            parts.extend(
+                rest.iter()
+                    .map(|v| format_label(&crate::sweep::value_text(v))),
+            );
             parts.join(", ")
         })
         .collect();
@@ -814,7 +829,10 @@ pub fn sweep_plots(sw: &Sweep<'_>, figure_metrics: &[String]) -> Result<Vec<Plot
         let (title, _) = metric_label(&metric);
         figures.push(Figure {
             name: metric.clone(),
-            title: format!("{title} against {}", sw.axes.first().map_or("", |a| &a.label)),
+            title: format!(
+                "{title} against {}",
+                sw.axes.first().map_or("", |a| &a.label)
+            ),
             size: SINGLE,
             panels: vec![sweep_panel(sw, &metric)],
             legend_title: legend_title.clone(),
