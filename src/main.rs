@@ -6,6 +6,9 @@ use clap::{Parser, Subcommand};
 
 mod run;
 mod simulate;
+mod sweep;
+mod timeline;
+mod trace;
 mod tlb_cmd;
 
 /// tlbsim's version, as outputs record it.
@@ -35,6 +38,15 @@ enum Command {
     /// Replay an address trace through the TLB model alone; print hits and
     /// misses per level as JSON.
     Tlb(tlb_cmd::TlbArgs),
+    /// Run a sweep: a grid of scenario points x policies x seeds, in
+    /// parallel, resumable, shardable (`--shard I/N`).
+    Sweep(sweep::SweepArgs),
+    /// Join the output directories of a sharded sweep into the files one
+    /// unsharded run would have written.
+    Merge(sweep::MergeArgs),
+    /// Convert an I/O trace to tlbsim's CSV, or summarize one.
+    #[command(subcommand)]
+    Trace(trace::TraceCommand),
 }
 
 fn main() {
@@ -43,6 +55,9 @@ fn main() {
         Command::Run(args) => run::cmd_run(&args),
         Command::Scenarios { show } => cmd_scenarios(show.as_deref()),
         Command::Tlb(args) => tlb_cmd::cmd_tlb(&args),
+        Command::Sweep(args) => sweep::cmd_sweep(&args),
+        Command::Merge(args) => sweep::cmd_merge(&args),
+        Command::Trace(cmd) => trace::cmd_trace(&cmd),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -34,6 +34,20 @@ pub struct RunArgs {
     /// Policies simulated in parallel (results do not depend on it).
     #[arg(long, default_value_t = 0, value_name = "N")]
     jobs: usize,
+    /// Write a timeline of each run as Chrome trace-event JSON (open it at
+    /// ui.perfetto.dev, "Open trace file", or in chrome://tracing). With
+    /// several policies, one file each, the policy before `.json`:
+    /// `tl.json` -> `tl.global.json`, `tl.percpu.json`.
+    #[arg(long, value_name = "FILE.json")]
+    timeline: Option<PathBuf>,
+    /// Only this window of the timeline, in simulated CYCLES (not seconds):
+    /// `0..5000000`; either end may be omitted.
+    #[arg(long, value_name = "START..END")]
+    timeline_window: Option<String>,
+    /// Most events a timeline keeps (the rest are dropped and counted in
+    /// the file's otherData).
+    #[arg(long, value_name = "N", default_value_t = reports::DEFAULT_TIMELINE_EVENTS)]
+    timeline_max_events: usize,
 }
 
 /// Everything the CLI's `--policies` and `--seed` change goes through the
@@ -57,18 +71,28 @@ pub fn cmd_run(args: &RunArgs) -> Result<()> {
     if sc.policies.is_empty() {
         bail!("scenario {} names no policy to run", sc.name);
     }
+    let timeline = crate::timeline::options(
+        args.timeline.as_deref(),
+        args.timeline_window.as_deref(),
+        args.timeline_max_events,
+        &sc,
+    )?;
     let started = Instant::now();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.jobs)
         .build()
         .context("cannot start worker threads")?;
-    let outcomes: Vec<Result<(RunResult, EngineStats, f64), machine::SimError>> =
+    let outcomes: Vec<Result<(RunResult, EngineStats, f64)>> =
         pool.install(|| {
             sc.policies
                 .par_iter()
                 .map(|&p| {
                     let t = Instant::now();
-                    simulate(&sc, p).map(|(r, e)| (r, e, t.elapsed().as_secs_f64()))
+                    match &timeline {
+                        None => simulate(&sc, p).map_err(anyhow::Error::from),
+                        Some(tl) => tl.simulate(&sc, p),
+                    }
+                    .map(|(r, e)| (r, e, t.elapsed().as_secs_f64()))
                 })
                 .collect()
         });
@@ -99,6 +123,10 @@ pub fn cmd_run(args: &RunArgs) -> Result<()> {
         )?;
         write(dir, "engine.json", engine_json(&engines, wall).as_bytes())?;
         write(dir, "scenario.toml", scenarios::to_toml(&sc).as_bytes())?;
+        let plots = reports::run_plots(&runs)?;
+        reports::write_plots(dir, &plots)?;
+        let html = reports::run_html(&report, &sc.description, &scenarios::to_toml(&sc), &plots);
+        write(dir, "report.html", html.as_bytes())?;
     }
     if args.json {
         print!("{json}");

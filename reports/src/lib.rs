@@ -14,9 +14,23 @@
 //! else; the model's types stay plain.
 
 mod atomic;
+mod html;
+mod plots;
 mod summary;
+mod sweep;
 mod table;
+mod timeline;
 
 pub use atomic::{write_atomic, ReportError};
 pub use summary::{metrics, summary_csv, summary_json, summary_value, Metric, Report};
 pub use table::table;
+pub use timeline::{Timeline, TimelineConfig, DEFAULT_TIMELINE_EVENTS};
+
+pub use html::{escape, run_html, sweep_html};
+pub use plots::{
+    format_number, metric_label, run_plots, sweep_plots, write_plots, Plot, PlotError,
+};
+pub use sweep::{
+    metrics_from_json, metrics_to_json, sweep_csv, sweep_json, value_text, Sweep, SweepAxis,
+    SweepRow,
+};
