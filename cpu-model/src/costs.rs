@@ -58,6 +58,9 @@ pub struct CostTable {
     /// Taking and releasing the host domain's flush lock when uncontended
     /// (Xen's flush_lock). Assumption: 50 cycles.
     pub flush_lock_cycles: u64,
+    /// Taking and releasing the domain-wide map lock when uncontended
+    /// (`host.map_lock`). Assumption: 50 cycles, like `flush_lock_cycles`.
+    pub map_lock_cycles: u64,
     /// Extra latency of an L1 dTLB miss that hits the L2 STLB: about 12
     /// cycles. Source: measurement 2013, Haswell.
     pub l2_hit_cycles: u64,
@@ -110,6 +113,7 @@ impl CostTable {
             ipi_handler_cycles: 300,
             ack_cycles: 100,
             flush_lock_cycles: 50,
+            map_lock_cycles: 50,
             l2_hit_cycles: 12,
             walk_level_cycles: 20,
             nested_paging: false,

@@ -159,6 +159,15 @@ pub struct HostConfig {
     /// Whether shootdowns are serialized by one lock per host domain (Xen's
     /// flush_lock).
     pub flush_lock: bool,
+    /// Lazy TLB (Linux's `should_flush_tlb`): a shootdown skips registered
+    /// CPUs whose backend thread is not running (asleep, or moved away); such
+    /// a CPU flushes its host-domain entries before its next access instead.
+    /// Xen's grant unmap does not do this; default false.
+    pub lazy_tlb: bool,
+    /// Serialize the map and unmap hypercalls of all backends with one
+    /// domain-wide lock (Linux's `mmap_lock`, Xen's per-domain grant-table
+    /// lock), costing `costs.map_lock_cycles` per acquisition. Default false.
+    pub map_lock: bool,
     /// Mean cycles of protocol processing per request in the data phase
     /// (block layer, netfilter...), on top of touching the data. Default 0.
     pub process_cycles: u64,
@@ -189,6 +198,8 @@ impl Default for HostConfig {
             shootdown_batch: ShootdownBatch::Request,
             flush_ceiling_pages: 33,
             flush_lock: true,
+            lazy_tlb: false,
+            map_lock: false,
             process_cycles: 0,
             process_distribution: Distribution::Fixed,
         }

@@ -174,6 +174,11 @@ enum Phase {
     Unmap,
     /// Waiting for the flush lock (since the cycle given).
     WaitLock,
+    /// Waiting for the map lock before the map hypercall.
+    WaitMapLockMap,
+    /// Waiting for the map lock before the unmap hypercall (since the cycle
+    /// in `phase_start`).
+    WaitMapLockUnmap,
     /// Waiting for a shootdown's acknowledgements.
     WaitAcks,
     /// Completion segment.
@@ -209,6 +214,9 @@ struct Cpu {
     seg_start: u64,
     /// Background: when it last resumed after interrupt-level work (timeline).
     bg_resumed: u64,
+    /// Lazy TLB: a shootdown skipped this CPU; flush before its next
+    /// host-domain access.
+    deferred_flush: bool,
 }
 
 /// A request in flight.
@@ -319,6 +327,10 @@ pub struct Simulation<O: Observer = NoObserver> {
     shootdowns: Slab<Shootdown>,
     lock_held: bool,
     lock_waiters: VecDeque<u32>,
+    lazy_tlb: bool,
+    map_lock: bool,
+    map_lock_held: bool,
+    map_lock_waiters: VecDeque<u32>,
     migration_rng: SimRng,
 
     completed: u64,
@@ -408,6 +420,7 @@ impl<O: Observer> Simulation<O> {
                 seg_len: 0,
                 seg_start: 0,
                 bg_resumed: 0,
+                deferred_flush: false,
             });
         }
         let backends = (0..io)
@@ -479,6 +492,10 @@ impl<O: Observer> Simulation<O> {
             shootdowns: Slab::default(),
             lock_held: false,
             lock_waiters: VecDeque::new(),
+            lazy_tlb: cfg.host.lazy_tlb,
+            map_lock: cfg.host.map_lock,
+            map_lock_held: false,
+            map_lock_waiters: VecDeque::new(),
             migration_rng: rng_stream(cfg.seed, STREAM_MIGRATION),
             completed: 0,
             measuring: cfg.stop.warmup_ios == 0,
@@ -699,6 +716,7 @@ impl<O: Observer> Simulation<O> {
         length: u64,
         sched: &mut Scheduler<Event, Q>,
     ) {
+        let length = length + self.apply_deferred_flush(c);
         let cpu = &mut self.cpus[c];
         cpu.seg_len = length;
         cpu.seg_start = now.max(cpu.clock.irq_free_at);
@@ -719,6 +737,71 @@ impl<O: Observer> Simulation<O> {
             self.backends[b].phase = Phase::Idle;
             return;
         };
+        let queue = now.saturating_sub(self.requests[r].arrival);
+        if self.measuring {
+            self.breakdown.queue += queue;
+        }
+        let be = &mut self.backends[b];
+        be.current = r;
+        be.phase_start = now;
+        if self.take_map_lock(c, Phase::WaitMapLockMap) {
+            self.begin_map(c, now, sched);
+        }
+    }
+
+    /// Takes the map lock for CPU `c` if `host.map_lock` is on: true if the
+    /// caller may go on now, false if `c` now waits in `phase`.
+    fn take_map_lock(&mut self, c: usize, phase: Phase) -> bool {
+        if !self.map_lock {
+            return true;
+        }
+        if self.map_lock_held {
+            let b = self.cpus[c].backend.expect("backend CPU");
+            self.backends[b].phase = phase;
+            self.map_lock_waiters.push_back(self.cpus[c].stats.cpu);
+            return false;
+        }
+        self.map_lock_held = true;
+        true
+    }
+
+    /// Releases the map lock at `now`, handing it to the first waiter.
+    fn release_map_lock<Q: EventQueue<Event>>(
+        &mut self,
+        now: u64,
+        sched: &mut Scheduler<Event, Q>,
+    ) {
+        if !self.map_lock {
+            return;
+        }
+        let Some(next) = self.map_lock_waiters.pop_front() else {
+            self.map_lock_held = false;
+            return;
+        };
+        let n = next as usize;
+        let b = self.cpus[n].backend.expect("backend CPU");
+        match self.backends[b].phase {
+            Phase::WaitMapLockMap => self.begin_map(n, now, sched),
+            Phase::WaitMapLockUnmap => {
+                if self.measuring {
+                    self.breakdown.unmap += now - self.backends[b].phase_start;
+                }
+                self.begin_unmap(n, now, sched);
+            }
+            p => unreachable!("map-lock waiter in phase {p:?}"),
+        }
+    }
+
+    /// The dequeue + map segment of CPU `c`'s current request (the map lock,
+    /// if any, is held).
+    fn begin_map<Q: EventQueue<Event>>(
+        &mut self,
+        c: usize,
+        now: u64,
+        sched: &mut Scheduler<Event, Q>,
+    ) {
+        let b = self.cpus[c].backend.expect("backend CPU");
+        let r = self.backends[b].current;
         let cpu_id = CpuId(self.cpus[c].stats.cpu);
         let pages = self.requests[r].pages;
         let placement = match self.policy.place(&mut self.mgr, cpu_id, pages) {
@@ -735,22 +818,18 @@ impl<O: Observer> Simulation<O> {
             self.error.get_or_insert(SimError::Hypervisor(e));
             return;
         }
-        let queue = now.saturating_sub(self.requests[r].arrival);
         let mut cost = self.costs.dequeue_cycles
             + self.costs.hypercall_cycles
             + u64::from(pages) * self.costs.map_page_cycles;
+        if self.map_lock {
+            cost += self.costs.map_lock_cycles;
+        }
         match self.policy.map_flush() {
             FlushDirective::None => {}
             FlushDirective::Local => cost += self.flush_range_local(c, placement.base.0, pages),
             FlushDirective::Shootdown => unreachable!("no policy shoots down on map"),
         }
-        if self.measuring {
-            self.breakdown.queue += queue;
-        }
-        let be = &mut self.backends[b];
-        be.current = r;
-        be.phase = Phase::Map;
-        be.phase_start = now;
+        self.backends[b].phase = Phase::Map;
         self.start_segment(c, now, cost, sched);
     }
 
@@ -772,7 +851,8 @@ impl<O: Observer> Simulation<O> {
             self.breakdown.process += process;
         }
         if !migrate {
-            let cost = self.touch_data(c, r);
+            let deferred = self.apply_deferred_flush(c);
+            let cost = self.touch_data(c, r) + deferred;
             if self.measuring {
                 self.breakdown.data += cost;
             }
@@ -792,7 +872,7 @@ impl<O: Observer> Simulation<O> {
         if self.cpus[d].bg_next != u64::MAX {
             self.bg_catch_up(d, now.max(self.cpus[d].clock.irq_free_at));
         }
-        let mut cost = self.costs.migrate_cycles;
+        let mut cost = self.costs.migrate_cycles + self.apply_deferred_flush(d);
         if self.policy.flush_before_foreign_access() {
             let p = self.requests[r].placement.expect("mapped");
             cost += self.flush_range_local(d, p.base.0, p.pages);
@@ -840,19 +920,77 @@ impl<O: Observer> Simulation<O> {
         sched: &mut Scheduler<Event, Q>,
     ) {
         let b = self.cpus[c].backend.expect("backend CPU");
+        self.backends[b].phase_start = now;
+        if self.take_map_lock(c, Phase::WaitMapLockUnmap) {
+            self.begin_unmap(c, now, sched);
+        }
+    }
+
+    /// The unmap segment of CPU `c`'s current request (the map lock, if
+    /// any, is held).
+    fn begin_unmap<Q: EventQueue<Event>>(
+        &mut self,
+        c: usize,
+        now: u64,
+        sched: &mut Scheduler<Event, Q>,
+    ) {
+        let b = self.cpus[c].backend.expect("backend CPU");
         let r = self.backends[b].current;
         let placement = self.requests[r].placement.expect("mapped");
         if let Err(e) = self.mgr.unmap(placement) {
             self.error.get_or_insert(SimError::Hypervisor(e));
         }
-        let cost =
+        let mut cost =
             self.costs.hypercall_cycles + u64::from(placement.pages) * self.costs.unmap_page_cycles;
+        if self.map_lock {
+            cost += self.costs.map_lock_cycles;
+        }
         if self.measuring {
             self.breakdown.unmap += cost;
         }
         self.backends[b].phase = Phase::Unmap;
         self.backends[b].phase_start = now;
         self.start_segment(c, now, cost, sched);
+    }
+
+    /// Whether a shootdown may skip CPU `x` (lazy TLB): a registered CPU
+    /// whose backend thread is not running.
+    fn is_lazy(&self, x: usize) -> bool {
+        if !self.lazy_tlb || self.cpus[x].clock.segment_active {
+            return false;
+        }
+        self.cpus[x].backend.is_some_and(|b| {
+            matches!(
+                self.backends[b].phase,
+                Phase::Idle
+                    | Phase::Waking
+                    | Phase::Away
+                    | Phase::WaitMapLockMap
+                    | Phase::WaitMapLockUnmap
+            )
+        })
+    }
+
+    /// A CPU a shootdown skipped flushes before its next host-domain access;
+    /// returns the cycles that costs (0 if nothing was deferred).
+    fn apply_deferred_flush(&mut self, c: usize) -> u64 {
+        if !self.cpus[c].deferred_flush {
+            return 0;
+        }
+        let cpu = &mut self.cpus[c];
+        cpu.deferred_flush = false;
+        match self.shootdown_flush {
+            ShootdownFlush::Full => {
+                cpu.tlb.flush_all();
+                cpu.pwc.flush_all();
+            }
+            ShootdownFlush::Range => {
+                cpu.tlb.flush_asid(HOST_ASID);
+                cpu.pwc.flush_asid(HOST_ASID);
+            }
+        }
+        cpu.stats.flushes.local_full += 1;
+        self.costs.full_flush_cycles
     }
 
     /// After the unmap hypercall: the flushes the policy needs, then
@@ -935,8 +1073,18 @@ impl<O: Observer> Simulation<O> {
         let t0 = now.max(self.cpus[c].clock.irq_free_at) + lock;
         let local = self.shootdown_flush_on(c, first, pages, false);
         let n = u32::try_from(self.cpus.len()).expect("CPU count fits u32");
-        let targets = n - 1;
         let c32 = self.cpus[c].stats.cpu;
+        // Lazy TLB: skipped CPUs flush before their next host-domain access.
+        let mut targets = n - 1;
+        if self.lazy_tlb {
+            for i in 1..n {
+                let x = ((c32 + i) % n) as usize;
+                if self.is_lazy(x) {
+                    self.cpus[x].deferred_flush = true;
+                    targets -= 1;
+                }
+            }
+        }
         let sd = self.shootdowns.insert(Shootdown {
             initiator: c32,
             acks_left: targets,
@@ -944,9 +1092,12 @@ impl<O: Observer> Simulation<O> {
             pages,
         });
         let mut t = t0 + local;
-        for i in 1..=targets {
-            t += self.costs.ipi_send_cycles;
+        for i in 1..n {
             let target = (c32 + i) % n;
+            if self.is_lazy(target as usize) {
+                continue;
+            }
+            t += self.costs.ipi_send_cycles;
             sched.at(
                 Cycles(t + self.costs.ipi_delivery_cycles),
                 Event::IpiArrive {
@@ -1316,10 +1467,14 @@ impl<O: Observer> Model for Simulation<O> {
                         if self.measuring {
                             self.breakdown.map += now - self.backends[b].phase_start;
                         }
+                        self.release_map_lock(now, sched);
                         self.start_data(c, now, sched);
                     }
                     Phase::Data => self.start_unmap(c, now, sched),
-                    Phase::Unmap => self.after_unmap(c, now, sched),
+                    Phase::Unmap => {
+                        self.release_map_lock(now, sched);
+                        self.after_unmap(c, now, sched);
+                    }
                     Phase::Complete => return self.complete(c, now, sched),
                     p => unreachable!("segment ended in phase {p:?}"),
                 }

@@ -219,3 +219,84 @@ fn per_page_shootdowns_multiply_ipis() {
     assert_eq!(r.ipis_sent(), 3 * 7 * r.io_completed);
     assert_eq!(r.shootdowns, 3 * r.io_completed);
 }
+
+/// One guest at a low open-loop rate: the other registered CPU sleeps most
+/// of the time, so lazy TLB skips it; skipped CPUs flush before their next
+/// access, so nothing goes stale.
+#[test]
+fn lazy_tlb_skips_sleeping_backends_and_stays_correct() {
+    let mut cfg = SimConfig {
+        stop: StopConfig {
+            ios: 3_000,
+            warmup_ios: 300,
+            max_cycles: 0,
+        },
+        guests: vec![GuestConfig {
+            pattern: Pattern::Open,
+            rate_iops: 20_000.0,
+            queues: 2,
+            ..GuestConfig::default()
+        }],
+        ..SimConfig::default()
+    };
+    cfg.host.migration_probability = 0.1;
+    let eager = go(&cfg, PolicyKind::Global);
+    cfg.host.lazy_tlb = true;
+    let lazy = go(&cfg, PolicyKind::Global);
+    assert_eq!(eager.ipis_sent(), 7 * eager.io_completed);
+    assert!(
+        lazy.ipis_sent() < eager.ipis_sent(),
+        "{} vs {}",
+        lazy.ipis_sent(),
+        eager.ipis_sent()
+    );
+    assert!(
+        lazy.ipis_sent() >= 6 * lazy.io_completed,
+        "background CPUs are never lazy"
+    );
+    assert_eq!(lazy.stale_uses(), 0);
+    let registered_full: u64 = lazy
+        .per_cpu
+        .iter()
+        .filter(|c| c.registered)
+        .map(|c| c.flushes.local_full)
+        .sum();
+    let eager_full: u64 = eager
+        .per_cpu
+        .iter()
+        .filter(|c| c.registered)
+        .map(|c| c.flushes.local_full)
+        .sum();
+    assert!(
+        registered_full > eager_full,
+        "deferred flushes happen at wake-up"
+    );
+}
+
+/// A domain-wide map lock serializes map/unmap hypercalls: with four busy
+/// backends it costs throughput, and changes nothing else's correctness.
+#[test]
+fn map_lock_serializes_hypercalls() {
+    let mut cfg = base(3_000);
+    cfg.host.io_cpus = 4;
+    cfg.guests = vec![
+        GuestConfig {
+            queue_depth: 16,
+            queues: 4,
+            ..GuestConfig::default()
+        };
+        2
+    ];
+    cfg.costs.map_page_cycles = 20_000;
+    let free = go(&cfg, PolicyKind::PerCpu);
+    cfg.host.map_lock = true;
+    let locked = go(&cfg, PolicyKind::PerCpu);
+    assert!(
+        locked.iops() < 0.9 * free.iops(),
+        "{} vs {}",
+        locked.iops(),
+        free.iops()
+    );
+    assert_eq!(locked.stale_uses(), 0);
+    assert_eq!(locked.hypercalls, free.hypercalls);
+}
