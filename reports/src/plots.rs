@@ -692,13 +692,31 @@ fn x_layout(values: &[serde_json::Value]) -> (Vec<f64>, Ticks, (f64, f64)) {
     let hi = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let pad = if hi > lo { (hi - lo) * 0.05 } else { 0.5 };
     let every = xs.len().div_ceil(12).max(1);
+    // Sizes in whole KiB (e.g. request sizes) read better in binary units.
+    let binary = values
+        .iter()
+        .all(|v| v.as_u64().is_some_and(|n| n >= 1024 && n % 1024 == 0));
     let ticks = xs
         .iter()
-        .zip(&labels)
+        .zip(values.iter().zip(&labels))
         .step_by(every)
-        .map(|(x, l)| (*x, format_label(l)))
+        .map(|(x, (v, l))| match v.as_u64() {
+            Some(n) if binary => (*x, binary_size(n)),
+            _ => (*x, format_label(l)),
+        })
         .collect();
     (xs, ticks, (lo - pad, hi + pad))
+}
+
+/// `4096` -> `4 KiB`, `1048576` -> `1 MiB` (whole KiB only).
+fn binary_size(n: u64) -> String {
+    if n >= 1 << 30 && n % (1 << 30) == 0 {
+        format!("{} GiB", n >> 30)
+    } else if n >= 1 << 20 && n % (1 << 20) == 0 {
+        format!("{} MiB", n >> 20)
+    } else {
+        format!("{} KiB", n >> 10)
+    }
 }
 
 /// Shortens a numeric label (`1048576` -> `1.049M`); leaves other text.
@@ -870,5 +888,8 @@ mod tests {
         assert_eq!(ticks[2].1, "256");
         let cats: Vec<serde_json::Value> = vec!["bare-metal".into(), "vm".into()];
         assert_eq!(x_layout(&cats).0, vec![0.0, 1.0]);
+        let sizes: Vec<serde_json::Value> = [4096, 1_048_576].iter().map(|v| (*v).into()).collect();
+        let labels: Vec<String> = x_layout(&sizes).1.into_iter().map(|t| t.1).collect();
+        assert_eq!(labels, ["4 KiB", "1 MiB"]);
     }
 }
