@@ -39,7 +39,7 @@ impl Metric {
         }
     }
 
-    fn to_field(self) -> String {
+    pub(crate) fn to_field(self) -> String {
         match self {
             Metric::Count(v) => v.to_string(),
             Metric::Real(v) => format_real(v),
