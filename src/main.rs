@@ -8,8 +8,8 @@ mod run;
 mod simulate;
 mod sweep;
 mod timeline;
-mod trace;
 mod tlb_cmd;
+mod trace;
 
 /// tlbsim's version, as outputs record it.
 pub(crate) const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -78,4 +78,3 @@ fn cmd_scenarios(show: Option<&str>) -> Result<()> {
     }
     Ok(())
 }
-

@@ -82,20 +82,19 @@ pub fn cmd_run(args: &RunArgs) -> Result<()> {
         .num_threads(args.jobs)
         .build()
         .context("cannot start worker threads")?;
-    let outcomes: Vec<Result<(RunResult, EngineStats, f64)>> =
-        pool.install(|| {
-            sc.policies
-                .par_iter()
-                .map(|&p| {
-                    let t = Instant::now();
-                    match &timeline {
-                        None => simulate(&sc, p).map_err(anyhow::Error::from),
-                        Some(tl) => tl.simulate(&sc, p),
-                    }
-                    .map(|(r, e)| (r, e, t.elapsed().as_secs_f64()))
-                })
-                .collect()
-        });
+    let outcomes: Vec<Result<(RunResult, EngineStats, f64)>> = pool.install(|| {
+        sc.policies
+            .par_iter()
+            .map(|&p| {
+                let t = Instant::now();
+                match &timeline {
+                    None => simulate(&sc, p).map_err(anyhow::Error::from),
+                    Some(tl) => tl.simulate(&sc, p),
+                }
+                .map(|(r, e)| (r, e, t.elapsed().as_secs_f64()))
+            })
+            .collect()
+    });
     let wall = started.elapsed().as_secs_f64();
     let mut runs = Vec::new();
     let mut engines = Vec::new();

@@ -5,7 +5,10 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn tlbsim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tlbsim")).args(args).output().expect("tlbsim runs")
+    Command::new(env!("CARGO_BIN_EXE_tlbsim"))
+        .args(args)
+        .output()
+        .expect("tlbsim runs")
 }
 
 fn text(b: &[u8]) -> String {
@@ -19,11 +22,17 @@ fn scenarios_lists_name_then_description() {
     let out = tlbsim(&["scenarios"]);
     assert!(out.status.success());
     let s = text(&out.stdout);
-    let names: Vec<&str> = s.lines().map(|l| l.split_whitespace().next().unwrap_or("")).collect();
+    let names: Vec<&str> = s
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap_or(""))
+        .collect();
     for want in ["default", "blkif", "netif", "large", "migration"] {
         assert!(names.contains(&want), "{want} missing from:\n{s}");
     }
-    assert!(s.lines().all(|l| l.split_whitespace().count() > 1), "every line has a description:\n{s}");
+    assert!(
+        s.lines().all(|l| l.split_whitespace().count() > 1),
+        "every line has a description:\n{s}"
+    );
 }
 
 #[test]
@@ -39,28 +48,63 @@ fn run_writes_identical_summaries_and_the_contract_fields() {
         assert!(text(&out.stdout).contains("IPIs per I/O"));
     }
     let sa = std::fs::read(a.join("summary.json")).unwrap();
-    assert_eq!(sa, std::fs::read(b.join("summary.json")).unwrap(), "byte-identical summary.json");
-    assert_eq!(std::fs::read(a.join("summary.csv")).unwrap(), std::fs::read(b.join("summary.csv")).unwrap());
+    assert_eq!(
+        sa,
+        std::fs::read(b.join("summary.json")).unwrap(),
+        "byte-identical summary.json"
+    );
+    assert_eq!(
+        std::fs::read(a.join("summary.csv")).unwrap(),
+        std::fs::read(b.join("summary.csv")).unwrap()
+    );
     let v: serde_json::Value = serde_json::from_slice(&sa).unwrap();
     for k in ["tlbsim_version", "scenario", "seed", "runs"] {
         assert!(v.get(k).is_some(), "{k}");
     }
     let run = &v["runs"][0];
     for path in [
-        "/policy", "/io/completed", "/io/bytes", "/sim_cycles", "/throughput/iops", "/latency_cycles/p50",
-        "/latency_cycles/p999", "/ipis/sent", "/ipis/received", "/flushes/local_page", "/flushes/local_full",
-        "/flushes/remote", "/tlb/lookups", "/tlb/hits", "/tlb/misses", "/tlb/walks", "/hypercalls",
-        "/stale_uses", "/stolen_cycles", "/per_cpu/0/cpu", "/per_cpu/0/busy_cycles", "/per_cpu/0/stolen_cycles",
-        "/per_cpu/0/ipis_received", "/per_cpu/0/tlb_misses",
+        "/policy",
+        "/io/completed",
+        "/io/bytes",
+        "/sim_cycles",
+        "/throughput/iops",
+        "/latency_cycles/p50",
+        "/latency_cycles/p999",
+        "/ipis/sent",
+        "/ipis/received",
+        "/flushes/local_page",
+        "/flushes/local_full",
+        "/flushes/remote",
+        "/tlb/lookups",
+        "/tlb/hits",
+        "/tlb/misses",
+        "/tlb/walks",
+        "/hypercalls",
+        "/stale_uses",
+        "/stolen_cycles",
+        "/per_cpu/0/cpu",
+        "/per_cpu/0/busy_cycles",
+        "/per_cpu/0/stolen_cycles",
+        "/per_cpu/0/ipis_received",
+        "/per_cpu/0/tlb_misses",
     ] {
         assert!(run.pointer(path).is_some(), "summary.json lacks {path}");
     }
     assert_eq!(run["io"]["completed"], 1500);
-    let engine: serde_json::Value = serde_json::from_slice(&std::fs::read(a.join("engine.json")).unwrap()).unwrap();
-    for k in ["events", "wall_seconds", "events_per_second", "peak_rss_bytes"] {
+    let engine: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(a.join("engine.json")).unwrap()).unwrap();
+    for k in [
+        "events",
+        "wall_seconds",
+        "events_per_second",
+        "peak_rss_bytes",
+    ] {
         assert!(engine.get(k).is_some(), "engine.json lacks {k}");
     }
-    assert!(!text(&sa).contains("wall"), "nothing host-dependent in summary.json");
+    assert!(
+        !text(&sa).contains("wall"),
+        "nothing host-dependent in summary.json"
+    );
 }
 
 #[test]
@@ -75,7 +119,12 @@ fn json_flag_prints_summary_and_jobs_do_not_change_it() {
     assert_eq!(a.stdout, b.stdout);
     let v: serde_json::Value = serde_json::from_slice(&a.stdout).unwrap();
     assert_eq!(v["seed"], 7);
-    let policies: Vec<&str> = v["runs"].as_array().unwrap().iter().map(|r| r["policy"].as_str().unwrap()).collect();
+    let policies: Vec<&str> = v["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["policy"].as_str().unwrap())
+        .collect();
     assert_eq!(policies, ["global", "percpu", "percpu-unsafe"]);
 }
 
@@ -90,7 +139,10 @@ fn policies_flag_selects_and_validates() {
     let bad = tlbsim(&["run", "default", "--policies", "nope"]);
     assert!(!bad.status.success());
     let err = text(&bad.stderr);
-    assert!(err.contains("nope") && err.contains("percpu-unsafe"), "{err}");
+    assert!(
+        err.contains("nope") && err.contains("percpu-unsafe"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -106,8 +158,14 @@ fn malformed_scenario_names_file_line_and_key_without_panic() {
     assert!(!out.status.success());
     let err = text(&out.stderr);
     assert!(!err.contains("panicked"), "{err}");
-    assert!(err.contains("bad.toml:5") && err.contains("host.migration_probability"), "{err}");
-    assert!(err.contains("bad.toml:9") && err.contains("guests.0.bogus"), "{err}");
+    assert!(
+        err.contains("bad.toml:5") && err.contains("host.migration_probability"),
+        "{err}"
+    );
+    assert!(
+        err.contains("bad.toml:9") && err.contains("guests.0.bogus"),
+        "{err}"
+    );
     assert!(err.contains("guests.0.queue_depth"), "{err}");
 }
 
@@ -116,7 +174,10 @@ fn missing_scenario_is_a_clear_error() {
     let out = tlbsim(&["run", "no-such-scenario"]);
     assert!(!out.status.success());
     let err = text(&out.stderr);
-    assert!(err.contains("no-such-scenario") && err.contains("default"), "{err}");
+    assert!(
+        err.contains("no-such-scenario") && err.contains("default"),
+        "{err}"
+    );
     let out = tlbsim(&["run", "/nonexistent/x.toml"]);
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("/nonexistent/x.toml"));
@@ -124,12 +185,23 @@ fn missing_scenario_is_a_clear_error() {
 
 #[test]
 fn set_overrides_reach_the_model() {
-    let mut args = vec!["run", "default", "--json", "--set", "machine.cpus=4", "--policies", "global"];
+    let mut args = vec![
+        "run",
+        "default",
+        "--json",
+        "--set",
+        "machine.cpus=4",
+        "--policies",
+        "global",
+    ];
     args.extend(SMALL);
     let out = tlbsim(&args);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["runs"][0]["ipis"]["per_io"], 3.0, "4 CPUs: 3 IPIs per I/O");
+    assert_eq!(
+        v["runs"][0]["ipis"]["per_io"], 3.0,
+        "4 CPUs: 3 IPIs per I/O"
+    );
 }
 
 #[test]
@@ -139,7 +211,10 @@ fn out_dir_is_created_and_has_no_temp_files() {
     let mut args = vec!["run", "default", "--out", out_dir.to_str().unwrap()];
     args.extend(SMALL);
     assert!(tlbsim(&args).status.success());
-    let names: Vec<String> = std::fs::read_dir(&out_dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let names: Vec<String> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
     assert!(Path::new(&out_dir.join("scenario.toml")).exists());
 }
