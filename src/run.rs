@@ -25,13 +25,16 @@ pub struct RunArgs {
     /// `--set guests.0.queue_depth=8`. Repeatable.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     sets: Vec<String>,
-    /// Write summary.json, summary.csv and engine.json into this directory.
+    /// Write summary.json, summary.csv, engine.json, scenario.toml, plots/
+    /// (PNG and SVG) and report.html into this directory (created if
+    /// needed; every file written atomically).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Print summary.json to stdout instead of the table.
     #[arg(long)]
     json: bool,
-    /// Policies simulated in parallel (results do not depend on it).
+    /// Policies simulated in parallel; 0 = one per core (results do not
+    /// depend on it).
     #[arg(long, default_value_t = 0, value_name = "N")]
     jobs: usize,
     /// Write a timeline of each run as Chrome trace-event JSON (open it at
