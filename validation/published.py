@@ -12,7 +12,10 @@ Usage: validation/published.py [--tlbsim PATH] [--json FILE]
    predictions. "Pre-mapped" = policy percpu with every per-packet mapping
    cost at zero (hypercall_cycles = 1, map/unmap_page_cycles = 0,
    invlpg_cycles = 0): the buffers stay mapped, so nothing is mapped,
-   unmapped or flushed per packet.
+   unmapped or flushed per packet. The mapped column is run twice: without
+   and with host.map_lock (Xen's per-domain grant-table lock around every
+   grant map/unmap), each calibrated on 1 queue alone. No lazy TLB: Xen's
+   grant unmap flushes dom0's whole dirty mask.
 2. Broadcast IPI (W. Li, KVM PV send-IPI patch, ipi_benchmark, 2018; 80-vCPU
    VM on Skylake 2.5 GHz): 2.5 us unicast, 92.8 us (x2APIC cluster) /
    198.5 us (physical) / 75.7-78.1 us (PV) to 79 targets. tlbsim's "vm"
@@ -44,9 +47,18 @@ def queues(q):
     return ["host.io_cpus=%d" % q, "guests.0.queues=%d" % q, "guests.0.queue_depth=%d" % (8 * q)]
 
 
+# Pre-mapped buffers make no grant operation per packet, so no grant-table
+# lock either. Xen has no lazy TLB: its grant unmap flushes every CPU in
+# dom0's dirty mask, running or not.
 PREMAPPED = ['policies=["percpu"]', "costs.hypercall_cycles=1", "costs.map_page_cycles=0",
-             "costs.unmap_page_cycles=0", "costs.invlpg_cycles=0"]
-MAPPED = ['policies=["global"]']
+             "costs.unmap_page_cycles=0", "costs.invlpg_cycles=0",
+             "host.lazy_tlb=false", "host.map_lock=false"]
+MAPPED = ['policies=["global"]', "host.lazy_tlb=false"]
+# The mapped column with and without the per-domain grant-table lock
+# (host.map_lock: every grant map/unmap hypercall segment of all queues under
+# one lock, costs.map_lock_cycles at its 50-cycle default). "before" is the
+# model as it was before the knob existed.
+GRANT_LOCK = {"before": ["host.map_lock=false"], "after": ["host.map_lock=true"]}
 
 
 def mpps(r):
@@ -57,13 +69,17 @@ def per_request(r):
     return r["sim_cycles"] / r["io"]["completed"]
 
 
-def staging(exe):
-    # Calibration on 1 queue: protocol work from pre-mapped, grant work from mapped.
+def staging(exe, lock):
+    """One calibration + prediction; `lock` are the grant-lock settings of
+    the mapped column. Calibration on 1 queue only, as before: protocol work
+    from pre-mapped, grant work from mapped (uncontended: the lock adds its
+    acquisition cost only)."""
+    mapped = MAPPED + lock
     target_pre = BATCH * GHZ * 1e9 / (PAPER_PREMAPPED[1] * 1e6)
     rest = per_request(run(exe, "xen-netback", PREMAPPED + ["host.process_cycles=0"] + queues(1)))
     process = round(target_pre - rest)
     target_map = BATCH * GHZ * 1e9 / (PAPER_MAPPED[1] * 1e6)
-    pilot = run(exe, "xen-netback", MAPPED + ["host.process_cycles=%d" % process,
+    pilot = run(exe, "xen-netback", mapped + ["host.process_cycles=%d" % process,
                                               "costs.map_page_cycles=0",
                                               "costs.unmap_page_cycles=0"] + queues(1))
     page = max(0, round((target_map - per_request(pilot)) / (2 * BATCH)))
@@ -71,13 +87,49 @@ def staging(exe):
     grants = ["costs.map_page_cycles=%d" % page, "costs.unmap_page_cycles=%d" % page]
     rows = {}
     for q in (1, 2, 4):
-        m = run(exe, "xen-netback", MAPPED + work + grants + queues(q))
+        m = run(exe, "xen-netback", mapped + work + grants + queues(q))
         p = run(exe, "xen-netback", PREMAPPED + work + queues(q))
+        bd = m["latency_breakdown_cycles_per_io"]
         rows[q] = {"mapped": mpps(m), "premapped": mpps(p),
                    "mapped_ipis_per_packet": m["ipis"]["per_io"] / BATCH,
-                   "mapped_flush_wait_share": m["latency_breakdown_cycles_per_io"]["flush_wait"]
-                   / m["latency_cycles"]["mean"]}
+                   "mapped_flush_wait_share": bd["flush_wait"] / m["latency_cycles"]["mean"],
+                   # time in the map and unmap phases beyond their work: waiting for the lock
+                   "mapped_map_unmap_cycles": bd["map"] + bd["unmap"],
+                   "stale_uses": m["stale_uses"] + p["stale_uses"]}
     return {"process_cycles_per_request": process, "map_unmap_page_cycles": page, "rows": rows}
+
+
+def print_staging(runs):
+    b, a = runs["before"], runs["after"]
+    print("Xen netback staging grants: guest-TX 64-byte packets, Mpps (paper vs tlbsim)")
+    for k in ("before", "after"):
+        print("calibrated on 1 queue (%s): %d cycles of protocol work per %d-packet request, "
+              "%d cycles per grant map and per unmap" %
+              (k, runs[k]["process_cycles_per_request"], BATCH, runs[k]["map_unmap_page_cycles"]))
+    print("before = no grant-table lock (the model before host.map_lock); after = host.map_lock")
+    print("(a per-domain grant-table lock around every map and unmap); no lazy TLB in either")
+    print("%6s | %13s %8s %8s | %13s %8s | %13s %8s %8s" % (
+        "queues", "mapped paper", "before", "after", "premap paper", "tlbsim",
+        "premap/mapped", "before", "after"))
+    for q in (1, 2, 4):
+        rb, ra = b["rows"][q], a["rows"][q]
+        print("%6d | %13.3f %8.3f %8.3f | %13.2f %8.2f | %13.2f %8.2f %8.2f" % (
+            q, PAPER_MAPPED[q], rb["mapped"], ra["mapped"], PAPER_PREMAPPED[q], ra["premapped"],
+            PAPER_PREMAPPED[q] / PAPER_MAPPED[q], rb["premapped"] / rb["mapped"],
+            ra["premapped"] / ra["mapped"]))
+    print("scaling vs 1 queue (paper -> tlbsim before / after):")
+    for q in (2, 4):
+        rb, ra = b["rows"][q], a["rows"][q]
+        print("  %d queues: mapped %.2fx -> %.2fx / %.2fx   pre-mapped %.2fx -> %.2fx" % (
+            q, PAPER_MAPPED[q] / PAPER_MAPPED[1], rb["mapped"] / b["rows"][1]["mapped"],
+            ra["mapped"] / a["rows"][1]["mapped"],
+            PAPER_PREMAPPED[q] / PAPER_PREMAPPED[1], ra["premapped"] / a["rows"][1]["premapped"]))
+    for k in ("before", "after"):
+        for q, r in runs[k]["rows"].items():
+            print("  %s, mapped, %d queue(s): %.3f IPIs per packet, flush wait %.0f%% of a request's "
+                  "latency, map+unmap phases %.0f cycles per request, stale uses %d"
+                  % (k, q, r["mapped_ipis_per_packet"], 100 * r["mapped_flush_wait_share"],
+                     r["mapped_map_unmap_cycles"], r["stale_uses"]))
 
 
 def broadcast(exe):
@@ -101,26 +153,8 @@ def main():
     ap.add_argument("--tlbsim", default=os.path.join(HERE, "..", "target", "release", "tlbsim"))
     ap.add_argument("--json")
     a = ap.parse_args()
-    s = staging(a.tlbsim)
-    print("Xen netback staging grants: guest-TX 64-byte packets, Mpps (paper vs tlbsim)")
-    print("calibrated on 1 queue: %d cycles of protocol work per %d-packet request, "
-          "%d cycles per grant map and per unmap" %
-          (s["process_cycles_per_request"], BATCH, s["map_unmap_page_cycles"]))
-    print("%6s | %13s %8s | %13s %8s | %13s %8s" % (
-        "queues", "mapped paper", "tlbsim", "premap paper", "tlbsim", "premap/mapped", "tlbsim"))
-    for q, r in s["rows"].items():
-        print("%6d | %13.3f %8.3f | %13.2f %8.2f | %13.2f %8.2f" % (
-            q, PAPER_MAPPED[q], r["mapped"], PAPER_PREMAPPED[q], r["premapped"],
-            PAPER_PREMAPPED[q] / PAPER_MAPPED[q], r["premapped"] / r["mapped"]))
-    print("scaling vs 1 queue (paper -> tlbsim):")
-    for q in (2, 4):
-        r, r1 = s["rows"][q], s["rows"][1]
-        print("  %d queues: mapped %.2fx -> %.2fx   pre-mapped %.2fx -> %.2fx" % (
-            q, PAPER_MAPPED[q] / PAPER_MAPPED[1], r["mapped"] / r1["mapped"],
-            PAPER_PREMAPPED[q] / PAPER_PREMAPPED[1], r["premapped"] / r1["premapped"]))
-    for q, r in s["rows"].items():
-        print("  mapped, %d queue(s): %.3f IPIs per packet, flush wait %.0f%% of a request's latency"
-              % (q, r["mapped_ipis_per_packet"], 100 * r["mapped_flush_wait_share"]))
+    s = {k: staging(a.tlbsim, lock) for k, lock in GRANT_LOCK.items()}
+    print_staging(s)
     print()
     b = broadcast(a.tlbsim)
     print("Broadcast IPI inside a VM (\"vm\" preset, 2.5 GHz): initiator's wait, us")

@@ -48,6 +48,13 @@ fn every_bundled_scenario_loads_without_problems() {
 
 #[test]
 fn bundled_scenarios_match_their_brief() {
+    // The validation scenarios turn on the host knobs their real systems have:
+    // Linux lazy TLB and mmap_lock; Xen's grant-table lock but no lazy TLB.
+    let l = scenarios::load("linux-vm2", &[]).unwrap();
+    assert!(l.config.host.lazy_tlb && l.config.host.map_lock);
+    let x = scenarios::load("xen-netback", &[]).unwrap();
+    assert!(x.config.host.map_lock && !x.config.host.lazy_tlb);
+
     let d = scenarios::load("default", &[]).unwrap();
     assert_eq!(d.config.machine.cpus, 8);
     assert_eq!(d.config.host.io_cpus, 2);

@@ -11,6 +11,19 @@ REASONS = ["task_switch", "remote_shootdown", "local_shootdown",
            "local_mm_shootdown", "remote_ipi_send", "remote_wrong_cpu"]
 # Costs that calibration keeps at the scenario's values (cycles).
 SEND, HANDLER, ACK = 200, 300, 100
+# Model configurations simulated from the same measurement, per pattern.
+# "after" is what Linux does: lazy TLB always; the mmap_lock only where the
+# workers share an address space (global = threads of one process; percpu =
+# one process each, one mmap_lock each).
+OFF = ["host.lazy_tlb=false", "host.map_lock=false"]
+CONFIGS = {
+    "global": [("before", OFF),
+               ("lazy", ["host.lazy_tlb=true", "host.map_lock=false"]),
+               ("lock", ["host.lazy_tlb=false", "host.map_lock=true"]),
+               ("after", ["host.lazy_tlb=true", "host.map_lock=true"])],
+    "percpu": [("before", OFF),
+               ("after", ["host.lazy_tlb=true", "host.map_lock=false"])],
+}
 
 
 def tlbpat(exe, pattern, workers, ops):
@@ -94,26 +107,39 @@ def main():
         mn = tlbpat(a.tlbpat, pattern, n, a.ops)
         raw[pattern] = {1: m1, n: mn}
         meas[pattern] = {1: measured(m1), n: measured(mn)}
-        # Calibrate the per-op syscall cost: a pilot with hypercall = 1 cycle
-        # gives the rest of the simulated op; the two hypercalls get the
-        # remainder of the measured single-worker op.
         t1 = m1["ns_per_op_per_worker"] * f
-        base = ["costs.ipi_delivery_cycles=%d" % delivery, "policies=[\"%s\"]" % policy]
-        pilot = sim(a.tlbsim, base + ["costs.hypercall_cycles=1"] + workers_sets(1))[policy]
-        rest = pilot["sim_cycles"] / pilot["io"]["completed"] - 2
-        hyper = max(1, round((t1 - rest) / 2))
-        calib[pattern] = {"hypercall_cycles": hyper, "ipi_delivery_cycles": delivery,
-                          "single_op_ns": m1["ns_per_op_per_worker"]}
+        calib[pattern] = {"ipi_delivery_cycles": delivery,
+                          "single_op_ns": m1["ns_per_op_per_worker"], "hypercall_cycles": {}}
         simr[pattern] = {}
-        for w in (1, n):
-            r = sim(a.tlbsim, base + ["costs.hypercall_cycles=%d" % hyper] + workers_sets(w))[policy]
-            ios = r["io"]["completed"]
-            simr[pattern][w] = {
-                "ops_per_s": r["throughput"]["iops"],
-                "ipis": r["ipis"]["per_io"],
-                "local": (r["flushes"]["local_page"] + r["flushes"]["local_full"]) / ios,
-                "remote": r["flushes"]["remote"] / ios,
-            }
+        for cname, knobs in CONFIGS[pattern]:
+            # Calibrate the per-op syscall cost for this configuration: a
+            # pilot with hypercall = 1 cycle gives the rest of the simulated
+            # single-worker op; the two hypercalls get the remainder of the
+            # measured single-worker op. Only the 1-worker op and the IPI
+            # round trip are calibrated; map_lock_cycles stays at its
+            # default (an uncontended acquisition, folded into the 1-worker
+            # op anyway).
+            base = ["costs.ipi_delivery_cycles=%d" % delivery, "policies=[\"%s\"]" % policy] + knobs
+            pilot = sim(a.tlbsim, base + ["costs.hypercall_cycles=1"] + workers_sets(1))[policy]
+            rest = pilot["sim_cycles"] / pilot["io"]["completed"] - 2
+            hyper = max(1, round((t1 - rest) / 2))
+            calib[pattern]["hypercall_cycles"][cname] = hyper
+            simr[pattern][cname] = {}
+            for w in (1, n):
+                r = sim(a.tlbsim, base + ["costs.hypercall_cycles=%d" % hyper] + workers_sets(w))[policy]
+                ios = r["io"]["completed"]
+                regs = [c for c in r["per_cpu"] if c.get("registered")]
+                simr[pattern][cname][w] = {
+                    "ops_per_s": r["throughput"]["iops"],
+                    "ipis": r["ipis"]["per_io"],
+                    "local": (r["flushes"]["local_page"] + r["flushes"]["local_full"]) / ios,
+                    "deferred": sum(c["flushes"]["local_full"] for c in regs) / ios,
+                    "remote": r["flushes"]["remote"] / ios,
+                    "stale_uses": r["stale_uses"],
+                }
+                if r["stale_uses"]:
+                    print("MODEL BUG: %s %s %d workers: %d stale uses" %
+                          (pattern, cname, w, r["stale_uses"]), file=sys.stderr)
 
     print()
     print("validation/linux: measured on this kernel vs simulated by tlbsim (scenario linux-vm2)")
@@ -122,22 +148,33 @@ def main():
     print("calibration: IPI round trip %.0f ns (membarrier, 2 vs 1 CPU; %s) -> ipi_delivery_cycles=%d;"
           % (rtt_ns, rtt_note, delivery))
     for p in calib:
-        print("  %s: single-worker op %.0f ns -> hypercall_cycles=%d" %
-              (p, calib[p]["single_op_ns"], calib[p]["hypercall_cycles"]))
+        print("  %s: single-worker op %.0f ns -> hypercall_cycles %s" %
+              (p, calib[p]["single_op_ns"],
+               ", ".join("%s=%d" % kv for kv in calib[p]["hypercall_cycles"].items())))
     print("(measured counts are per op, minus the machine's idle rate over a 300 ms baseline)")
+    print("sim configurations: before = knobs off (the model before host.lazy_tlb/host.map_lock);")
+    print("  lazy = host.lazy_tlb; lock = host.map_lock (mmap_lock; global pattern only: the percpu")
+    print("  pattern's processes each have their own mmap_lock); after = what Linux does for the pattern")
     print()
-    hdr = "%-7s %2s | %10s %10s %5s | %9s %5s | %9s %5s | %9s %5s | %9s"
-    print(hdr % ("pattern", "N", "ops/s meas", "sim", "ratio", "IPIs meas", "sim",
-                 "local meas", "sim", "remote meas", "sim", "IPIsend meas"))
+    hdr = "%-7s %2s %-6s | %10s %10s %5s | %9s %5s | %10s %5s %8s | %11s %5s | %12s | %5s"
+    print(hdr % ("pattern", "N", "sim", "ops/s meas", "sim", "ratio", "IPIs meas", "sim",
+                 "local meas", "sim", "deferred", "remote meas", "sim", "IPIsend meas", "stale"))
     for p in meas:
         for w in sorted(meas[p]):
-            m, s = meas[p][w], simr[p][w]
+            m = meas[p][w]
             local = m.get("local_mm_shootdown", float("nan")) + m.get("local_shootdown", 0.0)
-            print("%-7s %2d | %10.0f %10.0f %5.2f | %9.3f %5.2f | %10.3f %5.2f | %11.3f %5.2f | %12.3f" % (
-                p, w, m["ops_per_s"], s["ops_per_s"], s["ops_per_s"] / m["ops_per_s"],
-                m["ipis"], s["ipis"], local, s["local"],
-                m.get("remote_shootdown", float("nan")), s["remote"],
-                m.get("remote_ipi_send", float("nan"))))
+            for i, (cname, _) in enumerate(CONFIGS[p]):
+                s = simr[p][cname][w]
+                if i == 0:
+                    mcols = (p, w, cname, "%10.0f" % m["ops_per_s"], "%9.3f" % m["ipis"],
+                             "%10.3f" % local, "%11.3f" % m.get("remote_shootdown", float("nan")),
+                             "%12.3f" % m.get("remote_ipi_send", float("nan")))
+                else:
+                    mcols = ("", "", cname, "", "", "", "", "")
+                print("%-7s %2s %-6s | %10s %10.0f %5.2f | %9s %5.2f | %10s %5.2f %8.3f | %11s %5.2f | %12s | %5d" % (
+                    mcols[0], mcols[1], mcols[2], mcols[3], s["ops_per_s"], s["ops_per_s"] / m["ops_per_s"],
+                    mcols[4], s["ipis"], mcols[5], s["local"], s["deferred"], mcols[6], s["remote"],
+                    mcols[7], s["stale_uses"]))
     print()
     print("workers' voluntary context switches (blocking) per op, measured:")
     for p in meas:
@@ -145,8 +182,9 @@ def main():
     print("scaling, throughput with %d workers / with 1:" % n)
     for p in meas:
         mm = meas[p][n]["ops_per_s"] / meas[p][1]["ops_per_s"]
-        ss = simr[p][n]["ops_per_s"] / simr[p][1]["ops_per_s"]
-        print("  %-7s measured %.2fx  simulated %.2fx" % (p, mm, ss))
+        ss = ["%s %.2fx" % (c, simr[p][c][n]["ops_per_s"] / simr[p][c][1]["ops_per_s"])
+              for c, _ in CONFIGS[p]]
+        print("  %-7s measured %.2fx  simulated %s" % (p, mm, ", ".join(ss)))
     if a.json:
         with open(a.json, "w") as fo:
             json.dump({"frequency_ghz": f, "ipi_rtt_ns": rtt_ns, "ipi_rtt_source": rtt_note, "ipi": {"1": ipi1, "2": ipin}, "raw": raw,
