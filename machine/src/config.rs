@@ -168,6 +168,10 @@ pub struct HostConfig {
     /// domain-wide lock (Linux's `mmap_lock`, Xen's per-domain grant-table
     /// lock), costing `costs.map_lock_cycles` per acquisition. Default false.
     pub map_lock: bool,
+    /// Whether the map lock stays held through the unmap's shootdown (Linux
+    /// munmap flushes under `mmap_lock`); false releases it when the unmap
+    /// hypercall's own work ends. Default false.
+    pub map_lock_through_flush: bool,
     /// Mean cycles of protocol processing per request in the data phase
     /// (block layer, netfilter...), on top of touching the data. Default 0.
     pub process_cycles: u64,
@@ -200,6 +204,7 @@ impl Default for HostConfig {
             flush_lock: true,
             lazy_tlb: false,
             map_lock: false,
+            map_lock_through_flush: false,
             process_cycles: 0,
             process_distribution: Distribution::Fixed,
         }

@@ -329,6 +329,7 @@ pub struct Simulation<O: Observer = NoObserver> {
     lock_waiters: VecDeque<u32>,
     lazy_tlb: bool,
     map_lock: bool,
+    map_lock_through_flush: bool,
     map_lock_held: bool,
     map_lock_waiters: VecDeque<u32>,
     migration_rng: SimRng,
@@ -494,6 +495,7 @@ impl<O: Observer> Simulation<O> {
             lock_waiters: VecDeque::new(),
             lazy_tlb: cfg.host.lazy_tlb,
             map_lock: cfg.host.map_lock,
+            map_lock_through_flush: cfg.host.map_lock_through_flush,
             map_lock_held: false,
             map_lock_waiters: VecDeque::new(),
             migration_rng: rng_stream(cfg.seed, STREAM_MIGRATION),
@@ -1141,6 +1143,10 @@ impl<O: Observer> Simulation<O> {
             self.breakdown.flush_wait += wait;
         }
         self.cpus[c].stats.busy_cycles += u64::from(self.measuring) * wait;
+        if self.map_lock_through_flush {
+            // The unmap's map lock was kept through its shootdowns.
+            self.release_map_lock(now, sched);
+        }
         if O::ENABLED {
             let start = self.requests[r].flush_wait_start;
             self.obs
@@ -1472,7 +1478,11 @@ impl<O: Observer> Model for Simulation<O> {
                     }
                     Phase::Data => self.start_unmap(c, now, sched),
                     Phase::Unmap => {
-                        self.release_map_lock(now, sched);
+                        let holds_through_flush = self.map_lock_through_flush
+                            && self.policy.unmap_flush() == FlushDirective::Shootdown;
+                        if !holds_through_flush {
+                            self.release_map_lock(now, sched);
+                        }
                         self.after_unmap(c, now, sched);
                     }
                     Phase::Complete => return self.complete(c, now, sched),

@@ -300,3 +300,28 @@ fn map_lock_serializes_hypercalls() {
     assert_eq!(locked.stale_uses(), 0);
     assert_eq!(locked.hypercalls, free.hypercalls);
 }
+
+/// Holding the map lock through the shootdown (Linux munmap flushes under
+/// mmap_lock) leaves the other backend blocked on the lock during the flush:
+/// lazy TLB then skips it, and nothing goes stale.
+#[test]
+fn map_lock_through_flush_lets_lazy_tlb_skip_the_waiter() {
+    let mut cfg = base(3_000);
+    cfg.host.map_lock = true;
+    cfg.host.lazy_tlb = true;
+    let released = go(&cfg, PolicyKind::Global);
+    cfg.host.map_lock_through_flush = true;
+    let held = go(&cfg, PolicyKind::Global);
+    assert_eq!(released.stale_uses(), 0);
+    assert_eq!(held.stale_uses(), 0);
+    assert!(
+        held.ipis_sent() < released.ipis_sent(),
+        "{} vs {}",
+        held.ipis_sent(),
+        released.ipis_sent()
+    );
+    assert!(
+        held.ipis_sent() >= 6 * held.io_completed,
+        "background CPUs are never skipped"
+    );
+}
