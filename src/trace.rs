@@ -1,6 +1,5 @@
 //! `tlbsim trace`: convert traces to tlbsim's CSV and summarize them.
 
-use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -70,13 +69,15 @@ pub fn cmd_trace(cmd: &TraceCommand) -> Result<()> {
             }
             let format = format_of(input, from.as_deref())?;
             let reader = TraceReader::open(input, format, *device)?;
-            let n = write_streaming_atomic(output, |w| {
+            // Streamed: a converted trace can be gigabytes.
+            let n = reports::write_atomic_with(output, |w| -> Result<u64> {
                 Ok(traces::write_tlbsim(
                     reader,
                     w,
                     &output.display().to_string(),
                 )?)
-            })?;
+            })
+            .with_context(|| format!("cannot write {}", output.display()))?;
             eprintln!(
                 "converted {n} requests from {} ({format}) to {}",
                 input.display(),
@@ -96,42 +97,4 @@ pub fn cmd_trace(cmd: &TraceCommand) -> Result<()> {
             Ok(())
         }
     }
-}
-
-/// Streams `fill`'s output to a temporary file beside `path`, syncs it and
-/// renames it over `path` (the convention of `reports::write_atomic`, which
-/// needs the whole content in memory; a converted trace can be gigabytes).
-/// On error the temporary file is removed and `path` is untouched.
-fn write_streaming_atomic<T>(
-    path: &Path,
-    fill: impl FnOnce(&mut BufWriter<std::fs::File>) -> Result<T>,
-) -> Result<T> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .with_context(|| format!("{} is not a file name", path.display()))?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(".{}.tmp", std::process::id()));
-    let tmp = dir.join(tmp_name);
-    let result = (|| {
-        let f = std::fs::File::create(&tmp)
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
-        let mut w = BufWriter::with_capacity(1 << 16, f);
-        let v = fill(&mut w)?;
-        w.flush()
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
-        let f = w.into_inner().map_err(|e| e.into_error())?;
-        f.sync_all()
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
-        std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-        Ok(v)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }

@@ -1,6 +1,7 @@
 //! Atomic file output.
 
-use std::io::Write;
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 /// A file that could not be written.
@@ -26,32 +27,48 @@ pub enum ReportError {
 /// # Errors
 /// The file cannot be written.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
-    let err = |source| ReportError::Write {
+    write_atomic_with(path, |w| w.write_all(bytes)).map_err(|source| ReportError::Write {
         path: path.to_path_buf(),
         source,
-    };
+    })
+}
+
+/// Streams what `fill` writes to a temporary file beside `path`, syncs it
+/// and renames it over `path` (for outputs too large to hold in memory, such
+/// as a converted trace). On any error, `fill`'s or the file system's, the
+/// temporary file is removed and `path` is untouched.
+///
+/// # Errors
+/// `fill`'s error, or an I/O error converted into it.
+pub fn write_atomic_with<T, E: From<std::io::Error>>(
+    path: &Path,
+    fill: impl FnOnce(&mut BufWriter<File>) -> Result<T, E>,
+) -> Result<T, E> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let name = path
         .file_name()
-        .ok_or_else(|| err(std::io::Error::other("not a file name")))?;
+        .ok_or_else(|| std::io::Error::other("not a file name"))?;
     let mut tmp_name = std::ffi::OsString::from(".");
     tmp_name.push(name);
     tmp_name.push(format!(".{}.tmp", std::process::id()));
     let tmp = dir.join(tmp_name);
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
+    let result = (|| -> Result<T, E> {
+        let mut w = BufWriter::with_capacity(1 << 16, File::create(&tmp)?);
+        let v = fill(&mut w)?;
+        let f = w
+            .into_inner()
+            .map_err(std::io::IntoInnerError::into_error)?;
         f.sync_all()?;
-        std::fs::rename(&tmp, path)
+        std::fs::rename(&tmp, path)?;
+        Ok(v)
     })();
-    if let Err(e) = result {
+    if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
-        return Err(err(e));
     }
-    Ok(())
+    result
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ mod sweep;
 mod table;
 mod timeline;
 
-pub use atomic::{write_atomic, ReportError};
+pub use atomic::{write_atomic, write_atomic_with, ReportError};
 pub use summary::{metrics, summary_csv, summary_json, summary_value, Metric, Report};
 pub use table::table;
 pub use timeline::{Timeline, TimelineConfig, DEFAULT_TIMELINE_EVENTS};
