@@ -51,7 +51,9 @@ fn bundled_scenarios_match_their_brief() {
     // The validation scenarios turn on the host knobs their real systems have:
     // Linux lazy TLB and mmap_lock; Xen's grant-table lock but no lazy TLB.
     let l = scenarios::load("linux-vm2", &[]).unwrap();
-    assert!(l.config.host.lazy_tlb && l.config.host.map_lock);
+    assert!(
+        l.config.host.lazy_tlb && l.config.host.map_lock && l.config.host.map_lock_through_flush
+    );
     let x = scenarios::load("xen-netback", &[]).unwrap();
     assert!(x.config.host.map_lock && !x.config.host.lazy_tlb);
 
