@@ -14,15 +14,22 @@ SEND, HANDLER, ACK = 200, 300, 100
 # Model configurations simulated from the same measurement, per pattern.
 # "after" is what Linux does: lazy TLB always; the mmap_lock only where the
 # workers share an address space (global = threads of one process; percpu =
-# one process each, one mmap_lock each).
-OFF = ["host.lazy_tlb=false", "host.map_lock=false"]
+# one process each, one mmap_lock each), held through munmap's flush.
+# "lz+lk" is the previous "after" (lazy + lock released before the flush).
+OFF = ["host.lazy_tlb=false", "host.map_lock=false", "host.map_lock_through_flush=false"]
 CONFIGS = {
     "global": [("before", OFF),
-               ("lazy", ["host.lazy_tlb=true", "host.map_lock=false"]),
-               ("lock", ["host.lazy_tlb=false", "host.map_lock=true"]),
-               ("after", ["host.lazy_tlb=true", "host.map_lock=true"])],
+               ("lazy", ["host.lazy_tlb=true", "host.map_lock=false",
+                         "host.map_lock_through_flush=false"]),
+               ("lock", ["host.lazy_tlb=false", "host.map_lock=true",
+                         "host.map_lock_through_flush=false"]),
+               ("lz+lk", ["host.lazy_tlb=true", "host.map_lock=true",
+                          "host.map_lock_through_flush=false"]),
+               ("after", ["host.lazy_tlb=true", "host.map_lock=true",
+                          "host.map_lock_through_flush=true"])],
     "percpu": [("before", OFF),
-               ("after", ["host.lazy_tlb=true", "host.map_lock=false"])],
+               ("after", ["host.lazy_tlb=true", "host.map_lock=false",
+                          "host.map_lock_through_flush=false"])],
 }
 
 
@@ -129,11 +136,18 @@ def main():
                 r = sim(a.tlbsim, base + ["costs.hypercall_cycles=%d" % hyper] + workers_sets(w))[policy]
                 ios = r["io"]["completed"]
                 regs = [c for c in r["per_cpu"] if c.get("registered")]
+                # A deferred (lazy) flush is a full local flush on a
+                # registered CPU (the unmap's own flush of 1 page is a
+                # page flush): "local" counts both, "local_explicit" only
+                # the unmap's flushes, like tlb_flush local_mm_shootdown.
+                deferred = sum(c["flushes"]["local_full"] for c in regs) / ios
+                local = (r["flushes"]["local_page"] + r["flushes"]["local_full"]) / ios
                 simr[pattern][cname][w] = {
                     "ops_per_s": r["throughput"]["iops"],
                     "ipis": r["ipis"]["per_io"],
-                    "local": (r["flushes"]["local_page"] + r["flushes"]["local_full"]) / ios,
-                    "deferred": sum(c["flushes"]["local_full"] for c in regs) / ios,
+                    "local": local,
+                    "local_explicit": local - deferred,
+                    "deferred": deferred,
                     "remote": r["flushes"]["remote"] / ios,
                     "stale_uses": r["stale_uses"],
                 }
@@ -154,11 +168,17 @@ def main():
     print("(measured counts are per op, minus the machine's idle rate over a 300 ms baseline)")
     print("sim configurations: before = knobs off (the model before host.lazy_tlb/host.map_lock);")
     print("  lazy = host.lazy_tlb; lock = host.map_lock (mmap_lock; global pattern only: the percpu")
-    print("  pattern's processes each have their own mmap_lock); after = what Linux does for the pattern")
+    print("  pattern's processes each have their own mmap_lock), released before the shootdown;")
+    print("  lz+lk = both (the previous 'after'); after = what Linux does for the pattern (global:")
+    print("  lazy + lock held through munmap's flush, host.map_lock_through_flush; percpu: lazy)")
+    print("local = the unmapping CPU's own flush (local_mm_shootdown + local_shootdown);")
+    print("defer = flushes on switching back to the mm after a lazily skipped shootdown")
+    print("  (measured: tlb_flush reason task_switch, which also counts switches back from other")
+    print("  tenants' processes; sim: registered CPUs' full local flushes)")
     print()
-    hdr = "%-7s %2s %-6s | %10s %10s %5s | %9s %5s | %10s %5s %8s | %11s %5s | %12s | %5s"
+    hdr = "%-7s %2s %-6s | %10s %10s %5s | %9s %5s | %10s %5s | %10s %5s | %11s %5s | %12s | %5s"
     print(hdr % ("pattern", "N", "sim", "ops/s meas", "sim", "ratio", "IPIs meas", "sim",
-                 "local meas", "sim", "deferred", "remote meas", "sim", "IPIsend meas", "stale"))
+                 "local meas", "sim", "defer meas", "sim", "remote meas", "sim", "IPIsend meas", "stale"))
     for p in meas:
         for w in sorted(meas[p]):
             m = meas[p][w]
@@ -168,12 +188,13 @@ def main():
                 if i == 0:
                     mcols = (p, w, cname, "%10.0f" % m["ops_per_s"], "%9.3f" % m["ipis"],
                              "%10.3f" % local, "%11.3f" % m.get("remote_shootdown", float("nan")),
-                             "%12.3f" % m.get("remote_ipi_send", float("nan")))
+                             "%12.3f" % m.get("remote_ipi_send", float("nan")),
+                             "%10.3f" % m.get("task_switch", float("nan")))
                 else:
-                    mcols = ("", "", cname, "", "", "", "", "")
-                print("%-7s %2s %-6s | %10s %10.0f %5.2f | %9s %5.2f | %10s %5.2f %8.3f | %11s %5.2f | %12s | %5d" % (
+                    mcols = ("", "", cname, "", "", "", "", "", "")
+                print("%-7s %2s %-6s | %10s %10.0f %5.2f | %9s %5.2f | %10s %5.2f | %10s %5.2f | %11s %5.2f | %12s | %5d" % (
                     mcols[0], mcols[1], mcols[2], mcols[3], s["ops_per_s"], s["ops_per_s"] / m["ops_per_s"],
-                    mcols[4], s["ipis"], mcols[5], s["local"], s["deferred"], mcols[6], s["remote"],
+                    mcols[4], s["ipis"], mcols[5], s["local_explicit"], mcols[8], s["deferred"], mcols[6], s["remote"],
                     mcols[7], s["stale_uses"]))
     print()
     print("workers' voluntary context switches (blocking) per op, measured:")
