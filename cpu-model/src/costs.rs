@@ -61,6 +61,10 @@ pub struct CostTable {
     /// Taking and releasing the domain-wide map lock when uncontended
     /// (`host.map_lock`). Assumption: 50 cycles, like `flush_lock_cycles`.
     pub map_lock_cycles: u64,
+    /// How long a `spin-then-sleep` map-lock waiter spins before it sleeps.
+    /// Assumption: 10,000 cycles (4 us at 2.5 GHz), the order of a context
+    /// switch pair, past which sleeping is cheaper than spinning.
+    pub map_lock_spin_cycles: u64,
     /// Extra latency of an L1 dTLB miss that hits the L2 STLB: about 12
     /// cycles. Source: measurement 2013, Haswell.
     pub l2_hit_cycles: u64,
@@ -114,6 +118,7 @@ impl CostTable {
             ack_cycles: 100,
             flush_lock_cycles: 50,
             map_lock_cycles: 50,
+            map_lock_spin_cycles: 10_000,
             l2_hit_cycles: 12,
             walk_level_cycles: 20,
             nested_paging: false,

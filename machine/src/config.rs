@@ -172,11 +172,31 @@ pub struct HostConfig {
     /// munmap flushes under `mmap_lock`); false releases it when the unmap
     /// hypercall's own work ends. Default false.
     pub map_lock_through_flush: bool,
+    /// What a backend waiting for the map lock does: `sleep` (its CPU goes
+    /// idle, so lazy TLB may skip it; waking costs `costs.notify_cycles`),
+    /// `spin` (it keeps its CPU, which stays a shootdown target), or
+    /// `spin-then-sleep` (spins `costs.map_lock_spin_cycles`, then sleeps;
+    /// Linux rwsem waiters spin first). Default `sleep`.
+    pub map_lock_waiter: LockWaiter,
     /// Mean cycles of protocol processing per request in the data phase
     /// (block layer, netfilter...), on top of touching the data. Default 0.
     pub process_cycles: u64,
     /// Distribution of that processing time.
     pub process_distribution: Distribution,
+}
+
+/// What a thread does while it waits for a lock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
+pub enum LockWaiter {
+    /// Sleeps: its CPU is idle until the lock is handed over.
+    #[default]
+    Sleep,
+    /// Spins: its CPU stays busy with it.
+    Spin,
+    /// Spins for a while, then sleeps.
+    SpinThenSleep,
 }
 
 /// A distribution of a time with a given mean.
@@ -205,6 +225,7 @@ impl Default for HostConfig {
             lazy_tlb: false,
             map_lock: false,
             map_lock_through_flush: false,
+            map_lock_waiter: LockWaiter::Sleep,
             process_cycles: 0,
             process_distribution: Distribution::Fixed,
         }

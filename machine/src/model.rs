@@ -217,6 +217,8 @@ struct Cpu {
     /// Lazy TLB: a shootdown skipped this CPU; flush before its next
     /// host-domain access.
     deferred_flush: bool,
+    /// Cycles added to the next segment (a sleeping lock waiter's wake-up).
+    wake_debt: u64,
 }
 
 /// A request in flight.
@@ -330,6 +332,7 @@ pub struct Simulation<O: Observer = NoObserver> {
     lazy_tlb: bool,
     map_lock: bool,
     map_lock_through_flush: bool,
+    map_lock_waiter: crate::config::LockWaiter,
     map_lock_held: bool,
     map_lock_waiters: VecDeque<u32>,
     migration_rng: SimRng,
@@ -422,6 +425,7 @@ impl<O: Observer> Simulation<O> {
                 seg_start: 0,
                 bg_resumed: 0,
                 deferred_flush: false,
+                wake_debt: 0,
             });
         }
         let backends = (0..io)
@@ -496,6 +500,7 @@ impl<O: Observer> Simulation<O> {
             lazy_tlb: cfg.host.lazy_tlb,
             map_lock: cfg.host.map_lock,
             map_lock_through_flush: cfg.host.map_lock_through_flush,
+            map_lock_waiter: cfg.host.map_lock_waiter,
             map_lock_held: false,
             map_lock_waiters: VecDeque::new(),
             migration_rng: rng_stream(cfg.seed, STREAM_MIGRATION),
@@ -718,7 +723,8 @@ impl<O: Observer> Simulation<O> {
         length: u64,
         sched: &mut Scheduler<Event, Q>,
     ) {
-        let length = length + self.apply_deferred_flush(c);
+        let length =
+            length + self.apply_deferred_flush(c) + std::mem::take(&mut self.cpus[c].wake_debt);
         let cpu = &mut self.cpus[c];
         cpu.seg_len = length;
         cpu.seg_start = now.max(cpu.clock.irq_free_at);
@@ -782,6 +788,9 @@ impl<O: Observer> Simulation<O> {
         };
         let n = next as usize;
         let b = self.cpus[n].backend.expect("backend CPU");
+        if self.lock_waiter_sleeps(b, now) {
+            self.cpus[n].wake_debt += self.costs.notify_cycles;
+        }
         match self.backends[b].phase {
             Phase::WaitMapLockMap => self.begin_map(n, now, sched),
             Phase::WaitMapLockUnmap => {
@@ -957,20 +966,30 @@ impl<O: Observer> Simulation<O> {
 
     /// Whether a shootdown may skip CPU `x` (lazy TLB): a registered CPU
     /// whose backend thread is not running.
-    fn is_lazy(&self, x: usize) -> bool {
+    fn is_lazy(&self, x: usize, now: u64) -> bool {
         if !self.lazy_tlb || self.cpus[x].clock.segment_active {
             return false;
         }
-        self.cpus[x].backend.is_some_and(|b| {
-            matches!(
-                self.backends[b].phase,
-                Phase::Idle
-                    | Phase::Waking
-                    | Phase::Away
-                    | Phase::WaitMapLockMap
-                    | Phase::WaitMapLockUnmap
-            )
-        })
+        self.cpus[x]
+            .backend
+            .is_some_and(|b| match self.backends[b].phase {
+                Phase::Idle | Phase::Waking | Phase::Away => true,
+                Phase::WaitMapLockMap | Phase::WaitMapLockUnmap => self.lock_waiter_sleeps(b, now),
+                _ => false,
+            })
+    }
+
+    /// Whether backend `b`, waiting for the map lock, sleeps at `now` (as
+    /// opposed to spinning on its CPU).
+    fn lock_waiter_sleeps(&self, b: usize, now: u64) -> bool {
+        use crate::config::LockWaiter;
+        match self.map_lock_waiter {
+            LockWaiter::Sleep => true,
+            LockWaiter::Spin => false,
+            LockWaiter::SpinThenSleep => {
+                now.saturating_sub(self.backends[b].phase_start) >= self.costs.map_lock_spin_cycles
+            }
+        }
     }
 
     /// A CPU a shootdown skipped flushes before its next host-domain access;
@@ -1081,7 +1100,7 @@ impl<O: Observer> Simulation<O> {
         if self.lazy_tlb {
             for i in 1..n {
                 let x = ((c32 + i) % n) as usize;
-                if self.is_lazy(x) {
+                if self.is_lazy(x, now) {
                     self.cpus[x].deferred_flush = true;
                     targets -= 1;
                 }
@@ -1096,7 +1115,7 @@ impl<O: Observer> Simulation<O> {
         let mut t = t0 + local;
         for i in 1..n {
             let target = (c32 + i) % n;
-            if self.is_lazy(target as usize) {
+            if self.is_lazy(target as usize, now) {
                 continue;
             }
             t += self.costs.ipi_send_cycles;

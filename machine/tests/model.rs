@@ -325,3 +325,44 @@ fn map_lock_through_flush_lets_lazy_tlb_skip_the_waiter() {
         "background CPUs are never skipped"
     );
 }
+
+/// A map-lock waiter that spins keeps its CPU busy, so lazy TLB cannot skip
+/// it; one that sleeps can; spin-then-sleep lies in between. None of them
+/// goes stale.
+#[test]
+fn lock_waiters_spin_or_sleep() {
+    use machine::LockWaiter;
+    let mut cfg = base(3_000);
+    cfg.host.map_lock = true;
+    cfg.host.lazy_tlb = true;
+    cfg.host.map_lock_through_flush = true;
+    let mut ipis = Vec::new();
+    for (waiter, spin) in [
+        (LockWaiter::Spin, 0),
+        (LockWaiter::Sleep, 0),
+        (LockWaiter::SpinThenSleep, 0),
+        (LockWaiter::SpinThenSleep, 1_000_000_000),
+    ] {
+        cfg.host.map_lock_waiter = waiter;
+        cfg.costs.map_lock_spin_cycles = spin;
+        let r = go(&cfg, PolicyKind::Global);
+        assert_eq!(r.stale_uses(), 0, "{waiter:?}");
+        ipis.push(r.per_io(r.ipis_sent()));
+    }
+    assert!(
+        (ipis[0] - 7.0).abs() < 1e-9,
+        "a spinning waiter is always a target: {ipis:?}"
+    );
+    assert!(
+        ipis[1] < ipis[0],
+        "a sleeping waiter can be skipped: {ipis:?}"
+    );
+    assert!(
+        (ipis[2] - ipis[1]).abs() < 1e-9,
+        "no spin = sleep: {ipis:?}"
+    );
+    assert!(
+        (ipis[3] - ipis[0]).abs() < 1e-9,
+        "endless spin = spin: {ipis:?}"
+    );
+}
