@@ -54,6 +54,12 @@ fn bundled_scenarios_match_their_brief() {
     assert!(
         l.config.host.lazy_tlb && l.config.host.map_lock && l.config.host.map_lock_through_flush
     );
+    // rwsem writers spin (10.5 us on a reader-owned lock) before they sleep.
+    assert_eq!(
+        l.config.host.map_lock_waiter,
+        machine::LockWaiter::SpinThenSleep
+    );
+    assert_eq!(l.config.costs.map_lock_spin_cycles, 27_300);
     let x = scenarios::load("xen-netback", &[]).unwrap();
     assert!(x.config.host.map_lock && !x.config.host.lazy_tlb);
 

@@ -12,26 +12,35 @@ REASONS = ["task_switch", "remote_shootdown", "local_shootdown",
 # Costs that calibration keeps at the scenario's values (cycles).
 SEND, HANDLER, ACK = 200, 300, 100
 # Model configurations simulated from the same measurement, per pattern.
-# "after" is what Linux does: lazy TLB always; the mmap_lock only where the
-# workers share an address space (global = threads of one process; percpu =
-# one process each, one mmap_lock each), held through munmap's flush.
-# "lz+lk" is the previous "after" (lazy + lock released before the flush).
-OFF = ["host.lazy_tlb=false", "host.map_lock=false", "host.map_lock_through_flush=false"]
+# Linux: lazy TLB always; the mmap_lock only where the workers share an
+# address space (global = threads of one process; percpu = one process each,
+# one mmap_lock each), held through munmap's flush; a writer waiting for it
+# spins while the owner runs (rwsem optimistic spinning) and, once the lock
+# is reader-owned (munmap downgrades it before the flush), for at most
+# RSPIN_US, then sleeps (kernel/locking/rwsem.c, rwsem_rspin_threshold:
+# (10 + readers/2) us, 1 reader here).
+# "lz+lk" = lazy + lock released before the flush (two re-validations ago);
+# "sleep" = lazy + lock through the flush, waiter always asleep (the last
+# re-validation's "after"); "spin" = the waiter spins until it gets the lock
+# (an upper bound on Linux's spinning); "s+s" = spin-then-sleep after
+# RSPIN_US counted from the start of the wait (a lower bound: Linux starts
+# that clock only when the lock becomes reader-owned, and spins without a
+# limit before that while the writer owner is on its CPU).
+RSPIN_US = 10.5
+OFF = ["host.lazy_tlb=false", "host.map_lock=false", "host.map_lock_through_flush=false",
+       'host.map_lock_waiter="sleep"']
+LAZY_LOCK = ["host.lazy_tlb=true", "host.map_lock=true", "host.map_lock_through_flush=true"]
 CONFIGS = {
     "global": [("before", OFF),
-               ("lazy", ["host.lazy_tlb=true", "host.map_lock=false",
-                         "host.map_lock_through_flush=false"]),
-               ("lock", ["host.lazy_tlb=false", "host.map_lock=true",
-                         "host.map_lock_through_flush=false"]),
                ("lz+lk", ["host.lazy_tlb=true", "host.map_lock=true",
-                          "host.map_lock_through_flush=false"]),
-               ("after", ["host.lazy_tlb=true", "host.map_lock=true",
-                          "host.map_lock_through_flush=true"])],
+                          "host.map_lock_through_flush=false", 'host.map_lock_waiter="sleep"']),
+               ("sleep", LAZY_LOCK + ['host.map_lock_waiter="sleep"']),
+               ("spin", LAZY_LOCK + ['host.map_lock_waiter="spin"']),
+               ("s+s", LAZY_LOCK + ['host.map_lock_waiter="spin-then-sleep"'])],
     "percpu": [("before", OFF),
                ("after", ["host.lazy_tlb=true", "host.map_lock=false",
                           "host.map_lock_through_flush=false"])],
 }
-
 
 def tlbpat(exe, pattern, workers, ops):
     out = subprocess.run([exe, "--pattern", pattern, "--workers", str(workers),
@@ -106,6 +115,7 @@ def main():
         # inside a KVM VM (W. Li, 2018: about 2.5 us) instead, and say so.
         rtt_ns, rtt_note = 2500.0, "published 2.5 us used: only %.2f IPIs per membarrier call" % sent
     delivery = max(1, round(rtt_ns * f) - SEND - HANDLER - ACK)
+    spin_cycles = round(RSPIN_US * 1000 * f)
 
     meas, raw, simr, calib = {}, {}, {}, {}
     for pattern, policy in (("global", "global"), ("percpu", "percpu")):
@@ -126,7 +136,8 @@ def main():
             # round trip are calibrated; map_lock_cycles stays at its
             # default (an uncontended acquisition, folded into the 1-worker
             # op anyway).
-            base = ["costs.ipi_delivery_cycles=%d" % delivery, "policies=[\"%s\"]" % policy] + knobs
+            base = ["costs.ipi_delivery_cycles=%d" % delivery, "policies=[\"%s\"]" % policy,
+                    "costs.map_lock_spin_cycles=%d" % spin_cycles] + knobs
             pilot = sim(a.tlbsim, base + ["costs.hypercall_cycles=1"] + workers_sets(1))[policy]
             rest = pilot["sim_cycles"] / pilot["io"]["completed"] - 2
             hyper = max(1, round((t1 - rest) / 2))
@@ -167,10 +178,12 @@ def main():
                ", ".join("%s=%d" % kv for kv in calib[p]["hypercall_cycles"].items())))
     print("(measured counts are per op, minus the machine's idle rate over a 300 ms baseline)")
     print("sim configurations: before = knobs off (the model before host.lazy_tlb/host.map_lock);")
-    print("  lazy = host.lazy_tlb; lock = host.map_lock (mmap_lock; global pattern only: the percpu")
-    print("  pattern's processes each have their own mmap_lock), released before the shootdown;")
-    print("  lz+lk = both (the previous 'after'); after = what Linux does for the pattern (global:")
-    print("  lazy + lock held through munmap's flush, host.map_lock_through_flush; percpu: lazy)")
+    print("  lz+lk = lazy TLB + map lock (mmap_lock; global only: percpu's processes each have")
+    print("  their own) released before the shootdown; sleep/spin/s+s = lazy + lock held through")
+    print("  munmap's flush, the waiter sleeping (lazily skipped), spinning (a target), or")
+    print("  spinning %.1f us = %d cycles then sleeping (rwsem's reader-owned spin limit);" % (RSPIN_US, spin_cycles))
+    print("  percpu after = lazy. notify_cycles = 0 (the scenario's: no guest notification), so a")
+    print("  sleeping waiter wakes for free")
     print("local = the unmapping CPU's own flush (local_mm_shootdown + local_shootdown);")
     print("defer = flushes on switching back to the mm after a lazily skipped shootdown")
     print("  (measured: tlb_flush reason task_switch, which also counts switches back from other")
@@ -208,7 +221,7 @@ def main():
         print("  %-7s measured %.2fx  simulated %s" % (p, mm, ", ".join(ss)))
     if a.json:
         with open(a.json, "w") as fo:
-            json.dump({"frequency_ghz": f, "ipi_rtt_ns": rtt_ns, "ipi_rtt_source": rtt_note, "ipi": {"1": ipi1, "2": ipin}, "raw": raw,
+            json.dump({"frequency_ghz": f, "map_lock_spin_cycles": spin_cycles, "ipi_rtt_ns": rtt_ns, "ipi_rtt_source": rtt_note, "ipi": {"1": ipi1, "2": ipin}, "raw": raw,
                        "measured": meas, "simulated": simr, "calibration": calib}, fo, indent=1)
 
 
