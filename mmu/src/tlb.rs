@@ -104,67 +104,69 @@ impl Default for TlbConfig {
     }
 }
 
-/// Bit of a slot's meta word set for a 2 MiB entry.
-const META_2M: u64 = 1;
-/// Shift of the ASID in a slot's meta word (bits 1..=16).
-const META_ASID_SHIFT: u32 = 1;
-/// Shift of the epoch in a slot's meta word (bits 17..=63).
-const META_EPOCH_SHIFT: u32 = 17;
-/// Largest epoch that fits a meta word; on overflow every slot is cleared.
-const MAX_EPOCH: u64 = u64::MAX >> META_EPOCH_SHIFT;
+/// Bit of a key set in every valid slot (an invalid slot's key is 0).
+const KEY_VALID: u64 = 1;
+/// Bit of a key set for a 2 MiB entry.
+const KEY_2M: u64 = 2;
+/// Shift of the ASID in a key (bits 2..=17).
+const KEY_ASID_SHIFT: u32 = 2;
+/// Shift of the low bits of the base page in a key (bits 18..=63).
+const KEY_PAGE_SHIFT: u32 = 18;
+/// The base page bits above those a key holds (`page >> HI_SHIFT`, 0 in the
+/// canonical 48-bit address space) are kept in `SetAssocTlb::his`.
+const HI_SHIFT: u32 = 64 - KEY_PAGE_SHIFT;
 
-/// The meta word of a slot holding an entry of `asid` and `size` valid in
-/// `epoch`: `epoch << 17 | asid << 1 | is_2m`. Slot metas of an older epoch
-/// (or 0: never filled / removed) are invalid.
-#[inline]
-const fn meta_word(epoch: u64, asid: Asid, size: PageSize) -> u64 {
+/// The key of a slot holding an entry of `asid` and `size` for base page
+/// `page` (its low 46 bits):
+/// `page << 18 | asid << 2 | is_2m << 1 | 1`. Never 0.
+#[inline(always)]
+const fn key_of(page: u64, asid: Asid, size: PageSize) -> u64 {
     let huge = match size {
         PageSize::Size4K => 0,
-        PageSize::Size2M => META_2M,
+        PageSize::Size2M => KEY_2M,
     };
-    (epoch << META_EPOCH_SHIFT) | ((asid.0 as u64) << META_ASID_SHIFT) | huge
+    (page << KEY_PAGE_SHIFT) | ((asid.0 as u64) << KEY_ASID_SHIFT) | huge | KEY_VALID
 }
 
-/// The tag of a slot: its base page (4 KiB units, aligned to the entry's
-/// size) and its meta word ([`meta_word`]). A slot is valid iff the epoch of
-/// its meta word is the TLB's current epoch.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-struct Tag {
-    page: u64,
-    meta: u64,
+/// Words of a slot's record: frame, token.
+const REC_WORDS: usize = 2;
+/// Base frame (4 KiB units) of the slot.
+const REC_FRAME: usize = 0;
+/// Page-table state token the slot was filled under (see [`crate::access`]);
+/// 0 = unknown (filled by [`SetAssocTlb::insert`]).
+const REC_TOKEN: usize = 1;
+/// Sets of at most this many ways keep their LRU order in one word and their
+/// valid ways in their fingerprints (else: stamps and keys).
+const ORDER_WAYS: usize = 16;
+/// Sets of at most this many ways are probed by comparing every key, larger
+/// sets by their fingerprints first.
+const SCAN_WAYS: usize = 8;
+/// Index in a set block of the recency order word.
+const ORDER: usize = 1;
+/// Index in a set block of the first key.
+const KEYS: usize = 4;
+/// Index in a set block of the first fingerprint word (ways 0..8; the next
+/// word holds ways 8..16).
+const FPS: usize = 2;
+
+/// The fingerprint of a key, 1..=255: byte `w % 8` of word `FPS + w / 8` of
+/// a set block with `ways <= ORDER_WAYS` is the fingerprint of way `w`'s key,
+/// or 0 if the way is invalid.
+#[inline(always)]
+const fn fingerprint(key: u64) -> u64 {
+    let f = key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56;
+    f | (f == 0) as u64
 }
 
-impl Tag {
-    #[inline(always)]
-    fn matches(self, page: u64, meta: u64) -> bool {
-        (self.page ^ page) | (self.meta ^ meta) == 0
-    }
+/// The high bit of each zero byte of `x`, exactly.
+#[inline(always)]
+const fn zero_bytes(x: u64) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    !(((x & LOW7) + LOW7) | x | LOW7)
 }
 
-/// The way with the smallest stamp (the first one on ties) of a set.
-#[inline]
-fn lru_way(stamps: &[u64]) -> usize {
-    let mut best = 0;
-    let mut min = u64::MAX;
-    for (w, &s) in stamps.iter().enumerate() {
-        if s < min {
-            min = s;
-            best = w;
-        }
-    }
-    best
-}
-
-/// The valid ways of one set (bit `w` = way `w`), as of epoch `epoch`: in a
-/// later epoch the set has no valid way (a flush does not visit the sets).
-#[derive(Clone, Copy, Debug)]
-struct SetState {
-    epoch: u64,
-    valid: u64,
-}
-
-/// Sets with at most this many ways keep a [`SetState`] bitmask.
-const MAX_MASKED_WAYS: usize = 64;
+/// Words per cache line.
+const LINE_WORDS: usize = 8;
 
 /// One set-associative TLB level with exact LRU replacement within a set.
 ///
@@ -181,38 +183,92 @@ const MAX_MASKED_WAYS: usize = 64;
 /// must on real hardware. A translation left behind is a *stale* entry.
 ///
 /// Lookups do not allocate.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct SetAssocTlb {
     geometry: TlbGeometry,
     /// Associativity (`geometry.ways`).
     ways: usize,
-    // Slots as parallel arrays (struct of arrays), `sets * ways` each; set
-    // `s` is `[s * ways .. (s + 1) * ways]`.
-    /// Tag of each slot.
-    tags: Vec<Tag>,
-    /// Base frame (4 KiB units) of each slot.
-    frames: Vec<u64>,
-    /// Value of the access clock at each slot's last use; larger = more
-    /// recent. Unique among the valid slots.
+    // Each set is one cache-line-aligned block of `stride` words of `words`
+    // (from `off + set * stride`), so an access touches few cache lines:
+    // * word 0: the epoch the set was last written in (in any other epoch
+    //   all its slots are invalid);
+    // * word `ORDER`, when `ways <= ORDER_WAYS`: its recency order, nibble
+    //   `r` = the way of rank `r` (0 = most recently used), a permutation of
+    //   the ways, so the valid ways are in LRU order (exact LRU);
+    // * words `FPS..FPS + 2`, when `ways <= ORDER_WAYS`: the fingerprint of
+    //   each way ([`fingerprint`]; 0 = invalid);
+    // * words `KEYS..KEYS + ways`: the keys of its ways ([`key_of`];
+    //   0 = invalid);
+    // * from word `recs`: one record of `REC_WORDS` words (frame, token)
+    //   per way.
+    words: Vec<u64>,
+    /// Index in `words` of the first block (aligns the blocks to 64 bytes).
+    off: usize,
+    /// Words per set block.
+    stride: usize,
+    /// Offset of the first record in a block.
+    recs: usize,
+    /// When `ways > ORDER_WAYS`: value of the access clock at each slot's
+    /// (`set * ways + way`) last use; larger = more recent, unique among
+    /// the valid slots. Empty otherwise.
     stamps: Vec<u64>,
-    /// Page-table state token each slot was filled under (see
-    /// [`crate::access`]); 0 = unknown (filled by [`insert`](Self::insert)).
-    tokens: Vec<u64>,
-    /// Valid-way bitmask of each set when `ways <= 64`; empty otherwise
-    /// (then free ways are found by scanning the tags).
-    set_states: Vec<SetState>,
-    /// The bits of the `ways` ways (when `set_states` is used).
-    ways_mask: u64,
+    /// `page >> HI_SHIFT` of each slot's base page, kept once `wide`.
+    his: Vec<u64>,
+    /// The high bits of the fingerprint bytes of the ways, in the two
+    /// fingerprint words (`ways <= ORDER_WAYS`).
+    fp_lanes: [u64; 2],
+    /// The nibbles of the ranks of a recency order word.
+    order_mask: u64,
+    /// Whether a page with nonzero high bits was ever inserted (until then
+    /// every slot's high bits are 0 and `his` is not read or written).
+    wide: bool,
     sets: u64,
     /// `sets - 1` when `sets` is a power of two (index by mask, not modulo).
     set_mask: Option<u64>,
-    /// Access clock for LRU stamps (one tick per insert or hit).
+    /// Access clock for LRU stamps (one tick per insert or hit; used when
+    /// `ways > ORDER_WAYS`).
     clock: u64,
     /// Current epoch (>= 1): [`flush_all`](Self::flush_all) invalidates every
     /// slot in O(1) by starting a new epoch.
     epoch: u64,
     occupancy: usize,
     resident_2m: usize,
+}
+
+/// `words` zeroed with room for `len` words from an offset aligned to 64
+/// bytes; returns the buffer and the offset.
+fn aligned_words(len: usize) -> (Vec<u64>, usize) {
+    let words = vec![0u64; len + LINE_WORDS - 1];
+    let addr = words.as_ptr() as usize;
+    let off = ((64 - addr % 64) % 64) / 8;
+    (words, off)
+}
+
+impl Clone for SetAssocTlb {
+    fn clone(&self) -> Self {
+        let len = self.sets_len();
+        let (mut words, off) = aligned_words(len);
+        words[off..off + len].copy_from_slice(&self.words[self.off..self.off + len]);
+        SetAssocTlb {
+            geometry: self.geometry,
+            ways: self.ways,
+            words,
+            off,
+            stride: self.stride,
+            recs: self.recs,
+            stamps: self.stamps.clone(),
+            his: self.his.clone(),
+            fp_lanes: self.fp_lanes,
+            order_mask: self.order_mask,
+            wide: self.wide,
+            sets: self.sets,
+            set_mask: self.set_mask,
+            clock: self.clock,
+            epoch: self.epoch,
+            occupancy: self.occupancy,
+            resident_2m: self.resident_2m,
+        }
+    }
 }
 
 impl SetAssocTlb {
@@ -222,31 +278,50 @@ impl SetAssocTlb {
     /// [`MmuError::InvalidGeometry`] if `geometry` fails [`TlbGeometry::validate`].
     pub fn new(geometry: TlbGeometry) -> Result<Self, MmuError> {
         geometry.validate()?;
-        let sets_usize = geometry.sets();
-        let sets = u64::try_from(sets_usize).map_err(|_| MmuError::InvalidGeometry {
+        let too_big = MmuError::InvalidGeometry {
             entries: geometry.entries,
             ways: geometry.ways,
             reason: "too many sets",
-        })?;
-        let masked = geometry.ways <= MAX_MASKED_WAYS;
-        let empty_set = SetState { epoch: 0, valid: 0 };
+        };
+        let sets_usize = geometry.sets();
+        let sets = u64::try_from(sets_usize).map_err(|_| too_big)?;
+        let ways = geometry.ways;
+        let recs = (KEYS + ways).next_multiple_of(REC_WORDS);
+        let stride = ways
+            .checked_mul(REC_WORDS)
+            .and_then(|r| r.checked_add(recs))
+            .and_then(|s| s.checked_next_multiple_of(LINE_WORDS))
+            .ok_or(too_big)?;
+        let len = sets_usize.checked_mul(stride).ok_or(too_big)?;
+        let (mut words, off) = aligned_words(len);
+        if ways <= ORDER_WAYS {
+            // Initial recency order: way `r` has rank `r`.
+            let order = (0..ways).fold(0u64, |o, w| o | ((w as u64) << (4 * w)));
+            for blk in words[off..off + len].chunks_exact_mut(stride) {
+                blk[ORDER] = order;
+            }
+        }
+        let masked = ways <= ORDER_WAYS;
         Ok(SetAssocTlb {
             geometry,
-            ways: geometry.ways,
-            tags: vec![Tag { page: 0, meta: 0 }; geometry.entries],
-            frames: vec![0; geometry.entries],
-            stamps: vec![0; geometry.entries],
-            tokens: vec![0; geometry.entries],
-            set_states: if masked {
-                vec![empty_set; sets_usize]
-            } else {
+            ways,
+            words,
+            off,
+            stride,
+            recs,
+            stamps: if masked {
                 Vec::new()
-            },
-            ways_mask: if masked {
-                u64::MAX >> (64 - geometry.ways)
             } else {
-                0
+                vec![0; geometry.entries]
             },
+            his: vec![0; geometry.entries],
+            fp_lanes: [0, 1].map(|word| {
+                (0..8)
+                    .filter(|b| word * 8 + b < ways)
+                    .fold(0, |m, b| m | (0x80 << (8 * b)))
+            }),
+            order_mask: u64::MAX >> (64 - 4 * ways.clamp(1, ORDER_WAYS)),
+            wide: false,
             sets,
             set_mask: sets.is_power_of_two().then(|| sets - 1),
             clock: 0,
@@ -254,6 +329,11 @@ impl SetAssocTlb {
             occupancy: 0,
             resident_2m: 0,
         })
+    }
+
+    /// Words of all set blocks.
+    fn sets_len(&self) -> usize {
+        self.geometry.sets() * self.stride
     }
 
     /// The geometry this level was built with.
@@ -277,30 +357,36 @@ impl SetAssocTlb {
     /// The valid entries, in slot order (set by set, way by way): a
     /// deterministic snapshot for inspection and tests.
     pub fn entries(&self) -> impl Iterator<Item = Translation> + '_ {
-        (0..self.tags.len())
-            .filter(|&i| self.is_valid(self.tags[i].meta))
-            .map(|i| self.slot(i))
+        let blocks = self.words[self.off..self.off + self.sets_len()].chunks_exact(self.stride);
+        blocks
+            .enumerate()
+            .filter(|(_, blk)| blk[0] == self.epoch)
+            .flat_map(move |(set, blk)| {
+                (0..self.ways)
+                    .filter(move |&w| blk[KEYS + w] != 0)
+                    .map(move |w| self.decode(blk, set, w))
+            })
     }
 
+    /// The translation held by way `w` of set `set`, whose block is `blk`.
     #[inline(always)]
-    fn is_valid(&self, meta: u64) -> bool {
-        meta >> META_EPOCH_SHIFT == self.epoch
-    }
-
-    /// The translation held by slot `i`.
-    #[inline]
-    fn slot(&self, i: usize) -> Translation {
-        let Tag { page, meta } = self.tags[i];
+    fn decode(&self, blk: &[u64], set: usize, w: usize) -> Translation {
+        let key = blk[KEYS + w];
+        let rec = self.recs + w * REC_WORDS;
         #[allow(
             clippy::cast_possible_truncation,
-            reason = "the ASID field of a meta word is 16 bits"
+            reason = "the ASID field of a key is 16 bits"
         )]
-        let asid = Asid((meta >> META_ASID_SHIFT) as u16);
+        let asid = Asid((key >> KEY_ASID_SHIFT) as u16);
+        let mut page = key >> KEY_PAGE_SHIFT;
+        if self.wide {
+            page |= self.his[set * self.ways + w] << HI_SHIFT;
+        }
         Translation {
             asid,
             page: VirtPage(page),
-            frame: PhysFrame(self.frames[i]),
-            size: if meta & META_2M == 0 {
+            frame: PhysFrame(blk[rec + REC_FRAME]),
+            size: if key & KEY_2M == 0 {
                 PageSize::Size4K
             } else {
                 PageSize::Size2M
@@ -325,37 +411,69 @@ impl SetAssocTlb {
         set
     }
 
-    /// Slot index of the valid entry tagged (asid, base, size) in set `set`,
-    /// if any.
+    /// Index in `words` of set `set`'s block.
+    #[inline(always)]
+    fn block(&self, set: usize) -> usize {
+        self.off + set * self.stride
+    }
+
+    /// Way of the valid entry tagged (asid, base, size) in set `set`, if any.
     #[inline(always)]
     fn find_in(&self, set: usize, asid: Asid, base: VirtPage, size: PageSize) -> Option<usize> {
-        let start = set * self.ways;
-        let (page, meta) = (base.0, meta_word(self.epoch, asid, size));
-        self.tags[start..start + self.ways]
-            .iter()
-            .position(|t| t.matches(page, meta))
-            .map(|w| start + w)
+        let b = self.block(set);
+        let blk = &self.words[b..b + self.stride];
+        if blk[0] != self.epoch {
+            return None;
+        }
+        let key = key_of(base.0, asid, size);
+        let hi = base.0 >> HI_SHIFT;
+        if !self.wide && hi != 0 {
+            // Every resident page has high bits 0.
+            return None;
+        }
+        let keys = &blk[KEYS..KEYS + self.ways];
+        if self.ways <= SCAN_WAYS && !self.wide {
+            // A few keys (one cache line): compare them all directly.
+            return keys.iter().position(|&k| k == key);
+        }
+        if self.ways <= ORDER_WAYS {
+            let fp = fingerprint(key) * 0x0101_0101_0101_0101;
+            let mut m = zero_bytes(blk[FPS] ^ fp) & self.fp_lanes[0];
+            while m != 0 {
+                let w = m.trailing_zeros() as usize / 8;
+                if keys[w] == key && (!self.wide || self.his[set * self.ways + w] == hi) {
+                    return Some(w);
+                }
+                m &= m - 1;
+            }
+            if self.ways > 8 {
+                let mut m = zero_bytes(blk[FPS + 1] ^ fp) & self.fp_lanes[1];
+                while m != 0 {
+                    let w = 8 + m.trailing_zeros() as usize / 8;
+                    if keys[w] == key && (!self.wide || self.his[set * self.ways + w] == hi) {
+                        return Some(w);
+                    }
+                    m &= m - 1;
+                }
+            }
+            return None;
+        }
+        if !self.wide {
+            return keys.iter().position(|&k| k == key);
+        }
+        let his = &self.his[set * self.ways..(set + 1) * self.ways];
+        keys.iter()
+            .zip(his)
+            .position(|(&k, &h)| k == key && h == hi)
     }
 
-    /// Slot index of the valid entry tagged (asid, base, size), if any.
-    #[inline(always)]
-    fn find(&self, asid: Asid, base: VirtPage, size: PageSize) -> Option<usize> {
-        self.find_in(self.set_index(base, size), asid, base, size)
-    }
-
-    /// The 2 MiB half of [`find_covering`](Self::find_covering), kept out
-    /// of line: most lookups hit a 4 KiB entry or no 2 MiB entry is resident.
-    #[inline(never)]
-    fn find_2m(&self, asid: Asid, page: VirtPage) -> Option<usize> {
-        self.find(asid, page.align_down(PageSize::Size2M), PageSize::Size2M)
-    }
-
-    /// Slot index of the entry that translates `page` of `asid` (4 KiB entry
+    /// (set, way) of the entry that translates `page` of `asid` (4 KiB entry
     /// first, then 2 MiB), if any.
     #[inline(always)]
-    fn find_covering(&self, asid: Asid, page: VirtPage) -> Option<usize> {
-        if let Some(i) = self.find(asid, page, PageSize::Size4K) {
-            return Some(i);
+    fn find_covering(&self, asid: Asid, page: VirtPage) -> Option<(usize, usize)> {
+        let set = self.set_index(page, PageSize::Size4K);
+        if let Some(w) = self.find_in(set, asid, page, PageSize::Size4K) {
+            return Some((set, w));
         }
         if self.resident_2m > 0 {
             return self.find_2m(asid, page);
@@ -363,39 +481,28 @@ impl SetAssocTlb {
         None
     }
 
-    /// The first invalid way of set `set`, if any.
-    #[inline(always)]
-    fn free_way(&self, set: usize) -> Option<usize> {
-        if self.set_states.is_empty() {
-            let start = set * self.ways;
-            return self.tags[start..start + self.ways]
-                .iter()
-                .position(|t| !self.is_valid(t.meta));
-        }
-        let st = self.set_states[set];
-        let valid = if st.epoch == self.epoch { st.valid } else { 0 };
-        let free = !valid & self.ways_mask;
-        (free != 0).then(|| free.trailing_zeros() as usize)
+    /// The 2 MiB half of [`find_covering`](Self::find_covering), kept out
+    /// of line: most lookups hit a 4 KiB entry or no 2 MiB entry is resident.
+    #[inline(never)]
+    fn find_2m(&self, asid: Asid, page: VirtPage) -> Option<(usize, usize)> {
+        let base = page.align_down(PageSize::Size2M);
+        let set = self.set_index(base, PageSize::Size2M);
+        self.find_in(set, asid, base, PageSize::Size2M)
+            .map(|w| (set, w))
     }
 
-    #[inline(always)]
-    fn touch(&mut self, i: usize) {
-        self.clock += 1;
-        self.stamps[i] = self.clock;
-    }
-
-    /// Invalidate slot `i`, way `i - set * ways` of set `set`.
+    /// Invalidate way `w` of set `set` (valid).
     #[inline]
-    fn remove(&mut self, set: usize, i: usize) {
-        let meta = self.tags[i].meta;
-        debug_assert!(self.is_valid(meta));
-        self.tags[i].meta = 0;
-        if let Some(st) = self.set_states.get_mut(set) {
-            debug_assert_eq!(st.epoch, self.epoch);
-            st.valid &= !(1 << (i - set * self.ways));
+    fn remove(&mut self, set: usize, w: usize) {
+        let b = self.block(set);
+        let key = self.words[b + KEYS + w];
+        debug_assert!(key != 0);
+        self.words[b + KEYS + w] = 0;
+        if self.ways <= ORDER_WAYS {
+            self.words[b + FPS + w / 8] &= !(0xff << (8 * (w % 8)));
         }
         self.occupancy -= 1;
-        if meta & META_2M != 0 {
+        if key & KEY_2M != 0 {
             self.resident_2m -= 1;
         }
     }
@@ -412,9 +519,12 @@ impl SetAssocTlb {
     /// the entry was filled under (0 = unknown).
     #[inline(always)]
     fn lookup_token(&mut self, asid: Asid, va: VirtAddr) -> Option<(Translation, u64)> {
-        let i = self.find_covering(asid, va.page())?;
-        self.touch(i);
-        Some((self.slot(i), self.tokens[i]))
+        let (set, w) = self.find_covering(asid, va.page())?;
+        self.touch(set, w);
+        let b = self.block(set);
+        let blk = &self.words[b..b + self.stride];
+        let token = blk[self.recs + w * REC_WORDS + REC_TOKEN];
+        Some((self.decode(blk, set, w), token))
     }
 
     /// Whether a lookup of `va` in `asid` would hit; does not update LRU.
@@ -441,13 +551,14 @@ impl SetAssocTlb {
     pub fn insert(&mut self, t: Translation) -> Option<Translation> {
         let t = Self::aligned(t);
         let set = self.set_index(t.page, t.size);
-        if let Some(i) = self.find_in(set, t.asid, t.page, t.size) {
-            self.frames[i] = t.frame.0;
-            self.tokens[i] = 0;
-            self.touch(i);
+        if let Some(w) = self.find_in(set, t.asid, t.page, t.size) {
+            let rec = self.block(set) + self.recs + w * REC_WORDS;
+            self.words[rec + REC_FRAME] = t.frame.0;
+            self.words[rec + REC_TOKEN] = 0;
+            self.touch(set, w);
             return None;
         }
-        self.place(set, t, 0)
+        self.place::<true>(set, t, 0)
     }
 
     /// Insert `t`, whose tag is known not to be resident (a lookup of an
@@ -455,45 +566,126 @@ impl SetAssocTlb {
     /// without the tag match; the entry records page-table state token
     /// `token`.
     #[inline]
-    fn insert_absent(&mut self, t: Translation, token: u64) -> Option<Translation> {
+    fn insert_absent(&mut self, t: Translation, token: u64) {
         let t = Self::aligned(t);
-        debug_assert!(self.find(t.asid, t.page, t.size).is_none());
-        self.place(self.set_index(t.page, t.size), t, token)
+        debug_assert!(self
+            .find_in(self.set_index(t.page, t.size), t.asid, t.page, t.size)
+            .is_none());
+        self.place::<false>(self.set_index(t.page, t.size), t, token);
+    }
+
+    /// Make way `w` of set `set` the most recently used.
+    #[inline(always)]
+    fn touch(&mut self, set: usize, w: usize) {
+        if self.ways <= ORDER_WAYS {
+            let o = self.block(set) + ORDER;
+            self.words[o] = order_touch(self.words[o], w);
+        } else {
+            self.clock += 1;
+            self.stamps[set * self.ways + w] = self.clock;
+        }
+    }
+
+    /// The least recently used way of set `set` (all its ways valid) when
+    /// `ways > ORDER_WAYS`: the smallest stamp.
+    #[inline]
+    fn lru_way(&self, set: usize) -> usize {
+        let start = set * self.ways;
+        let mut best = 0;
+        let mut min = u64::MAX;
+        for (w, &s) in self.stamps[start..start + self.ways].iter().enumerate() {
+            if s < min {
+                min = s;
+                best = w;
+            }
+        }
+        best
     }
 
     /// Put `t` (aligned, tag not resident) in set `set`, recording `token`:
     /// in its first invalid way, else over the set's LRU entry, which is
-    /// returned.
+    /// returned if `REPORT`.
     #[inline]
-    fn place(&mut self, set: usize, t: Translation, token: u64) -> Option<Translation> {
-        let start = set * self.ways;
-        let (w, evicted) = match self.free_way(set) {
-            Some(w) => (w, None),
-            None => {
-                let w = lru_way(&self.stamps[start..start + self.ways]);
-                let old = self.slot(start + w);
-                self.remove(set, start + w);
-                (w, Some(old))
-            }
-        };
-        let i = start + w;
-        let meta = meta_word(self.epoch, t.asid, t.size);
-        self.tags[i] = Tag {
-            page: t.page.0,
-            meta,
-        };
-        self.frames[i] = t.frame.0;
-        self.tokens[i] = token;
-        self.touch(i);
-        let epoch = self.epoch;
-        if let Some(st) = self.set_states.get_mut(set) {
-            if st.epoch != epoch {
-                *st = SetState { epoch, valid: 0 };
-            }
-            st.valid |= 1 << w;
+    fn place<const REPORT: bool>(
+        &mut self,
+        set: usize,
+        t: Translation,
+        token: u64,
+    ) -> Option<Translation> {
+        let b = self.block(set);
+        let (ways, epoch) = (self.ways, self.epoch);
+        let blk = &mut self.words[b..b + self.stride];
+        if blk[0] != epoch {
+            // First write to the set in this epoch: its slots are invalid.
+            blk[0] = epoch;
+            blk[KEYS..KEYS + ways].fill(0);
+            blk[FPS] = 0;
+            blk[FPS + 1] = 0;
         }
-        self.occupancy += 1;
-        if meta & META_2M != 0 {
+        let mut evicted = None;
+        let key = key_of(t.page.0, t.asid, t.size);
+        let w = if ways <= ORDER_WAYS {
+            let order = blk[ORDER];
+            let m = zero_bytes(blk[FPS]) & self.fp_lanes[0];
+            let free = if m != 0 {
+                Some(m.trailing_zeros() as usize / 8)
+            } else if ways > 8 {
+                let m = zero_bytes(blk[FPS + 1]) & self.fp_lanes[1];
+                (m != 0).then(|| 8 + m.trailing_zeros() as usize / 8)
+            } else {
+                None
+            };
+            let w = if let Some(w) = free {
+                // The first free way.
+                blk[ORDER] = order_touch(order, w);
+                self.occupancy += 1;
+                w
+            } else {
+                // Full: evict the LRU way, which becomes the MRU.
+                #[allow(clippy::cast_possible_truncation, reason = "a nibble")]
+                let w = ((order >> (4 * (ways - 1))) & 0xf) as usize;
+                blk[ORDER] = ((order << 4) | w as u64) & self.order_mask;
+                let old_key = blk[KEYS + w];
+                self.resident_2m -= usize::from(old_key & KEY_2M != 0);
+                if REPORT {
+                    evicted = Some(self.decode(&self.words[b..b + self.stride], set, w));
+                }
+                w
+            };
+            let blk = &mut self.words[b..b + self.stride];
+            let f = FPS + w / 8;
+            let shift = 8 * (w % 8);
+            blk[f] = (blk[f] & !(0xff << shift)) | (fingerprint(key) << shift);
+            w
+        } else {
+            let w = match blk[KEYS..KEYS + ways].iter().position(|&k| k == 0) {
+                Some(w) => w,
+                None => {
+                    let w = self.lru_way(set);
+                    if REPORT {
+                        evicted = Some(self.decode(&self.words[b..b + self.stride], set, w));
+                    }
+                    self.remove(set, w);
+                    w
+                }
+            };
+            self.touch(set, w);
+            self.occupancy += 1;
+            w
+        };
+        let hi = t.page.0 >> HI_SHIFT;
+        if hi != 0 {
+            // Until now every slot's high bits were 0, as `his` says.
+            self.wide = true;
+        }
+        if self.wide {
+            self.his[set * ways + w] = hi;
+        }
+        let rec = b + self.recs + w * REC_WORDS;
+        self.words[b + KEYS + w] = key;
+        self.words[rec + REC_FRAME] = t.frame.0;
+        self.words[rec + REC_TOKEN] = token;
+        if key & KEY_2M != 0 {
             self.resident_2m += 1;
         }
         evicted
@@ -505,15 +697,15 @@ impl SetAssocTlb {
     pub fn invalidate_page(&mut self, asid: Asid, page: VirtPage) -> bool {
         let mut removed = false;
         let set = self.set_index(page, PageSize::Size4K);
-        if let Some(i) = self.find_in(set, asid, page, PageSize::Size4K) {
-            self.remove(set, i);
+        if let Some(w) = self.find_in(set, asid, page, PageSize::Size4K) {
+            self.remove(set, w);
             removed = true;
         }
         if self.resident_2m > 0 {
             let base = page.align_down(PageSize::Size2M);
             let set = self.set_index(base, PageSize::Size2M);
-            if let Some(i) = self.find_in(set, asid, base, PageSize::Size2M) {
-                self.remove(set, i);
+            if let Some(w) = self.find_in(set, asid, base, PageSize::Size2M) {
+                self.remove(set, w);
                 removed = true;
             }
         }
@@ -526,26 +718,30 @@ impl SetAssocTlb {
         if self.occupancy == 0 {
             return 0;
         }
-        // A valid entry of `asid` has this meta word, ignoring the size bit.
-        let want = meta_word(self.epoch, asid, PageSize::Size4K);
+        // A valid entry of `asid` has these key bits.
+        let field = (0xffff << KEY_ASID_SHIFT) | KEY_VALID;
+        let want = key_of(0, asid, PageSize::Size4K) & field;
+        let (epoch, ways, len) = (self.epoch, self.ways, self.sets_len());
         let mut n = 0usize;
         let mut n_2m = 0usize;
-        for (set, tags) in self.tags.chunks_exact_mut(self.ways).enumerate() {
-            let mut removed = 0u64;
-            for (w, t) in tags.iter_mut().enumerate() {
-                if t.meta & !META_2M == want {
+        for blk in self.words[self.off..self.off + len].chunks_exact_mut(self.stride) {
+            if blk[0] != epoch {
+                continue;
+            }
+            let mut removed = [0u64; 2];
+            for (w, k) in blk[KEYS..KEYS + ways].iter_mut().enumerate() {
+                if *k & field == want {
                     n += 1;
-                    n_2m += usize::from(t.meta & META_2M != 0);
-                    t.meta = 0;
-                    if w < MAX_MASKED_WAYS {
-                        removed |= 1 << w;
+                    n_2m += usize::from(*k & KEY_2M != 0);
+                    *k = 0;
+                    if w < ORDER_WAYS {
+                        removed[w / 8] |= 0xff << (8 * (w % 8));
                     }
                 }
             }
-            if removed != 0 {
-                if let Some(st) = self.set_states.get_mut(set) {
-                    st.valid &= !removed;
-                }
+            if ways <= ORDER_WAYS {
+                blk[FPS] &= !removed[0];
+                blk[FPS + 1] &= !removed[1];
             }
         }
         self.occupancy -= n;
@@ -554,7 +750,7 @@ impl SetAssocTlb {
     }
 
     /// Remove every entry; returns the number removed. O(1): starts a new
-    /// epoch, in which every slot and set state of an older epoch is invalid.
+    /// epoch, in which every set block of an older epoch is invalid.
     pub fn flush_all(&mut self) -> usize {
         let n = self.occupancy;
         if n == 0 {
@@ -562,19 +758,26 @@ impl SetAssocTlb {
             return 0;
         }
         self.epoch += 1;
-        if self.epoch > MAX_EPOCH {
-            for t in &mut self.tags {
-                t.meta = 0;
-            }
-            for st in &mut self.set_states {
-                *st = SetState { epoch: 0, valid: 0 };
-            }
-            self.epoch = 1;
-        }
         self.occupancy = 0;
         self.resident_2m = 0;
         n
     }
+}
+
+/// Recency order `order` (see [`SetAssocTlb`]) after a use of way `w`:
+/// `w`'s nibble moves to rank 0, the ranks before it move down one.
+#[inline(always)]
+fn order_touch(order: u64, w: usize) -> u64 {
+    const LOW3: u64 = 0x7777_7777_7777_7777;
+    const HIGH: u64 = 0x8888_8888_8888_8888;
+    let w = w as u64;
+    // Nibbles of `x` are 0 exactly where `order` holds `w`; the first such
+    // is `w`'s rank (nibbles past the ways are 0 in `order` and come later).
+    let x = order ^ (w * 0x1111_1111_1111_1111);
+    let nonzero = (((x & LOW3) + LOW3) | x) & HIGH;
+    let at = (!nonzero & HIGH).trailing_zeros() - 3;
+    let below = (1u64 << at) - 1;
+    (order & !(below | (0xf << at))) | ((order & below) << 4) | w
 }
 
 /// Result of a [`TlbHierarchy::lookup`].
