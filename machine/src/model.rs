@@ -282,6 +282,48 @@ impl<T> std::ops::IndexMut<u32> for Slab<T> {
     }
 }
 
+/// A domain-wide lock with a FIFO of waiting CPUs (the flush lock, the map
+/// lock). Disabled, it is always free and never queues anyone.
+#[derive(Debug, Default)]
+struct FifoLock {
+    enabled: bool,
+    held: bool,
+    waiters: VecDeque<u32>,
+}
+
+impl FifoLock {
+    fn new(enabled: bool) -> Self {
+        Self {
+            enabled,
+            ..Self::default()
+        }
+    }
+
+    /// Takes the lock for `cpu`: true if it may go on now, false if it was
+    /// queued.
+    fn take(&mut self, cpu: u32) -> bool {
+        if !self.enabled {
+            return true;
+        }
+        if self.held {
+            self.waiters.push_back(cpu);
+            return false;
+        }
+        self.held = true;
+        true
+    }
+
+    /// Releases the lock: the first waiter, who now holds it, if any.
+    fn release(&mut self) -> Option<u32> {
+        if !self.enabled {
+            return None;
+        }
+        let next = self.waiters.pop_front();
+        self.held = next.is_some();
+        next
+    }
+}
+
 /// A guest: its generator and where its rings go.
 struct Guest {
     gen: Generator,
@@ -312,7 +354,6 @@ pub struct Simulation<O: Observer = NoObserver> {
     shootdown_flush: ShootdownFlush,
     shootdown_batch: ShootdownBatch,
     ceiling: usize,
-    lock_enabled: bool,
     migration_p: f64,
     frequency_ghz: f64,
     bg_pages: u32,
@@ -327,14 +368,11 @@ pub struct Simulation<O: Observer = NoObserver> {
     guests: Vec<Guest>,
     requests: Slab<Request>,
     shootdowns: Slab<Shootdown>,
-    lock_held: bool,
-    lock_waiters: VecDeque<u32>,
+    flush_lock: FifoLock,
     lazy_tlb: bool,
-    map_lock: bool,
     map_lock_through_flush: bool,
     map_lock_waiter: crate::config::LockWaiter,
-    map_lock_held: bool,
-    map_lock_waiters: VecDeque<u32>,
+    map_lock: FifoLock,
     migration_rng: SimRng,
 
     completed: u64,
@@ -481,7 +519,6 @@ impl<O: Observer> Simulation<O> {
             shootdown_flush: cfg.host.shootdown_flush,
             shootdown_batch: cfg.host.shootdown_batch,
             ceiling: usize::try_from(cfg.host.flush_ceiling_pages).expect("u32 fits usize"),
-            lock_enabled: cfg.host.flush_lock,
             migration_p: cfg.host.migration_probability,
             frequency_ghz: cfg.machine.frequency_ghz,
             bg_pages: cfg.background.working_set_pages,
@@ -495,14 +532,11 @@ impl<O: Observer> Simulation<O> {
             guests,
             requests: Slab::default(),
             shootdowns: Slab::default(),
-            lock_held: false,
-            lock_waiters: VecDeque::new(),
+            flush_lock: FifoLock::new(cfg.host.flush_lock),
             lazy_tlb: cfg.host.lazy_tlb,
-            map_lock: cfg.host.map_lock,
             map_lock_through_flush: cfg.host.map_lock_through_flush,
             map_lock_waiter: cfg.host.map_lock_waiter,
-            map_lock_held: false,
-            map_lock_waiters: VecDeque::new(),
+            map_lock: FifoLock::new(cfg.host.map_lock),
             migration_rng: rng_stream(cfg.seed, STREAM_MIGRATION),
             completed: 0,
             measuring: cfg.stop.warmup_ios == 0,
@@ -760,17 +794,12 @@ impl<O: Observer> Simulation<O> {
     /// Takes the map lock for CPU `c` if `host.map_lock` is on: true if the
     /// caller may go on now, false if `c` now waits in `phase`.
     fn take_map_lock(&mut self, c: usize, phase: Phase) -> bool {
-        if !self.map_lock {
+        if self.map_lock.take(self.cpus[c].stats.cpu) {
             return true;
         }
-        if self.map_lock_held {
-            let b = self.cpus[c].backend.expect("backend CPU");
-            self.backends[b].phase = phase;
-            self.map_lock_waiters.push_back(self.cpus[c].stats.cpu);
-            return false;
-        }
-        self.map_lock_held = true;
-        true
+        let b = self.cpus[c].backend.expect("backend CPU");
+        self.backends[b].phase = phase;
+        false
     }
 
     /// Releases the map lock at `now`, handing it to the first waiter.
@@ -779,11 +808,7 @@ impl<O: Observer> Simulation<O> {
         now: u64,
         sched: &mut Scheduler<Event, Q>,
     ) {
-        if !self.map_lock {
-            return;
-        }
-        let Some(next) = self.map_lock_waiters.pop_front() else {
-            self.map_lock_held = false;
+        let Some(next) = self.map_lock.release() else {
             return;
         };
         let n = next as usize;
@@ -832,7 +857,7 @@ impl<O: Observer> Simulation<O> {
         let mut cost = self.costs.dequeue_cycles
             + self.costs.hypercall_cycles
             + u64::from(pages) * self.costs.map_page_cycles;
-        if self.map_lock {
+        if self.map_lock.enabled {
             cost += self.costs.map_lock_cycles;
         }
         match self.policy.map_flush() {
@@ -953,7 +978,7 @@ impl<O: Observer> Simulation<O> {
         }
         let mut cost =
             self.costs.hypercall_cycles + u64::from(placement.pages) * self.costs.unmap_page_cycles;
-        if self.map_lock {
+        if self.map_lock.enabled {
             cost += self.costs.map_lock_cycles;
         }
         if self.measuring {
@@ -1054,14 +1079,10 @@ impl<O: Observer> Simulation<O> {
         now: u64,
         sched: &mut Scheduler<Event, Q>,
     ) {
-        let b = self.cpus[c].backend.expect("backend CPU");
-        if self.lock_enabled {
-            if self.lock_held {
-                self.backends[b].phase = Phase::WaitLock;
-                self.lock_waiters.push_back(self.cpus[c].stats.cpu);
-                return;
-            }
-            self.lock_held = true;
+        if !self.flush_lock.take(self.cpus[c].stats.cpu) {
+            let b = self.cpus[c].backend.expect("backend CPU");
+            self.backends[b].phase = Phase::WaitLock;
+            return;
         }
         self.begin_shootdown(c, now, sched);
     }
@@ -1085,7 +1106,7 @@ impl<O: Observer> Simulation<O> {
         };
         self.backends[b].phase = Phase::WaitAcks;
         self.shootdown_count += u64::from(self.measuring);
-        let lock = if self.lock_enabled {
+        let lock = if self.flush_lock.enabled {
             self.costs.flush_lock_cycles
         } else {
             0
@@ -1143,13 +1164,9 @@ impl<O: Observer> Simulation<O> {
         sched: &mut Scheduler<Event, Q>,
     ) {
         let b = self.cpus[c].backend.expect("backend CPU");
-        if self.lock_enabled {
-            if let Some(next) = self.lock_waiters.pop_front() {
-                // Hand the lock over directly (FIFO), at this cycle.
-                self.begin_shootdown(next as usize, now, sched);
-            } else {
-                self.lock_held = false;
-            }
+        if let Some(next) = self.flush_lock.release() {
+            // Handed over directly (FIFO), at this cycle.
+            self.begin_shootdown(next as usize, now, sched);
         }
         self.backends[b].shootdowns_left -= 1;
         if self.backends[b].shootdowns_left > 0 {
