@@ -774,7 +774,7 @@ impl<O: Observer> Simulation<O> {
         now: u64,
         sched: &mut Scheduler<Event, Q>,
     ) {
-        let b = self.cpus[c].backend.expect("backend CPU");
+        let b = self.backend_of(c);
         let Some(r) = self.backends[b].ring.pop_front() else {
             self.backends[b].phase = Phase::Idle;
             return;
@@ -797,7 +797,7 @@ impl<O: Observer> Simulation<O> {
         if self.map_lock.take(self.cpus[c].stats.cpu) {
             return true;
         }
-        let b = self.cpus[c].backend.expect("backend CPU");
+        let b = self.backend_of(c);
         self.backends[b].phase = phase;
         false
     }
@@ -812,7 +812,7 @@ impl<O: Observer> Simulation<O> {
             return;
         };
         let n = next as usize;
-        let b = self.cpus[n].backend.expect("backend CPU");
+        let b = self.backend_of(n);
         if self.lock_waiter_sleeps(b, now) {
             self.cpus[n].wake_debt += self.costs.notify_cycles;
         }
@@ -836,7 +836,7 @@ impl<O: Observer> Simulation<O> {
         now: u64,
         sched: &mut Scheduler<Event, Q>,
     ) {
-        let b = self.cpus[c].backend.expect("backend CPU");
+        let b = self.backend_of(c);
         let r = self.backends[b].current;
         let cpu_id = CpuId(self.cpus[c].stats.cpu);
         let pages = self.requests[r].pages;
@@ -876,7 +876,7 @@ impl<O: Observer> Simulation<O> {
         now: u64,
         sched: &mut Scheduler<Event, Q>,
     ) {
-        let b = self.cpus[c].backend.expect("backend CPU");
+        let b = self.backend_of(c);
         let r = self.backends[b].current;
         let n = self.cpus.len();
         let migrate = self.migration_p > 0.0
@@ -955,7 +955,7 @@ impl<O: Observer> Simulation<O> {
         now: u64,
         sched: &mut Scheduler<Event, Q>,
     ) {
-        let b = self.cpus[c].backend.expect("backend CPU");
+        let b = self.backend_of(c);
         self.backends[b].phase_start = now;
         if self.take_map_lock(c, Phase::WaitMapLockUnmap) {
             self.begin_unmap(c, now, sched);
@@ -970,7 +970,7 @@ impl<O: Observer> Simulation<O> {
         now: u64,
         sched: &mut Scheduler<Event, Q>,
     ) {
-        let b = self.cpus[c].backend.expect("backend CPU");
+        let b = self.backend_of(c);
         let r = self.backends[b].current;
         let placement = self.requests[r].placement.expect("mapped");
         if let Err(e) = self.mgr.unmap(placement) {
@@ -987,6 +987,13 @@ impl<O: Observer> Simulation<O> {
         self.backends[b].phase = Phase::Unmap;
         self.backends[b].phase_start = now;
         self.start_segment(c, now, cost, sched);
+    }
+
+    /// The backend thread of registered CPU `c` (its index in `backends`).
+    fn backend_of(&self, c: usize) -> usize {
+        self.cpus[c]
+            .backend
+            .expect("only registered CPUs run backend phases")
     }
 
     /// Whether a shootdown may skip CPU `x` (lazy TLB): a registered CPU
@@ -1047,7 +1054,7 @@ impl<O: Observer> Simulation<O> {
         now: u64,
         sched: &mut Scheduler<Event, Q>,
     ) {
-        let b = self.cpus[c].backend.expect("backend CPU");
+        let b = self.backend_of(c);
         let r = self.backends[b].current;
         let placement = self.requests[r].placement.expect("mapped");
         match self.policy.unmap_flush() {
@@ -1080,7 +1087,7 @@ impl<O: Observer> Simulation<O> {
         sched: &mut Scheduler<Event, Q>,
     ) {
         if !self.flush_lock.take(self.cpus[c].stats.cpu) {
-            let b = self.cpus[c].backend.expect("backend CPU");
+            let b = self.backend_of(c);
             self.backends[b].phase = Phase::WaitLock;
             return;
         }
@@ -1094,7 +1101,7 @@ impl<O: Observer> Simulation<O> {
         now: u64,
         sched: &mut Scheduler<Event, Q>,
     ) {
-        let b = self.cpus[c].backend.expect("backend CPU");
+        let b = self.backend_of(c);
         let r = self.backends[b].current;
         let placement = self.requests[r].placement.expect("mapped");
         let (first, pages) = match self.shootdown_batch {
@@ -1163,7 +1170,7 @@ impl<O: Observer> Simulation<O> {
         now: u64,
         sched: &mut Scheduler<Event, Q>,
     ) {
-        let b = self.cpus[c].backend.expect("backend CPU");
+        let b = self.backend_of(c);
         if let Some(next) = self.flush_lock.release() {
             // Handed over directly (FIFO), at this cycle.
             self.begin_shootdown(next as usize, now, sched);
@@ -1204,7 +1211,7 @@ impl<O: Observer> Simulation<O> {
         extra: u64,
         sched: &mut Scheduler<Event, Q>,
     ) {
-        let b = self.cpus[c].backend.expect("backend CPU");
+        let b = self.backend_of(c);
         let r = self.backends[b].current;
         let placement = self.requests[r].placement.take().expect("mapped");
         self.mgr.release(placement);
@@ -1224,7 +1231,7 @@ impl<O: Observer> Simulation<O> {
         now: u64,
         sched: &mut Scheduler<Event, Q>,
     ) -> Control {
-        let b = self.cpus[c].backend.expect("backend CPU");
+        let b = self.backend_of(c);
         let r = self.backends[b].current;
         let req = self.requests[r];
         self.requests.remove(r);
@@ -1475,7 +1482,7 @@ impl<O: Observer> Model for Simulation<O> {
             Event::Issue { guest } => self.issue(guest, now, sched),
             Event::Wake { cpu } => {
                 let c = cpu as usize;
-                let b = self.cpus[c].backend.expect("backend CPU");
+                let b = self.backend_of(c);
                 if self.backends[b].phase == Phase::Waking {
                     self.next_request(c, now, sched);
                 }
