@@ -641,10 +641,15 @@ fn build_plan(spec: &SweepSpec, cli_sets: &[String]) -> Result<(Plan, Vec<Scenar
             .collect();
         for policy in &policies {
             for &seed in &seeds {
-                let mut o = ov.clone();
+                // Loaded from the base's source with every override at once
+                // (not layered on the resolved base), so that an axis on
+                // `costs.preset` keeps the individual costs that `set`
+                // gives: the preset is the base, explicit keys win.
+                let mut o = sets.clone();
+                o.extend(ov.iter().cloned());
                 o.push(format!("seed={seed}"));
                 o.push(format!("policies=[\"{policy}\"]"));
-                let sc = scenarios::apply_overrides(&base, &o)
+                let sc = scenarios::load(&spec.base, &o)
                     .map_err(|e| anyhow!("{e}"))
                     .with_context(|| {
                         format!("sweep {}: grid point {point} ({})", spec.name, ov.join(" "))
@@ -997,6 +1002,28 @@ pub fn cmd_merge(args: &MergeArgs) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An axis on `costs.preset` keeps the individual costs `set` gives, at
+    /// every point (the preset is the base, explicit keys win).
+    #[test]
+    fn preset_axis_keeps_explicit_costs() {
+        let text = "base = \"default\"\npolicies = [\"global\"]\n[set]\n\"costs.ipi_send_cycles\" = 123\n[axes]\n\"costs.preset\" = [\"bare-metal\", \"vm\"]\n";
+        let spec = parse_spec("t", "t.toml", text, None).unwrap();
+        let (_, scenarios) = build_plan(&spec, &[]).unwrap();
+        assert_eq!(scenarios.len(), 2);
+        for sc in &scenarios {
+            assert_eq!(sc.config.costs.ipi_send_cycles, 123);
+        }
+        let vm = cpu_model::CostTable::host_domain_in_vm();
+        assert_eq!(
+            scenarios[1].config.costs.ipi_delivery_cycles, vm.ipi_delivery_cycles,
+            "the preset still applies"
+        );
+        assert_ne!(
+            scenarios[0].config.costs.ipi_delivery_cycles,
+            vm.ipi_delivery_cycles
+        );
+    }
 
     #[test]
     fn shards_parse() {
