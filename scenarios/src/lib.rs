@@ -249,40 +249,6 @@ pub fn load_source(
     finish(source.name(), layer, overrides)
 }
 
-/// Applies more overrides to an already loaded scenario (e.g. one point of a
-/// sweep); the result is the same as loading the original with all the
-/// overrides. `costs.preset` among the overrides resets the whole cost table
-/// to the preset before other `costs` overrides apply.
-///
-/// # Errors
-/// As [`load`], for the overrides.
-pub fn apply_overrides(base: &Scenario, overrides: &[String]) -> Result<Scenario, ScenarioError> {
-    let text = to_toml(base);
-    let file = format!("<resolved {}>", base.name);
-    let (mut table, origins) = tree::parse_toml(&text, &file)?;
-    let mut diags = Vec::new();
-    let parsed = parse_overrides(overrides, &mut diags);
-    if parsed.iter().any(|o| {
-        o.key == "costs.preset"
-            || (o.key == "costs" && get_path_value(&o.value, "preset").is_some())
-    }) {
-        table.remove("costs");
-    }
-    finish(
-        base.name.clone(),
-        Layer {
-            table,
-            origins,
-            file,
-        },
-        overrides,
-    )
-}
-
-fn get_path_value<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
-    v.as_table().and_then(|t| t.get(key))
-}
-
 /// One parsed file (or a merged chain of them).
 struct Layer {
     table: Table,

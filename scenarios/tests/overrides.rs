@@ -145,24 +145,3 @@ fn overridden_problems_point_at_set() {
         "{text}"
     );
 }
-
-#[test]
-fn apply_overrides_equals_loading_with_them() {
-    let list = sets(&[
-        "host.io_cpus=4",
-        "guests.0.size_bytes=8192",
-        "costs.preset=\"vm\"",
-        "costs.ipi_send_cycles=1000",
-    ]);
-    let direct = scenarios::load("default", &list).unwrap();
-    let base = scenarios::load("default", &[]).unwrap();
-    let applied = scenarios::apply_overrides(&base, &list).unwrap();
-    assert_eq!(applied.config, direct.config);
-    assert_eq!(applied.hash, direct.hash);
-    assert_eq!(applied.name, "default");
-    assert_eq!(
-        scenarios::apply_overrides(&base, &[]).unwrap().hash,
-        base.hash
-    );
-    assert!(scenarios::apply_overrides(&base, &sets(&["host.nope=1"])).is_err());
-}
