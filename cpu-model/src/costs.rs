@@ -65,6 +65,10 @@ pub struct CostTable {
     /// Assumption: 10,000 cycles (4 us at 2.5 GHz), the order of a context
     /// switch pair, past which sleeping is cheaper than spinning.
     pub map_lock_spin_cycles: u64,
+    /// Waking a map-lock waiter that went to sleep when the lock is handed
+    /// to it (a wake-up IPI and a schedule-in). Assumption: 5,000 cycles
+    /// (2 us at 2.5 GHz, the order of the published unicast IPI round trip).
+    pub map_lock_wake_cycles: u64,
     /// Extra latency of an L1 dTLB miss that hits the L2 STLB: about 12
     /// cycles. Source: measurement 2013, Haswell.
     pub l2_hit_cycles: u64,
@@ -119,6 +123,7 @@ impl CostTable {
             flush_lock_cycles: 50,
             map_lock_cycles: 50,
             map_lock_spin_cycles: 10_000,
+            map_lock_wake_cycles: 5_000,
             l2_hit_cycles: 12,
             walk_level_cycles: 20,
             nested_paging: false,

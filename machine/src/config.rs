@@ -173,7 +173,7 @@ pub struct HostConfig {
     /// hypercall's own work ends. Default false.
     pub map_lock_through_flush: bool,
     /// What a backend waiting for the map lock does: `sleep` (its CPU goes
-    /// idle, so lazy TLB may skip it; waking costs `costs.notify_cycles`),
+    /// idle, so lazy TLB may skip it; waking costs `costs.map_lock_wake_cycles`),
     /// `spin` (it keeps its CPU, which stays a shootdown target), or
     /// `spin-then-sleep` (spins `costs.map_lock_spin_cycles`, then sleeps;
     /// Linux rwsem waiters spin first). Default `sleep`.

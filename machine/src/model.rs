@@ -814,7 +814,7 @@ impl<O: Observer> Simulation<O> {
         let n = next as usize;
         let b = self.backend_of(n);
         if self.lock_waiter_sleeps(b, now) {
-            self.cpus[n].wake_debt += self.costs.notify_cycles;
+            self.cpus[n].wake_debt += self.costs.map_lock_wake_cycles;
         }
         match self.backends[b].phase {
             Phase::WaitMapLockMap => self.begin_map(n, now, sched),
