@@ -172,9 +172,10 @@ enum Phase {
     Away,
     /// Unmap hypercall segment.
     Unmap,
-    /// Waiting for the flush lock (since the cycle given).
+    /// Waiting for the flush lock.
     WaitLock,
-    /// Waiting for the map lock before the map hypercall.
+    /// Waiting for the map lock before the map hypercall (since the cycle
+    /// in `phase_start`).
     WaitMapLockMap,
     /// Waiting for the map lock before the unmap hypercall (since the cycle
     /// in `phase_start`).
