@@ -2,18 +2,8 @@
 //! error messages.
 
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn tlbsim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tlbsim"))
-        .args(args)
-        .output()
-        .expect("tlbsim runs")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+mod common;
+use common::{text, tlbsim};
 
 const SMALL: [&str; 4] = ["--set", "stop.ios=1500", "--set", "stop.warmup_ios=150"];
 

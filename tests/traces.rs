@@ -4,18 +4,8 @@
 //! structure Perfetto / chrome://tracing expect.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn tlbsim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tlbsim"))
-        .args(args)
-        .output()
-        .expect("tlbsim runs")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+mod common;
+use common::{text, tlbsim};
 
 fn repo(p: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(p)

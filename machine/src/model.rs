@@ -971,9 +971,7 @@ impl<O: Observer> Simulation<O> {
         now: u64,
         sched: &mut Scheduler<Event, Q>,
     ) {
-        let b = self.backend_of(c);
-        let r = self.backends[b].current;
-        let placement = self.requests[r].placement.expect("mapped");
+        let (b, _, placement) = self.current_request(c);
         if let Err(e) = self.mgr.unmap(placement) {
             self.error.get_or_insert(SimError::Hypervisor(e));
         }
@@ -988,6 +986,20 @@ impl<O: Observer> Simulation<O> {
         self.backends[b].phase = Phase::Unmap;
         self.backends[b].phase_start = now;
         self.start_segment(c, now, cost, sched);
+    }
+
+    /// CPU `c`'s backend, its current request and where that request is
+    /// mapped.
+    fn current_request(&self, c: usize) -> (usize, u32, Placement) {
+        let b = self.backend_of(c);
+        let r = self.backends[b].current;
+        (
+            b,
+            r,
+            self.requests[r]
+                .placement
+                .expect("the current request is mapped"),
+        )
     }
 
     /// The backend thread of registered CPU `c` (its index in `backends`).
@@ -1055,9 +1067,7 @@ impl<O: Observer> Simulation<O> {
         now: u64,
         sched: &mut Scheduler<Event, Q>,
     ) {
-        let b = self.backend_of(c);
-        let r = self.backends[b].current;
-        let placement = self.requests[r].placement.expect("mapped");
+        let (b, r, placement) = self.current_request(c);
         match self.policy.unmap_flush() {
             FlushDirective::Shootdown => {
                 self.backends[b].shootdowns_left = match self.shootdown_batch {
@@ -1102,9 +1112,7 @@ impl<O: Observer> Simulation<O> {
         now: u64,
         sched: &mut Scheduler<Event, Q>,
     ) {
-        let b = self.backend_of(c);
-        let r = self.backends[b].current;
-        let placement = self.requests[r].placement.expect("mapped");
+        let (b, _, placement) = self.current_request(c);
         let (first, pages) = match self.shootdown_batch {
             ShootdownBatch::Request => (placement.base.0, placement.pages),
             ShootdownBatch::Page => {
