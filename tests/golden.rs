@@ -1,106 +1,297 @@
-//! Golden outputs: every simulated statistic of a few fixed configurations,
-//! as summary.json, must stay byte-identical across refactors and
-//! performance work. A change that is meant to alter results regenerates them
-//! with `TLBSIM_BLESS=1 cargo test --release --test golden` and says why in
-//! its commit.
+//! Golden outputs: the whole `summary.json` of every bundled scenario and of
+//! configurations that exercise each knob must stay byte-identical across
+//! refactors and performance work.
+//!
+//! Each case runs the real binary (`tlbsim run SCENARIO --set ... --out DIR`)
+//! and compares the file it writes with `tests/golden/NAME.summary.json`,
+//! whole, printing a unified diff on a mismatch. The one field masked is the
+//! scenario hash: it identifies the *input* (a change of the scenario format
+//! changes it) and is checked by the scenarios crate's own tests; every
+//! simulated statistic is compared.
+//!
+//! A change that is meant to alter results re-blesses the files with
+//! `TLBSIM_BLESS=1 cargo nextest run --release --test golden` and says why
+//! in its commit.
 
-use machine::{PolicyKind, SimConfig, StopConfig};
-use std::path::PathBuf;
-use workloads::{GuestConfig, SizeSpec};
+mod common;
 
-fn configs() -> Vec<(&'static str, SimConfig)> {
-    let base = SimConfig {
-        stop: StopConfig {
-            ios: 3_000,
-            warmup_ios: 300,
-            max_cycles: 0,
-        },
-        guests: vec![
-            GuestConfig {
-                queue_depth: 8,
-                ..GuestConfig::default()
-            };
-            2
-        ],
-        ..SimConfig::default()
-    };
-    let mut migration = base.clone();
-    migration.host.migration_probability = 0.2;
-    let mut range = base.clone();
-    range.host.shootdown_flush = machine::ShootdownFlush::Range;
-    range.host.touch = machine::Touch::Page;
-    range.guests[0].size_bytes = SizeSpec::Uniform {
-        min: 4096,
-        max: 45_056,
-        align: 4096,
-    };
-    let mut vm = base.clone();
-    vm.costs = cpu_model::CostTable::host_domain_in_vm();
-    vm.host.flush_lock = false;
-    vm.host.io_cpus = 4;
-    vm.guests.push(GuestConfig {
-        pattern: workloads::Pattern::Open,
-        rate_iops: 300_000.0,
-        ..GuestConfig::default()
-    });
-    vec![
-        ("base", base),
-        ("migration", migration),
-        ("range", range),
-        ("vm", vm),
-    ]
+use common::{text, tlbsim};
+use std::path::{Path, PathBuf};
+
+/// I/Os of the measured window and of the warm-up in synthetic cases: long
+/// enough to reach every phase and lock path, short enough for CI.
+const STOP: [&str; 2] = ["stop.ios=3000", "stop.warmup_ios=300"];
+
+/// One golden case: its file name, the scenario, and its overrides.
+struct Case {
+    name: &'static str,
+    scenario: &'static str,
+    policies: &'static str,
+    sets: Vec<String>,
 }
 
-/// Whether every key and value of `want` is in `got` (recursively; arrays
-/// must have the same length).
-fn subset(want: &serde_json::Value, got: &serde_json::Value) -> bool {
-    use serde_json::Value;
-    match (want, got) {
-        (Value::Object(w), Value::Object(g)) => w
-            .iter()
-            .all(|(k, v)| g.get(k).is_some_and(|gv| subset(v, gv))),
-        (Value::Array(w), Value::Array(g)) => {
-            w.len() == g.len() && w.iter().zip(g).all(|(a, b)| subset(a, b))
-        }
-        _ => want == got,
+fn repo(p: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
+}
+
+fn case(name: &'static str, scenario: &'static str, sets: &[&str]) -> Case {
+    let mut all: Vec<String> = STOP.iter().map(|s| (*s).to_string()).collect();
+    all.extend(sets.iter().map(|s| (*s).to_string()));
+    Case {
+        name,
+        scenario,
+        policies: "global,percpu,percpu-unsafe",
+        sets: all,
     }
+}
+
+/// A trace guest replaying `file` (in `tests/golden/traces` or `traces/`).
+fn trace_case(name: &'static str, file: &str, format: &str) -> Case {
+    let path = repo(file);
+    Case {
+        name,
+        scenario: "fio-replay",
+        policies: "global,percpu",
+        sets: vec![
+            format!("guests.0.trace=\"{}\"", path.display()),
+            format!("guests.0.trace_format=\"{format}\""),
+        ],
+    }
+}
+
+fn cases() -> Vec<Case> {
+    let mut v = Vec::new();
+    // Every bundled scenario, shortened (trace scenarios replay whole).
+    for name in [
+        "default",
+        "blkif",
+        "large",
+        "linux-vm2",
+        "migration",
+        "netif",
+        "vm-host",
+        "xen-netback",
+    ] {
+        let mut c = case(name, name, &[]);
+        c.name = Box::leak(format!("bundled-{name}").into_boxed_str());
+        v.push(c);
+    }
+    v.push(Case {
+        name: "bundled-fio-replay",
+        scenario: "fio-replay",
+        policies: "global,percpu",
+        sets: Vec::new(),
+    });
+    // Each knob, on the default scenario.
+    v.push(case(
+        "knob-migration",
+        "default",
+        &["host.migration_probability=0.35"],
+    ));
+    v.push(case(
+        "knob-range-page-touch",
+        "default",
+        &[
+            "host.shootdown_flush=range",
+            "host.touch=page",
+            "guests.0.size_bytes={ min = 4096, max = 45056, align = 4096 }",
+        ],
+    ));
+    v.push(case(
+        "knob-per-page-shootdown",
+        "default",
+        &[
+            "host.shootdown_batch=page",
+            "guests.0.size_bytes={ min = 4096, max = 32768, align = 4096 }",
+        ],
+    ));
+    v.push(case(
+        "knob-no-flush-lock",
+        "default",
+        &["host.flush_lock=false"],
+    ));
+    v.push(case(
+        "knob-lazy-tlb",
+        "default",
+        &[
+            "host.lazy_tlb=true",
+            "host.migration_probability=0.1",
+            "guests.0.pattern=open",
+            "guests.0.rate_iops=60000",
+            "guests.1.pattern=open",
+            "guests.1.rate_iops=60000",
+        ],
+    ));
+    v.push(case(
+        "knob-map-lock-sleep",
+        "default",
+        &["host.map_lock=true"],
+    ));
+    v.push(case(
+        "knob-map-lock-spin-through-flush",
+        "default",
+        &[
+            "host.map_lock=true",
+            "host.map_lock_waiter=spin",
+            "host.map_lock_through_flush=true",
+        ],
+    ));
+    v.push(case(
+        "knob-map-lock-spin-then-sleep-lazy",
+        "default",
+        &[
+            "host.map_lock=true",
+            "host.map_lock_waiter=spin-then-sleep",
+            "host.lazy_tlb=true",
+            "host.io_cpus=4",
+            "guests.0.queues=4",
+            "guests.1.queues=4",
+            "host.process_cycles=30000",
+        ],
+    ));
+    v.push(case(
+        "knob-process-fixed",
+        "default",
+        &["host.process_cycles=20000"],
+    ));
+    v.push(case(
+        "knob-process-exponential",
+        "default",
+        &[
+            "host.process_cycles=20000",
+            "host.process_distribution=exponential",
+        ],
+    ));
+    v.push(case(
+        "knob-vm-open-loop",
+        "default",
+        &[
+            "costs.preset=vm",
+            "host.flush_lock=false",
+            "host.io_cpus=4",
+            "guests.1.pattern=open",
+            "guests.1.rate_iops=300000",
+        ],
+    ));
+    // Each trace format.
+    v.push(trace_case(
+        "trace-tlbsim",
+        "tests/golden/traces/fio-head.tlbsim.csv",
+        "tlbsim",
+    ));
+    v.push(trace_case("trace-fio", "traces/fio-randrw.iolog", "fio"));
+    v.push(trace_case(
+        "trace-blkparse",
+        "tests/golden/traces/synthetic.blkparse",
+        "blkparse",
+    ));
+    v.push(trace_case("trace-msr", "traces/msr-sample.csv", "msr"));
+    v
+}
+
+/// `summary.json` with the scenario hash replaced by `-`.
+fn mask_hash(summary: &str) -> String {
+    let mut v: serde_json::Value = serde_json::from_str(summary).expect("summary.json is JSON");
+    v["scenario"]["hash"] = serde_json::Value::String("-".into());
+    let mut s = serde_json::to_string_pretty(&v).expect("JSON values serialize");
+    s.push('\n');
+    s
+}
+
+fn run_case(c: &Case) -> String {
+    let mut args: Vec<String> = vec![
+        "run".into(),
+        c.scenario.into(),
+        "--policies".into(),
+        c.policies.into(),
+        "--jobs".into(),
+        "1".into(),
+        "--json".into(),
+    ];
+    for s in &c.sets {
+        args.push("--set".into());
+        args.push(s.clone());
+    }
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = tlbsim(&refs);
+    assert!(
+        o.status.success(),
+        "case {}: tlbsim {} failed:\n{}",
+        c.name,
+        args.join(" "),
+        text(&o.stderr)
+    );
+    mask_hash(&text(&o.stdout))
 }
 
 #[test]
 fn summaries_match_golden_files() {
     let bless = std::env::var_os("TLBSIM_BLESS").is_some();
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
-    let mut failures = Vec::new();
-    for (name, cfg) in configs() {
-        let runs: Vec<_> = PolicyKind::ALL
-            .iter()
-            .map(|&p| machine::run(&cfg, p).expect("runs").0)
+    let dir = repo("tests/golden");
+    let cases = cases();
+    // Two runs at a time (CI has two cores); results do not depend on it.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut outputs: Vec<(usize, String)> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..2)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(c) = cases.get(i) else { break done };
+                        done.push((i, run_case(c)));
+                    }
+                })
+            })
             .collect();
-        let report = reports::Report {
-            version: "golden",
-            scenario_name: name,
-            scenario_hash: "-",
-            seed: cfg.seed,
-            runs: &runs,
-        };
-        let got = reports::summary_json(&report);
-        let path = dir.join(format!("{name}.summary.json"));
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("golden worker"))
+            .collect()
+    });
+    outputs.sort_by_key(|(i, _)| *i);
+    let mut failures = Vec::new();
+    for (c, (_, got)) in cases.iter().zip(outputs) {
+        let path = dir.join(format!("{}.summary.json", c.name));
         if bless {
             std::fs::write(&path, &got).expect("write golden file");
             continue;
         }
-        let want = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("{}: {e} (bless with TLBSIM_BLESS=1)", path.display()));
-        // Compare as JSON values: key order is presentation, not statistics.
-        // Every statistic in the golden file must be identical; statistics
-        // added since it was blessed are not compared until it is re-blessed.
-        let parse = |s: &str| serde_json::from_str::<serde_json::Value>(s).expect("valid JSON");
-        if !subset(&parse(&want), &parse(&got)) {
-            failures.push(name);
+        let want = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (create it with TLBSIM_BLESS=1 if the case is new)",
+                path.display()
+            )
+        });
+        if want != got {
+            let diff = similar::TextDiff::from_lines(&want, &got);
+            eprintln!(
+                "--- golden {} differs:\n{}",
+                c.name,
+                diff.unified_diff()
+                    .context_radius(2)
+                    .header("golden", "this build")
+            );
+            failures.push(c.name);
         }
     }
     assert!(
         failures.is_empty(),
-        "simulated statistics changed for {failures:?}"
+        "simulated statistics changed for {failures:?} (diffs above; re-bless only \
+         with TLBSIM_BLESS=1 and a commit saying why)"
     );
+}
+
+#[test]
+fn every_bundled_scenario_has_a_golden_case() {
+    let o = tlbsim(&["scenarios"]);
+    assert!(o.status.success());
+    let names: Vec<String> = cases().iter().map(|c| c.name.to_string()).collect();
+    for line in text(&o.stdout).lines() {
+        let s = line.split_whitespace().next().unwrap_or_default();
+        assert!(
+            names.contains(&format!("bundled-{s}")),
+            "bundled scenario {s} has no golden case"
+        );
+    }
 }
