@@ -35,6 +35,9 @@ enum Command {
         #[arg(long, value_name = "SCENARIO")]
         show: Option<String>,
     },
+    /// List the mapping policies: what each does, the real system it
+    /// stands for, and its parameters (`[policy.NAME]` in a scenario).
+    Policies,
     /// Replay an address trace through the TLB model alone; print hits and
     /// misses per level as JSON.
     Tlb(tlb_cmd::TlbArgs),
@@ -54,6 +57,10 @@ fn main() {
     let result = match cli.command {
         Command::Run(args) => run::cmd_run(&args),
         Command::Scenarios { show } => cmd_scenarios(show.as_deref()),
+        Command::Policies => {
+            cmd_policies();
+            Ok(())
+        }
         Command::Tlb(args) => tlb_cmd::cmd_tlb(&args),
         Command::Sweep(args) => sweep::cmd_sweep(&args),
         Command::Merge(args) => sweep::cmd_merge(&args),
@@ -62,6 +69,31 @@ fn main() {
     if let Err(e) = result {
         eprintln!("error: {e:#}");
         std::process::exit(1);
+    }
+}
+
+fn cmd_policies() {
+    let registry = hypervisor::Registry::builtin();
+    let w = registry.iter().map(|p| p.name.len()).max().unwrap_or(0);
+    for p in registry.iter() {
+        let warn = if p.unsafe_variant {
+            " [deliberately unsafe]"
+        } else {
+            ""
+        };
+        println!("{:w$}  {}{warn}", p.name, p.summary);
+        println!("{:w$}  stands for: {}", "", p.stands_for);
+        for param in p.params {
+            println!(
+                "{:w$}    policy.{}.{} = {} ({}): {}",
+                "",
+                p.name,
+                param.name,
+                param.default,
+                param.allowed(),
+                param.doc
+            );
+        }
     }
 }
 

@@ -2,7 +2,8 @@
 
 use crate::simulate::simulate;
 use anyhow::{bail, Context, Result};
-use machine::{EngineStats, PolicyKind, RunResult};
+use hypervisor::PolicySpec;
+use machine::{EngineStats, RunResult};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -88,7 +89,7 @@ pub fn cmd_run(args: &RunArgs) -> Result<()> {
     let outcomes: Vec<Result<(RunResult, EngineStats, f64)>> = pool.install(|| {
         sc.policies
             .par_iter()
-            .map(|&p| {
+            .map(|p| {
                 let t = Instant::now();
                 match &timeline {
                     None => simulate(&sc, p).map_err(anyhow::Error::from),
@@ -104,7 +105,7 @@ pub fn cmd_run(args: &RunArgs) -> Result<()> {
     for (p, o) in sc.policies.iter().zip(outcomes) {
         let (r, e, w) = o.with_context(|| format!("simulating policy {p}"))?;
         runs.push(r);
-        engines.push((*p, e, w));
+        engines.push((p, e, w));
     }
     let report = reports::Report {
         version: VERSION,
@@ -147,14 +148,14 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
 }
 
 /// Host-dependent engine statistics: wall time, speed, memory.
-fn engine_json(engines: &[(PolicyKind, EngineStats, f64)], wall: f64) -> String {
+fn engine_json(engines: &[(&PolicySpec, EngineStats, f64)], wall: f64) -> String {
     let runs: Vec<serde_json::Value> = engines
         .iter()
         .map(|(p, e, w)| {
             #[allow(clippy::cast_precision_loss, reason = "a rate")]
             let rate = |n: u64| if *w > 0.0 { n as f64 / w } else { 0.0 };
             serde_json::json!({
-                "policy": p.name(),
+                "policy": p.name.name(),
                 "events": e.events,
                 "wall_seconds": w,
                 "events_per_second": rate(e.events),

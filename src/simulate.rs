@@ -1,7 +1,8 @@
 //! One simulation of one scenario under one policy: the single place where
 //! a scenario's guests get their request sources.
 
-use machine::{EngineStats, NoObserver, Observer, PolicyKind, RunResult, SimError, Sources};
+use hypervisor::{BuildContext, PolicySpec, Registry};
+use machine::{EngineStats, NoObserver, Observer, RunResult, SimError, Sources};
 use scenarios::Scenario;
 use workloads::Pattern;
 
@@ -9,7 +10,7 @@ use workloads::Pattern;
 ///
 /// # Errors
 /// The model reported an error, or a trace could not be opened or read.
-pub fn simulate(sc: &Scenario, policy: PolicyKind) -> Result<(RunResult, EngineStats), SimError> {
+pub fn simulate(sc: &Scenario, policy: &PolicySpec) -> Result<(RunResult, EngineStats), SimError> {
     simulate_observed(sc, policy, NoObserver).map(|(r, e, _)| (r, e))
 }
 
@@ -20,9 +21,13 @@ pub fn simulate(sc: &Scenario, policy: PolicyKind) -> Result<(RunResult, EngineS
 /// As [`simulate`].
 pub fn simulate_observed<O: Observer>(
     sc: &Scenario,
-    policy: PolicyKind,
+    policy: &PolicySpec,
     obs: O,
 ) -> Result<(RunResult, EngineStats, O), SimError> {
+    let ctx = BuildContext {
+        max_request_pages: sc.config.max_request_pages(),
+    };
+    let policy = Registry::builtin().build(policy, &ctx)?;
     machine::Simulation::with_parts(&sc.config, policy, trace_sources(sc)?, obs)?
         .run_observed(sc.config.stop.max_cycles)
 }

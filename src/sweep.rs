@@ -26,7 +26,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use machine::PolicyKind;
 use reports::{Metric, SweepAxis, SweepRow};
 use scenarios::Scenario;
 use serde_json::{json, Value};
@@ -293,8 +292,8 @@ fn parse_spec(name: &str, file: &str, text: &str, dir: Option<&Path>) -> Result<
             "policies" => match string_list(v) {
                 Some(l) if !l.is_empty() => {
                     for (i, s) in l.iter().enumerate() {
-                        if s.parse::<PolicyKind>().is_err() {
-                            p.add(&format!("policies.{i}"), format!("unknown policy `{s}` (global, percpu, percpu-unsafe)"));
+                        if let Err(e) = hypervisor::Registry::builtin().lookup(s) {
+                            p.add(&format!("policies.{i}"), e.to_string());
                         }
                     }
                     spec.policies = Some(l);
@@ -590,7 +589,7 @@ fn build_plan(spec: &SweepSpec, cli_sets: &[String]) -> Result<(Plan, Vec<Scenar
         (None, Some(n)) => (0..n).map(|i| base.config.seed.wrapping_add(i)).collect(),
         (None, None) => vec![base.config.seed],
     };
-    let policies: Vec<String> = base.policies.iter().map(|p| p.name().to_string()).collect();
+    let policies: Vec<String> = base.policies.iter().map(|p| p.name.to_string()).collect();
     if policies.is_empty() {
         bail!("sweep {} runs no policy", spec.name);
     }
@@ -739,14 +738,13 @@ fn parse_shard(s: &str) -> Result<(usize, usize)> {
 }
 
 /// A rough relative cost of a simulation, to start the longest first:
-/// measured I/Os times CPUs, times CPUs again under `global` (each
-/// shootdown reaches every CPU).
+/// I/Os times CPUs squared (the background workload of every CPU is
+/// replayed for the whole run, and a shootdown can reach every CPU),
+/// whatever the policy.
 fn cost_estimate(sc: &Scenario) -> u64 {
     let cpus = u64::from(sc.config.machine.cpus);
     let ios = sc.config.stop.ios + sc.config.stop.warmup_ios;
-    let global = sc.policies.contains(&PolicyKind::Global);
-    ios.saturating_mul(cpus)
-        .saturating_mul(if global { cpus } else { 1 })
+    ios.saturating_mul(cpus).saturating_mul(cpus)
 }
 
 fn progress_bar(len: usize) -> ProgressBar {
@@ -818,10 +816,10 @@ pub fn cmd_sweep(args: &SweepArgs) -> Result<()> {
     let next = AtomicUsize::new(0);
     let failed: Mutex<Option<anyhow::Error>> = Mutex::new(None);
     let run_one = |job: &Job, sc: &Scenario| -> Result<()> {
-        let policy: PolicyKind = job
-            .policy
-            .parse()
-            .map_err(|_| anyhow!("unknown policy {}", job.policy))?;
+        let policy = sc
+            .policies
+            .first()
+            .ok_or_else(|| anyhow!("grid point {} runs no policy", job.point))?;
         let (r, _) = simulate(sc, policy).with_context(|| {
             format!(
                 "simulating grid point {} ({}), policy {}, seed {}",

@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use machine::{EngineStats, PolicyKind, RunResult};
+use hypervisor::{PolicyName, PolicySpec};
+use machine::{EngineStats, RunResult};
 use scenarios::Scenario;
 
 use crate::simulate::simulate_observed;
@@ -72,7 +73,7 @@ pub fn options(
 /// several (`tl.json` -> `tl.global.json`; no extension: `tl` ->
 /// `tl.global.json`).
 #[must_use]
-pub fn file_for(path: &Path, policy: PolicyKind, per_policy: bool) -> PathBuf {
+pub fn file_for(path: &Path, policy: &PolicyName, per_policy: bool) -> PathBuf {
     if !per_policy {
         return path.to_path_buf();
     }
@@ -90,10 +91,10 @@ impl TimelineOptions {
     ///
     /// # Errors
     /// The simulation failed, or the file cannot be written.
-    pub fn simulate(&self, sc: &Scenario, policy: PolicyKind) -> Result<(RunResult, EngineStats)> {
+    pub fn simulate(&self, sc: &Scenario, policy: &PolicySpec) -> Result<(RunResult, EngineStats)> {
         let tl = reports::Timeline::new(reports::TimelineConfig {
             scenario: sc.name.clone(),
-            policy: policy.name().to_string(),
+            policy: policy.name.to_string(),
             cpus: sc.config.machine.cpus,
             io_cpus: sc.config.host.io_cpus,
             frequency_ghz: sc.config.machine.frequency_ghz,
@@ -102,7 +103,7 @@ impl TimelineOptions {
             max_events: self.max_events,
         });
         let (r, e, tl) = simulate_observed(sc, policy, tl)?;
-        let file = file_for(&self.path, policy, self.per_policy);
+        let file = file_for(&self.path, &policy.name, self.per_policy);
         reports::write_atomic(&file, tl.to_json().as_bytes())?;
         if tl.dropped() > 0 {
             eprintln!(
@@ -128,11 +129,11 @@ mod tests {
         assert!(parse_window("20..10").is_err());
         assert!(parse_window("abc").is_err());
         assert_eq!(
-            file_for(Path::new("out/tl.json"), PolicyKind::PerCpu, true),
+            file_for(Path::new("out/tl.json"), &PolicyName::new("percpu"), true),
             Path::new("out/tl.percpu.json")
         );
         assert_eq!(
-            file_for(Path::new("tl.json"), PolicyKind::Global, false),
+            file_for(Path::new("tl.json"), &PolicyName::new("global"), false),
             Path::new("tl.json")
         );
     }

@@ -92,7 +92,7 @@ fn cases() -> Vec<Case> {
         "knob-range-page-touch",
         "default",
         &[
-            "host.shootdown_flush=range",
+            "policy.global.flush=range",
             "host.touch=page",
             "guests.0.size_bytes={ min = 4096, max = 45056, align = 4096 }",
         ],
@@ -101,20 +101,20 @@ fn cases() -> Vec<Case> {
         "knob-per-page-shootdown",
         "default",
         &[
-            "host.shootdown_batch=page",
+            "policy.global.per=page",
             "guests.0.size_bytes={ min = 4096, max = 32768, align = 4096 }",
         ],
     ));
     v.push(case(
         "knob-no-flush-lock",
         "default",
-        &["host.flush_lock=false"],
+        &["policy.global.flush_lock=false"],
     ));
     v.push(case(
         "knob-lazy-tlb",
         "default",
         &[
-            "host.lazy_tlb=true",
+            "policy.global.lazy_tlb=true",
             "host.migration_probability=0.1",
             "guests.0.pattern=open",
             "guests.0.rate_iops=60000",
@@ -142,7 +142,7 @@ fn cases() -> Vec<Case> {
         &[
             "host.map_lock=true",
             "host.map_lock_waiter=spin-then-sleep",
-            "host.lazy_tlb=true",
+            "policy.global.lazy_tlb=true",
             "host.io_cpus=4",
             "guests.0.queues=4",
             "guests.1.queues=4",
@@ -167,7 +167,7 @@ fn cases() -> Vec<Case> {
         "default",
         &[
             "costs.preset=vm",
-            "host.flush_lock=false",
+            "policy.global.flush_lock=false",
             "host.io_cpus=4",
             "guests.1.pattern=open",
             "guests.1.rate_iops=300000",

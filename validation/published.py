@@ -52,8 +52,8 @@ def queues(q):
 # dom0's dirty mask, running or not.
 PREMAPPED = ['policies=["percpu"]', "costs.hypercall_cycles=1", "costs.map_page_cycles=0",
              "costs.unmap_page_cycles=0", "costs.invlpg_cycles=0",
-             "host.lazy_tlb=false", "host.map_lock=false"]
-MAPPED = ['policies=["global"]', "host.lazy_tlb=false"]
+             "policy.global.lazy_tlb=false", "host.map_lock=false"]
+MAPPED = ['policies=["global"]', "policy.global.lazy_tlb=false"]
 # The mapped column with and without the per-domain grant-table lock
 # (host.map_lock: every grant map/unmap hypercall segment of all queues under
 # one lock, costs.map_lock_cycles at its 50-cycle default). "before" is the
@@ -139,7 +139,7 @@ def broadcast(exe):
                 "host.io_cpus=1", "background.enabled=false", "stop.ios=200",
                 "stop.warmup_ios=20", "guests=[{pattern=\"closed\", queue_depth=1, size_bytes=4096}]"]
         full = run(exe, "default", base)
-        ipi_only = run(exe, "default", base + ["host.flush_lock=false", "costs.full_flush_cycles=0"])
+        ipi_only = run(exe, "default", base + ["policy.global.flush_lock=false", "costs.full_flush_cycles=0"])
         f = 2.5  # GHz: the default machine clock, that of the KVM figures
         rows[t] = {
             "shootdown_us": full["latency_breakdown_cycles_per_io"]["flush_wait"] / (f * 1e3),

@@ -4,9 +4,9 @@
 //! - [`PageTableManager`]: owns the host domain's page table and serves the
 //!   hypercalls the backend driver makes: register a CPU for I/O,
 //!   pre-allocate slots for it, map guest pages (with a flush scope), unmap.
-//! - [`MappingPolicy`]: where a request's pages are mapped and which TLBs a
-//!   mapping change must flush; [`GlobalFlush`], [`PerCpuSlots`] (the patent's
-//!   method) and its deliberately broken variant.
+//! - [`MappingPolicy`]: a policy as plans ([`plan`]): where a request's
+//!   pages are mapped and which TLBs each step must invalidate, how; the
+//!   [`Registry`] of policies by name with their parameters.
 //!
 //! This crate decides *what* is mapped and *what* must be flushed; the
 //! `machine` crate decides *when*, and charges the cycles.
@@ -17,6 +17,4 @@ mod manager;
 mod policy;
 
 pub use manager::{HvError, PageTableManager, Placement, HOST_ASID};
-pub use policy::{
-    policy_for, FlushDirective, GlobalFlush, MappingPolicy, PerCpuSlots, PolicyKind, UnknownPolicy,
-};
+pub use policy::*;

@@ -3,12 +3,15 @@
 //! Every type here has a `Default` that is the documented default of its
 //! scenario key; the `scenarios` crate deserializes into these (feature
 //! `serde`), validates with [`SimConfig::problems`] and hands them over.
+//! What a mapping policy decides (its flushes, its slots) is not here: it is
+//! the policy's parameters (`hypervisor::Registry`).
 
 use cpu_model::CostTable;
 use mmu::TlbConfig;
 use workloads::GuestConfig;
 
-/// Everything one run needs, except the policy.
+/// Everything one run needs, except the policy (built from the
+/// `hypervisor::Registry`).
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(deny_unknown_fields, default))]
@@ -107,32 +110,6 @@ pub enum Touch {
     Page,
 }
 
-/// What a shootdown's flush does on each CPU.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
-pub enum ShootdownFlush {
-    /// A full TLB flush of every address space, as Xen's grant unmap does
-    /// (xen/common/grant_table.c: one full flush per batch).
-    #[default]
-    Full,
-    /// The unmapped pages only (INVLPG each), a full flush above
-    /// `flush_ceiling_pages`, as Linux flush_tlb_mm_range does.
-    Range,
-}
-
-/// How many shootdowns an unmap costs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
-pub enum ShootdownBatch {
-    /// One shootdown per request (Xen batches up to 32 unmaps per flush).
-    #[default]
-    Request,
-    /// One shootdown per page.
-    Page,
-}
-
 /// The host domain and its backend driver.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -141,29 +118,14 @@ pub struct HostConfig {
     /// CPUs the backend registers for I/O: CPUs `0..io_cpus`, each running
     /// one backend thread. The others run the background workload.
     pub io_cpus: u32,
-    /// Slots pre-allocated per registered CPU (percpu policies); must hold
-    /// the largest request.
-    pub slots_per_cpu: u32,
     /// Probability that a request's data phase runs on another CPU (the
     /// backend thread migrates there and back).
     pub migration_probability: f64,
     /// One TLB lookup per cache line or per page of data.
     pub touch: Touch,
-    /// What each CPU flushes in a shootdown.
-    pub shootdown_flush: ShootdownFlush,
-    /// One shootdown per request or per page.
-    pub shootdown_batch: ShootdownBatch,
     /// Range flushes above this many pages become full flushes (Linux
     /// tlb_single_page_flush_ceiling = 33).
     pub flush_ceiling_pages: u32,
-    /// Whether shootdowns are serialized by one lock per host domain (Xen's
-    /// flush_lock).
-    pub flush_lock: bool,
-    /// Lazy TLB (Linux's `should_flush_tlb`): a shootdown skips registered
-    /// CPUs whose backend thread is not running (asleep, or moved away); such
-    /// a CPU flushes its host-domain entries before its next access instead.
-    /// Xen's grant unmap does not do this; default false.
-    pub lazy_tlb: bool,
     /// Serialize the map and unmap hypercalls of all backends with one
     /// domain-wide lock (Linux's `mmap_lock`, Xen's per-domain grant-table
     /// lock), costing `costs.map_lock_cycles` per acquisition. Default false.
@@ -215,14 +177,9 @@ impl Default for HostConfig {
     fn default() -> Self {
         Self {
             io_cpus: 2,
-            slots_per_cpu: 64,
             migration_probability: 0.0,
             touch: Touch::Line,
-            shootdown_flush: ShootdownFlush::Full,
-            shootdown_batch: ShootdownBatch::Request,
             flush_ceiling_pages: 33,
-            flush_lock: true,
-            lazy_tlb: false,
             map_lock: false,
             map_lock_through_flush: false,
             map_lock_waiter: LockWaiter::Sleep,
@@ -357,16 +314,6 @@ impl SimConfig {
         }
         if self.guests.is_empty() {
             p("guests", "needs at least one guest".into());
-        }
-        let max_pages = self.max_request_pages();
-        if u64::from(self.host.slots_per_cpu) < max_pages {
-            p(
-                "host.slots_per_cpu",
-                format!(
-                    "must hold the largest request ({max_pages} pages), got {}",
-                    self.host.slots_per_cpu
-                ),
-            );
         }
         for (i, g) in self.guests.iter().enumerate() {
             for (field, message) in g.problems() {

@@ -2,7 +2,9 @@
 //! page-table manager, the host domain's backend driver and the guests,
 //! wired into one discrete-event model ([`Simulation`]).
 //!
-//! Input is a plain [`SimConfig`] and a [`PolicyKind`]; output a plain
+//! Input is a plain [`SimConfig`] and a mapping policy (a
+//! [`hypervisor::MappingPolicy`], whose plans the machine carries out
+//! without knowing which policy it runs); output a plain
 //! [`RunResult`]. Architecture invariant: this crate knows nothing of files,
 //! the scenario format or the CLI (serde derives are behind the optional
 //! `serde` feature, for the `scenarios` crate).
@@ -13,7 +15,6 @@ mod observe;
 mod stats;
 
 pub use config::*;
-pub use hypervisor::PolicyKind;
 pub use model::{EngineStats, Event, SimError, Simulation, Sources, BACKGROUND_ASID};
 pub use observe::{IpiRecord, NoObserver, Observer, SliceKind};
 pub use stats::*;
@@ -22,6 +23,9 @@ pub use stats::*;
 ///
 /// # Errors
 /// The configuration has problems, or the model detected a broken invariant.
-pub fn run(cfg: &SimConfig, policy: PolicyKind) -> Result<(RunResult, EngineStats), SimError> {
+pub fn run(
+    cfg: &SimConfig,
+    policy: Box<dyn hypervisor::MappingPolicy>,
+) -> Result<(RunResult, EngineStats), SimError> {
     Simulation::new(cfg, policy)?.run(cfg.stop.max_cycles)
 }

@@ -36,12 +36,13 @@
 //!   CPU: before anything touches a background CPU, its accesses up to that
 //!   cycle are replayed. It needs no events of its own.
 
-use crate::config::{ShootdownBatch, ShootdownFlush, SimConfig, Touch};
+use crate::config::{SimConfig, Touch};
 use crate::observe::{IpiRecord, NoObserver, Observer, SliceKind};
 use crate::stats::{CpuStats, LatencyBreakdown, RunResult};
 use cpu_model::{CostTable, CpuClock, CpuId};
 use hypervisor::{
-    policy_for, FlushDirective, HvError, MappingPolicy, PageTableManager, Placement, PolicyKind,
+    HvError, LocalFlush, MappingPolicy, PageTableManager, Placement, PolicyName,
+    RemoteInvalidation, Shootdown as ShootdownPlan, ShootdownFlush, ShootdownGranularity,
     HOST_ASID,
 };
 use mmu::{
@@ -77,6 +78,9 @@ pub enum SimError {
         /// What is wrong.
         problems: Vec<crate::config::Problem>,
     },
+    /// The policy could not be built from its parameters.
+    #[error("{0}")]
+    Policy(#[from] hypervisor::RegistryError),
     /// A hypercall failed: a model bug or an impossible configuration.
     #[error("hypercall failed: {0}")]
     Hypervisor(#[from] HvError),
@@ -105,7 +109,7 @@ pub enum SimError {
         /// The address.
         va: u64,
         /// Policy simulated.
-        policy: PolicyKind,
+        policy: PolicyName,
     },
 }
 
@@ -196,6 +200,8 @@ struct Backend {
     phase_start: u64,
     /// Shootdowns still to do for the current request.
     shootdowns_left: u32,
+    /// The IPI shootdown the current request's unmap plan asked for.
+    shootdown: ShootdownPlan,
 }
 
 /// One CPU.
@@ -215,9 +221,9 @@ struct Cpu {
     seg_start: u64,
     /// Background: when it last resumed after interrupt-level work (timeline).
     bg_resumed: u64,
-    /// Lazy TLB: a shootdown skipped this CPU; flush before its next
-    /// host-domain access.
-    deferred_flush: bool,
+    /// Lazy TLB: a shootdown of this kind skipped this CPU; flush before
+    /// its next host-domain access.
+    deferred_flush: Option<ShootdownFlush>,
     /// Cycles added to the next segment (a sleeping lock waiter's wake-up).
     wake_debt: u64,
 }
@@ -243,6 +249,8 @@ struct Shootdown {
     /// Pages to flush on targets (range flushes).
     first_page: u64,
     pages: u32,
+    /// What targets flush.
+    flush: ShootdownFlush,
 }
 
 /// A fixed-size object pool with a free list: no allocation per request once
@@ -347,13 +355,10 @@ pub struct Simulation<O: Observer = NoObserver> {
     service_rng: SimRng,
     process_cycles: u64,
     process_exponential: bool,
-    kind: PolicyKind,
-    policy: Box<dyn MappingPolicy + Send>,
+    policy: Box<dyn MappingPolicy>,
     costs: CostTable,
     access_costs: AccessCosts,
     touch: Touch,
-    shootdown_flush: ShootdownFlush,
-    shootdown_batch: ShootdownBatch,
     ceiling: usize,
     migration_p: f64,
     frequency_ghz: f64,
@@ -370,7 +375,6 @@ pub struct Simulation<O: Observer = NoObserver> {
     requests: Slab<Request>,
     shootdowns: Slab<Shootdown>,
     flush_lock: FifoLock,
-    lazy_tlb: bool,
     map_lock_through_flush: bool,
     map_lock_waiter: crate::config::LockWaiter,
     map_lock: FifoLock,
@@ -402,8 +406,8 @@ impl Simulation<NoObserver> {
     ///
     /// # Errors
     /// The configuration has problems, or a set-up hypercall failed.
-    pub fn new(cfg: &SimConfig, kind: PolicyKind) -> Result<Self, SimError> {
-        Self::with_parts(cfg, kind, Vec::new(), NoObserver)
+    pub fn new(cfg: &SimConfig, policy: Box<dyn MappingPolicy>) -> Result<Self, SimError> {
+        Self::with_parts(cfg, policy, Vec::new(), NoObserver)
     }
 }
 
@@ -416,7 +420,7 @@ impl<O: Observer> Simulation<O> {
     /// set-up hypercall failed.
     pub fn with_parts(
         cfg: &SimConfig,
-        kind: PolicyKind,
+        mut policy: Box<dyn MappingPolicy>,
         mut sources: Sources,
         obs: O,
     ) -> Result<Self, SimError> {
@@ -429,9 +433,8 @@ impl<O: Observer> Simulation<O> {
         let max_pages = u32::try_from(cfg.max_request_pages()).expect("validated");
         // The domain-wide area: room for every backend thread's request twice.
         let mut mgr = PageTableManager::new(n, io * 2, max_pages);
-        let mut policy = policy_for(kind);
         let io_ids: Vec<CpuId> = (0..io).map(CpuId).collect();
-        policy.setup(&mut mgr, &io_ids, cfg.host.slots_per_cpu)?;
+        policy.setup(&mut mgr, &io_ids)?;
 
         let mut bg_table = PageTable::new();
         if cfg.background.enabled {
@@ -463,7 +466,7 @@ impl<O: Observer> Simulation<O> {
                 seg_len: 0,
                 seg_start: 0,
                 bg_resumed: 0,
-                deferred_flush: false,
+                deferred_flush: None,
                 wake_debt: 0,
             });
         }
@@ -474,6 +477,7 @@ impl<O: Observer> Simulation<O> {
                 current: 0,
                 phase_start: 0,
                 shootdowns_left: 0,
+                shootdown: ShootdownPlan::default(),
             })
             .collect();
         sources.resize_with(cfg.guests.len(), || None);
@@ -509,7 +513,6 @@ impl<O: Observer> Simulation<O> {
             process_cycles: cfg.host.process_cycles,
             process_exponential: cfg.host.process_distribution
                 == crate::config::Distribution::Exponential,
-            kind,
             policy,
             costs: cfg.costs.clone(),
             access_costs: AccessCosts {
@@ -517,8 +520,6 @@ impl<O: Observer> Simulation<O> {
                 walk,
             },
             touch: cfg.host.touch,
-            shootdown_flush: cfg.host.shootdown_flush,
-            shootdown_batch: cfg.host.shootdown_batch,
             ceiling: usize::try_from(cfg.host.flush_ceiling_pages).expect("u32 fits usize"),
             migration_p: cfg.host.migration_probability,
             frequency_ghz: cfg.machine.frequency_ghz,
@@ -533,8 +534,7 @@ impl<O: Observer> Simulation<O> {
             guests,
             requests: Slab::default(),
             shootdowns: Slab::default(),
-            flush_lock: FifoLock::new(cfg.host.flush_lock),
-            lazy_tlb: cfg.host.lazy_tlb,
+            flush_lock: FifoLock::new(true),
             map_lock_through_flush: cfg.host.map_lock_through_flush,
             map_lock_waiter: cfg.host.map_lock_waiter,
             map_lock: FifoLock::new(cfg.host.map_lock),
@@ -667,8 +667,15 @@ impl<O: Observer> Simulation<O> {
 
     /// The flush a shootdown does on one CPU; returns its cost. `remote`
     /// says whether it runs in an IPI handler.
-    fn shootdown_flush_on(&mut self, c: usize, first: u64, pages: u32, remote: bool) -> u64 {
-        match self.shootdown_flush {
+    fn shootdown_flush_on(
+        &mut self,
+        c: usize,
+        flush: ShootdownFlush,
+        first: u64,
+        pages: u32,
+        remote: bool,
+    ) -> u64 {
+        match flush {
             ShootdownFlush::Full => {
                 let cpu = &mut self.cpus[c];
                 cpu.tlb.flush_all();
@@ -730,7 +737,7 @@ impl<O: Observer> Simulation<O> {
                 self.error.get_or_insert(SimError::Fault {
                     cpu: CpuId(cpu.stats.cpu),
                     va: va.0,
-                    policy: self.kind,
+                    policy: PolicyName::new(self.policy.name()),
                 });
                 return cost;
             }
@@ -861,10 +868,9 @@ impl<O: Observer> Simulation<O> {
         if self.map_lock.enabled {
             cost += self.costs.map_lock_cycles;
         }
-        match self.policy.map_flush() {
-            FlushDirective::None => {}
-            FlushDirective::Local => cost += self.flush_range_local(c, placement.base.0, pages),
-            FlushDirective::Shootdown => unreachable!("no policy shoots down on map"),
+        match self.policy.on_map(placement) {
+            LocalFlush::None => {}
+            LocalFlush::Pages => cost += self.flush_range_local(c, placement.base.0, pages),
         }
         self.backends[b].phase = Phase::Map;
         self.start_segment(c, now, cost, sched);
@@ -910,9 +916,10 @@ impl<O: Observer> Simulation<O> {
             self.bg_catch_up(d, now.max(self.cpus[d].clock.irq_free_at));
         }
         let mut cost = self.costs.migrate_cycles + self.apply_deferred_flush(d);
-        if self.policy.flush_before_foreign_access() {
-            let p = self.requests[r].placement.expect("mapped");
-            cost += self.flush_range_local(d, p.base.0, p.pages);
+        let p = self.requests[r].placement.expect("mapped");
+        match self.policy.on_foreign_access(p) {
+            LocalFlush::None => {}
+            LocalFlush::Pages => cost += self.flush_range_local(d, p.base.0, p.pages),
         }
         let migration_cost = cost;
         let data_cost = self.touch_data(d, r);
@@ -1011,8 +1018,8 @@ impl<O: Observer> Simulation<O> {
 
     /// Whether a shootdown may skip CPU `x` (lazy TLB): a registered CPU
     /// whose backend thread is not running.
-    fn is_lazy(&self, x: usize, now: u64) -> bool {
-        if !self.lazy_tlb || self.cpus[x].clock.segment_active {
+    fn is_lazy(&self, x: usize, now: u64, skip_lazy: bool) -> bool {
+        if !skip_lazy || self.cpus[x].clock.segment_active {
             return false;
         }
         self.cpus[x]
@@ -1040,12 +1047,11 @@ impl<O: Observer> Simulation<O> {
     /// A CPU a shootdown skipped flushes before its next host-domain access;
     /// returns the cycles that costs (0 if nothing was deferred).
     fn apply_deferred_flush(&mut self, c: usize) -> u64 {
-        if !self.cpus[c].deferred_flush {
-            return 0;
-        }
         let cpu = &mut self.cpus[c];
-        cpu.deferred_flush = false;
-        match self.shootdown_flush {
+        let Some(flush) = cpu.deferred_flush.take() else {
+            return 0;
+        };
+        match flush {
             ShootdownFlush::Full => {
                 cpu.tlb.flush_all();
                 cpu.pwc.flush_all();
@@ -1068,24 +1074,28 @@ impl<O: Observer> Simulation<O> {
         sched: &mut Scheduler<Event, Q>,
     ) {
         let (b, r, placement) = self.current_request(c);
-        match self.policy.unmap_flush() {
-            FlushDirective::Shootdown => {
-                self.backends[b].shootdowns_left = match self.shootdown_batch {
-                    ShootdownBatch::Request => 1,
-                    ShootdownBatch::Page => placement.pages,
+        let plan = self.policy.on_unmap(placement);
+        let local = match plan.local {
+            LocalFlush::None => 0,
+            LocalFlush::Pages => self.flush_range_local(c, placement.base.0, placement.pages),
+        };
+        self.requests[r].flush_wait_start = now;
+        match plan.remote {
+            RemoteInvalidation::Ipi(sd) => {
+                self.backends[b].shootdown = sd;
+                self.backends[b].shootdowns_left = match sd.granularity {
+                    ShootdownGranularity::Request => 1,
+                    ShootdownGranularity::Page => placement.pages,
                 };
-                self.requests[r].flush_wait_start = now;
-                self.next_shootdown(c, now, sched);
+                // The local flush runs before the shootdown starts.
+                self.next_shootdown(c, now + local, sched);
             }
-            FlushDirective::Local => {
-                let cost = self.flush_range_local(c, placement.base.0, placement.pages);
-                self.requests[r].flush_wait_start = now;
+            RemoteInvalidation::None => {
                 if self.measuring {
-                    self.breakdown.flush_wait += cost;
+                    self.breakdown.flush_wait += local;
                 }
-                self.finish_request_flushes(c, now, cost, sched);
+                self.finish_request_flushes(c, now, local, sched);
             }
-            FlushDirective::None => self.finish_request_flushes(c, now, 0, sched),
         }
     }
 
@@ -1097,7 +1107,8 @@ impl<O: Observer> Simulation<O> {
         now: u64,
         sched: &mut Scheduler<Event, Q>,
     ) {
-        if !self.flush_lock.take(self.cpus[c].stats.cpu) {
+        let serialized = self.backends[self.backend_of(c)].shootdown.serialized;
+        if serialized && !self.flush_lock.take(self.cpus[c].stats.cpu) {
             let b = self.backend_of(c);
             self.backends[b].phase = Phase::WaitLock;
             return;
@@ -1113,32 +1124,33 @@ impl<O: Observer> Simulation<O> {
         sched: &mut Scheduler<Event, Q>,
     ) {
         let (b, _, placement) = self.current_request(c);
-        let (first, pages) = match self.shootdown_batch {
-            ShootdownBatch::Request => (placement.base.0, placement.pages),
-            ShootdownBatch::Page => {
+        let plan = self.backends[b].shootdown;
+        let (first, pages) = match plan.granularity {
+            ShootdownGranularity::Request => (placement.base.0, placement.pages),
+            ShootdownGranularity::Page => {
                 let done = placement.pages - self.backends[b].shootdowns_left;
                 (placement.base.0 + u64::from(done), 1)
             }
         };
         self.backends[b].phase = Phase::WaitAcks;
         self.shootdown_count += u64::from(self.measuring);
-        let lock = if self.flush_lock.enabled {
+        let lock = if plan.serialized {
             self.costs.flush_lock_cycles
         } else {
             0
         };
         // The initiator cannot start while its own interrupt level is busy.
         let t0 = now.max(self.cpus[c].clock.irq_free_at) + lock;
-        let local = self.shootdown_flush_on(c, first, pages, false);
+        let local = self.shootdown_flush_on(c, plan.flush, first, pages, false);
         let n = u32::try_from(self.cpus.len()).expect("CPU count fits u32");
         let c32 = self.cpus[c].stats.cpu;
         // Lazy TLB: skipped CPUs flush before their next host-domain access.
         let mut targets = n - 1;
-        if self.lazy_tlb {
+        if plan.skip_lazy {
             for i in 1..n {
                 let x = ((c32 + i) % n) as usize;
-                if self.is_lazy(x, now) {
-                    self.cpus[x].deferred_flush = true;
+                if self.is_lazy(x, now, true) {
+                    self.cpus[x].deferred_flush = Some(plan.flush);
                     targets -= 1;
                 }
             }
@@ -1148,11 +1160,12 @@ impl<O: Observer> Simulation<O> {
             acks_left: targets,
             first_page: first,
             pages,
+            flush: plan.flush,
         });
         let mut t = t0 + local;
         for i in 1..n {
             let target = (c32 + i) % n;
-            if self.is_lazy(target as usize, now) {
+            if self.is_lazy(target as usize, now, plan.skip_lazy) {
                 continue;
             }
             t += self.costs.ipi_send_cycles;
@@ -1180,7 +1193,12 @@ impl<O: Observer> Simulation<O> {
         sched: &mut Scheduler<Event, Q>,
     ) {
         let b = self.backend_of(c);
-        if let Some(next) = self.flush_lock.release() {
+        let released = if self.backends[b].shootdown.serialized {
+            self.flush_lock.release()
+        } else {
+            None
+        };
+        if let Some(next) = released {
             // Handed over directly (FIFO), at this cycle.
             self.begin_shootdown(next as usize, now, sched);
         }
@@ -1430,7 +1448,7 @@ impl<O: Observer> Simulation<O> {
             })
             .collect();
         let result = RunResult {
-            policy: self.kind,
+            policy: PolicyName::new(self.policy.name()),
             io_completed: self.io_completed,
             io_bytes: self.io_bytes,
             io_reads: self.io_reads,
@@ -1530,8 +1548,9 @@ impl<O: Observer> Model for Simulation<O> {
                     }
                     Phase::Data => self.start_unmap(c, now, sched),
                     Phase::Unmap => {
+                        let (_, _, placement) = self.current_request(c);
                         let holds_through_flush = self.map_lock_through_flush
-                            && self.policy.unmap_flush() == FlushDirective::Shootdown;
+                            && self.policy.on_unmap(placement).is_remote();
                         if !holds_through_flush {
                             self.release_map_lock(now, sched);
                         }
@@ -1548,7 +1567,7 @@ impl<O: Observer> Model for Simulation<O> {
                 if self.cpus[c].bg_next != u64::MAX {
                     self.bg_catch_up(c, now.max(self.cpus[c].clock.irq_free_at));
                 }
-                let flush = self.shootdown_flush_on(c, sd.first_page, sd.pages, true);
+                let flush = self.shootdown_flush_on(c, sd.flush, sd.first_page, sd.pages, true);
                 let length = self.costs.ipi_handler_cycles + flush;
                 let (start, end) = self.interrupt(c, now, length);
                 let cpu = &mut self.cpus[c];

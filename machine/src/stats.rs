@@ -1,7 +1,7 @@
 //! What a run measured: plain counters, no serialization (that is the
 //! `reports` crate's job).
 
-use hypervisor::PolicyKind;
+use hypervisor::PolicyName;
 use sim_core::LatencySummary;
 
 /// TLB counters, summed over the accesses of interest.
@@ -116,7 +116,7 @@ pub struct LatencyBreakdown {
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunResult {
     /// The policy simulated.
-    pub policy: PolicyKind,
+    pub policy: PolicyName,
     /// I/Os completed in the window.
     pub io_completed: u64,
     /// Bytes those I/Os moved.

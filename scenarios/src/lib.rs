@@ -14,8 +14,14 @@
 //! - `extends`: a bundled scenario name or a path relative to this file.
 //!   Tables merge key by key (recursively); a list (e.g. `guests`) replaces
 //!   the parent's list wholesale. Chains are allowed, cycles are an error.
-//! - `policies`: list of policy names (`global`, `percpu`, `percpu-unsafe`);
-//!   default `["global", "percpu"]`.
+//! - `policies`: list of policy names (`tlbsim policies` lists them:
+//!   `global`, `percpu`, `percpu-unsafe`, ...); default
+//!   `["global", "percpu"]`.
+//! - `[policy.NAME]`: the parameters of policy `NAME` (e.g.
+//!   `policy.global.flush = "range"`, `policy.percpu.slots_per_cpu = 128`);
+//!   each policy declares its own, with defaults
+//!   (`hypervisor::PolicyInfo::params`). A table for a policy not in
+//!   `policies` is checked but does not enter the scenario.
 //! - `seed`, `[stop]`, `[machine]`, `[costs]`, `[host]`, `[background]`,
 //!   `[[guests]]`: the sections of [`machine::SimConfig`].
 //! - `costs.preset = "bare-metal" | "vm"` picks
@@ -51,7 +57,7 @@ mod tree;
 use std::path::{Path, PathBuf};
 
 use cpu_model::CostTable;
-use hypervisor::PolicyKind;
+use hypervisor::{BuildContext, PolicySpec, RawValue, Registry, RegistryError};
 use machine::SimConfig;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -68,8 +74,8 @@ pub struct Scenario {
     pub name: String,
     /// What the scenario models (its `description`).
     pub description: String,
-    /// The policies to run, in the order given.
-    pub policies: Vec<PolicyKind>,
+    /// The policies to run, in the order given, with their parameters.
+    pub policies: Vec<PolicySpec>,
     /// The machine, workload and costs.
     pub config: SimConfig,
     /// Hex SHA-256 of the canonical JSON of the fully resolved scenario
@@ -234,7 +240,20 @@ pub fn resolve_name(name_or_path: &str) -> Result<ScenarioSource, ScenarioError>
 /// Unknown name, unreadable file, syntax error, or every content problem at
 /// once ([`ScenarioError::Invalid`]).
 pub fn load(name_or_path: &str, overrides: &[String]) -> Result<Scenario, ScenarioError> {
-    load_source(&resolve_name(name_or_path)?, overrides)
+    load_with(name_or_path, overrides, &Registry::builtin())
+}
+
+/// [`load`] with the policies of `registry` (the built-in ones and any a
+/// caller registered).
+///
+/// # Errors
+/// As [`load`].
+pub fn load_with(
+    name_or_path: &str,
+    overrides: &[String],
+    registry: &Registry,
+) -> Result<Scenario, ScenarioError> {
+    load_source_with(&resolve_name(name_or_path)?, overrides, registry)
 }
 
 /// Loads a scenario from a resolved source; see [`load`].
@@ -245,8 +264,20 @@ pub fn load_source(
     source: &ScenarioSource,
     overrides: &[String],
 ) -> Result<Scenario, ScenarioError> {
+    load_source_with(source, overrides, &Registry::builtin())
+}
+
+/// [`load_source`] with the policies of `registry`.
+///
+/// # Errors
+/// As [`load`].
+pub fn load_source_with(
+    source: &ScenarioSource,
+    overrides: &[String],
+    registry: &Registry,
+) -> Result<Scenario, ScenarioError> {
     let layer = resolve_chain(source, &mut Vec::new())?;
-    finish(source.name(), layer, overrides)
+    finish(source.name(), layer, overrides, registry)
 }
 
 /// One parsed file (or a merged chain of them).
@@ -468,7 +499,7 @@ fn defaults_table(costs: CostTable) -> Table {
         Value::Array(
             DEFAULT_POLICIES
                 .iter()
-                .map(|p| Value::String(p.name().to_string()))
+                .map(|p| Value::String((*p).to_string()))
                 .collect(),
         ),
     );
@@ -476,7 +507,20 @@ fn defaults_table(costs: CostTable) -> Table {
     t
 }
 
-const DEFAULT_POLICIES: [PolicyKind; 2] = [PolicyKind::Global, PolicyKind::PerCpu];
+const DEFAULT_POLICIES: [&str; 2] = ["global", "percpu"];
+
+/// Keys that were host knobs and are now policy parameters: old key, new
+/// key(s).
+const MOVED: [(&str, &str); 5] = [
+    ("host.shootdown_flush", "policy.global.flush"),
+    ("host.shootdown_batch", "policy.global.per"),
+    ("host.flush_lock", "policy.global.flush_lock"),
+    ("host.lazy_tlb", "policy.global.lazy_tlb"),
+    (
+        "host.slots_per_cpu",
+        "policy.percpu.slots_per_cpu (and policy.percpu-unsafe.slots_per_cpu)",
+    ),
+];
 const PRESETS: &str = "\"bare-metal\" or \"vm\"";
 
 fn preset_costs(value: Option<&Value>) -> CostTable {
@@ -501,7 +545,12 @@ fn locate(origins: &Origins, root: &Location, key: &str) -> Location {
 }
 
 /// Extends-merged file content + overrides -> validated scenario.
-fn finish(name: String, layer: Layer, overrides: &[String]) -> Result<Scenario, ScenarioError> {
+fn finish(
+    name: String,
+    layer: Layer,
+    overrides: &[String],
+    registry: &Registry,
+) -> Result<Scenario, ScenarioError> {
     let root = Location {
         file: layer.file.clone(),
         line: None,
@@ -536,9 +585,22 @@ fn finish(name: String, layer: Layer, overrides: &[String]) -> Result<Scenario, 
             String::new()
         }
     };
-    let policies = extract_policies(tree.remove("policies"), &mut |k, m| {
+    let names = extract_policies(tree.remove("policies"), registry, &mut |k, m| {
         diags.push(problem(k, m))
     });
+    let policies = resolve_policies(registry, &names, tree.remove("policy"), &mut |k, m| {
+        diags.push(problem(k, m))
+    });
+    for (old, new) in MOVED {
+        if get_path(&tree, old).is_some() {
+            diags.push(problem(
+                old,
+                format!("is a policy parameter now: set {new} instead"),
+            ));
+            let segs: Vec<String> = old.split('.').map(str::to_string).collect();
+            remove_path(&mut tree, &segs);
+        }
+    }
     if let Some(Value::Table(costs)) = tree.get_mut("costs") {
         if let Some(p) = costs.remove("preset") {
             if !matches!(p.as_str(), Some("bare-metal" | "vm")) {
@@ -562,6 +624,20 @@ fn finish(name: String, layer: Layer, overrides: &[String]) -> Result<Scenario, 
         trace_paths::resolve(config, &|k| locate(&origins, &root, k), &mut diags);
     }
     if let Some(config) = &config {
+        let ctx = BuildContext {
+            max_request_pages: config.max_request_pages(),
+        };
+        for spec in &policies {
+            if let Err(RegistryError::Params { name, problems }) = registry.build(spec, &ctx) {
+                for p in problems {
+                    let key = match &p.param {
+                        Some(param) => format!("policy.{name}.{param}"),
+                        None => format!("policy.{name}"),
+                    };
+                    diags.push(problem(&key, p.message));
+                }
+            }
+        }
         for p in config.problems() {
             if removed
                 .iter()
@@ -597,24 +673,20 @@ fn finish(name: String, layer: Layer, overrides: &[String]) -> Result<Scenario, 
     }
 }
 
-fn allowed_policies() -> String {
-    PolicyKind::ALL
-        .iter()
-        .map(|p| p.name())
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn extract_policies(value: Option<Value>, report: &mut dyn FnMut(&str, String)) -> Vec<PolicyKind> {
+fn extract_policies(
+    value: Option<Value>,
+    registry: &Registry,
+    report: &mut dyn FnMut(&str, String),
+) -> Vec<String> {
     let items = match value {
-        None => return DEFAULT_POLICIES.to_vec(),
+        None => return DEFAULT_POLICIES.iter().map(|p| (*p).to_string()).collect(),
         Some(Value::Array(a)) => a,
         Some(other) => {
             report(
                 "policies",
                 format!(
                     "must be a list of policy names, e.g. [\"global\", \"percpu\"] (allowed: {}), got {}",
-                    allowed_policies(),
+                    registry.names(),
                     other.type_str()
                 ),
             );
@@ -624,26 +696,23 @@ fn extract_policies(value: Option<Value>, report: &mut dyn FnMut(&str, String)) 
     if items.is_empty() {
         report(
             "policies",
-            format!(
-                "needs at least one policy (allowed: {})",
-                allowed_policies()
-            ),
+            format!("needs at least one policy (allowed: {})", registry.names()),
         );
     }
-    let mut out = Vec::new();
+    let mut out: Vec<String> = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let key = join("policies", &i.to_string());
-        match item.as_str().map(str::parse::<PolicyKind>) {
-            Some(Ok(p)) if out.contains(&p) => {
-                report(&key, format!("policy `{p}` is listed twice"))
+        match item.as_str().map(|s| registry.lookup(s)) {
+            Some(Ok(p)) if out.iter().any(|o| o == p.name) => {
+                report(&key, format!("policy `{}` is listed twice", p.name));
             }
-            Some(Ok(p)) => out.push(p),
+            Some(Ok(p)) => out.push(p.name.to_string()),
             Some(Err(e)) => report(&key, e.to_string()),
             None => report(
                 &key,
                 format!(
                     "must be a policy name (allowed: {}), got {}",
-                    allowed_policies(),
+                    registry.names(),
                     item.type_str()
                 ),
             ),
@@ -651,6 +720,79 @@ fn extract_policies(value: Option<Value>, report: &mut dyn FnMut(&str, String)) 
     }
     out
 }
+
+/// A TOML value as a policy parameter.
+fn raw_value(v: &Value) -> RawValue {
+    match v {
+        Value::Boolean(b) => RawValue::Bool(*b),
+        Value::Integer(n) => RawValue::Int(*n),
+        Value::Float(x) => RawValue::Float(*x),
+        Value::String(s) => RawValue::Str(s.clone()),
+        other => RawValue::Other(other.type_str()),
+    }
+}
+
+/// Checks every `[policy.NAME]` table and returns the listed policies with
+/// their parameters (defaults where a table does not set them).
+fn resolve_policies(
+    registry: &Registry,
+    names: &[String],
+    tables: Option<Value>,
+    report: &mut dyn FnMut(&str, String),
+) -> Vec<PolicySpec> {
+    let tables = match tables {
+        None => Table::new(),
+        Some(Value::Table(t)) => t,
+        Some(other) => {
+            report(
+                "policy",
+                format!(
+                    "must be a table of policy tables ([policy.NAME]), got {}",
+                    other.type_str()
+                ),
+            );
+            Table::new()
+        }
+    };
+    let mut specs = BTreeMapOf::new();
+    for (name, params) in &tables {
+        let key = join("policy", name);
+        let Value::Table(params) = params else {
+            report(
+                &key,
+                format!("must be a table of parameters, got {}", params.type_str()),
+            );
+            continue;
+        };
+        let raw: Vec<(String, RawValue)> = params
+            .iter()
+            .map(|(k, v)| (k.clone(), raw_value(v)))
+            .collect();
+        match registry.resolve(name, &raw) {
+            Ok(spec) => {
+                specs.insert(name.clone(), spec);
+            }
+            Err(RegistryError::Params { problems, .. }) => {
+                for p in problems {
+                    let k = p.param.as_ref().map_or(key.clone(), |param| join(&key, param));
+                    report(&k, p.message);
+                }
+            }
+            Err(e) => report(&key, e.to_string()),
+        }
+    }
+    names
+        .iter()
+        .filter_map(|n| {
+            specs
+                .get(n)
+                .cloned()
+                .or_else(|| registry.resolve(n, &[]).ok())
+        })
+        .collect()
+}
+
+type BTreeMapOf = std::collections::BTreeMap<String, PolicySpec>;
 
 /// Deserializes the tree, collecting every serde error: each offending key is
 /// reported and reset to its default (taken from `defaults`, or removed so
@@ -750,15 +892,50 @@ fn explain(key: &str, message: &str) -> String {
 
 #[derive(Serialize)]
 struct HashInput<'a> {
-    policies: Vec<&'static str>,
+    policies: Vec<serde_json::Value>,
     config: &'a SimConfig,
 }
 
-/// Hex SHA-256 of the canonical JSON of `policies` and `config`.
-fn scenario_hash(policies: &[PolicyKind], config: &SimConfig) -> String {
+/// A policy and its parameters as JSON (`{"name": .., "params": {..}}`).
+fn policy_json(spec: &PolicySpec) -> serde_json::Value {
+    let params: serde_json::Map<String, serde_json::Value> = spec
+        .params
+        .iter()
+        .map(|(k, v)| {
+            let v = match v {
+                hypervisor::ParamValue::Bool(b) => serde_json::Value::Bool(b),
+                hypervisor::ParamValue::Int(n) => serde_json::Value::from(n),
+                hypervisor::ParamValue::Choice(c) => serde_json::Value::from(c),
+            };
+            (k.to_string(), v)
+        })
+        .collect();
+    serde_json::json!({"name": spec.name.name(), "params": params})
+}
+
+/// A policy's parameters as a TOML table.
+fn params_table(spec: &PolicySpec) -> Table {
+    spec.params
+        .iter()
+        .map(|(k, v)| {
+            let v = match v {
+                hypervisor::ParamValue::Bool(b) => Value::Boolean(b),
+                hypervisor::ParamValue::Int(n) => {
+                    Value::Integer(i64::try_from(n).unwrap_or(i64::MAX))
+                }
+                hypervisor::ParamValue::Choice(c) => Value::String(c.to_string()),
+            };
+            (k.to_string(), v)
+        })
+        .collect()
+}
+
+/// Hex SHA-256 of the canonical JSON of `policies` (with their parameters)
+/// and `config`.
+fn scenario_hash(policies: &[PolicySpec], config: &SimConfig) -> String {
     let config = &trace_paths::hash_view(config);
     let input = HashInput {
-        policies: policies.iter().map(|p| p.name()).collect(),
+        policies: policies.iter().map(policy_json).collect(),
         config,
     };
     let value = serde_json::to_value(&input).unwrap_or(serde_json::Value::Null);
@@ -827,7 +1004,7 @@ pub fn to_toml(scenario: &Scenario) -> String {
             scenario
                 .policies
                 .iter()
-                .map(|p| Value::String(p.name().to_string()))
+                .map(|p| Value::String(p.name.to_string()))
                 .collect(),
         ),
     );
@@ -837,7 +1014,24 @@ pub fn to_toml(scenario: &Scenario) -> String {
     let render =
         |t: &Table| toml::to_string(t).unwrap_or_else(|e| format!("# cannot render: {e}\n"));
     out.push_str(&render(&top));
-    for section in ["stop", "machine", "costs", "host", "background", "guests"] {
+    let policy: Table = scenario
+        .policies
+        .iter()
+        .filter(|p| p.params.iter().next().is_some())
+        .map(|p| (p.name.to_string(), Value::Table(params_table(p))))
+        .collect();
+    if !policy.is_empty() {
+        config.insert("policy".to_string(), Value::Table(policy));
+    }
+    for section in [
+        "policy",
+        "stop",
+        "machine",
+        "costs",
+        "host",
+        "background",
+        "guests",
+    ] {
         if let Some(v) = config.remove(section) {
             let mut t = Table::new();
             t.insert(section.to_string(), v);

@@ -27,18 +27,18 @@ SEND, HANDLER, ACK = 200, 300, 100
 # that clock only when the lock becomes reader-owned, and spins without a
 # limit before that while the writer owner is on its CPU).
 RSPIN_US = 10.5
-OFF = ["host.lazy_tlb=false", "host.map_lock=false", "host.map_lock_through_flush=false",
+OFF = ["policy.global.lazy_tlb=false", "host.map_lock=false", "host.map_lock_through_flush=false",
        'host.map_lock_waiter="sleep"']
-LAZY_LOCK = ["host.lazy_tlb=true", "host.map_lock=true", "host.map_lock_through_flush=true"]
+LAZY_LOCK = ["policy.global.lazy_tlb=true", "host.map_lock=true", "host.map_lock_through_flush=true"]
 CONFIGS = {
     "global": [("before", OFF),
-               ("lz+lk", ["host.lazy_tlb=true", "host.map_lock=true",
+               ("lz+lk", ["policy.global.lazy_tlb=true", "host.map_lock=true",
                           "host.map_lock_through_flush=false", 'host.map_lock_waiter="sleep"']),
                ("sleep", LAZY_LOCK + ['host.map_lock_waiter="sleep"']),
                ("spin", LAZY_LOCK + ['host.map_lock_waiter="spin"']),
                ("s+s", LAZY_LOCK + ['host.map_lock_waiter="spin-then-sleep"'])],
     "percpu": [("before", OFF),
-               ("after", ["host.lazy_tlb=true", "host.map_lock=false",
+               ("after", ["policy.global.lazy_tlb=true", "host.map_lock=false",
                           "host.map_lock_through_flush=false"])],
 }
 

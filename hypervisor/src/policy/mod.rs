@@ -1,0 +1,79 @@
+//! Mapping policies: *plans* the machine carries out.
+//!
+//! A policy answers, at each point of a request's life, with actions from
+//! one small vocabulary ([`plan`]) that the `machine` crate implements once:
+//! where to map ([`MappingPolicy::place`]: per-CPU slots, the shared area),
+//! which local flush a CPU does ([`LocalFlush`]), and how remote TLBs are
+//! invalidated ([`RemoteInvalidation`]). The machine never asks which policy
+//! it runs; it executes the plan.
+//!
+//! Policies are found by name in a [`Registry`], each entry with its
+//! parameters ([`ParamSpec`]), a one-line summary and the real system it
+//! stands for. Adding a policy is one file plus one line in
+//! [`Registry::builtin`] (or [`Registry::register`] from outside this crate).
+
+mod global;
+mod params;
+mod percpu;
+pub mod plan;
+mod registry;
+
+pub use global::GlobalFlush;
+pub use params::{BuildContext, ParamKind, ParamProblem, ParamSpec, ParamValue, Params, RawValue};
+pub use percpu::PerCpuSlots;
+pub use plan::{
+    LocalFlush, RemoteInvalidation, Shootdown, ShootdownFlush, ShootdownGranularity, UnmapPlan,
+};
+pub use registry::{PolicyInfo, PolicyName, PolicySpec, Registry, RegistryError};
+
+use crate::{HvError, PageTableManager, Placement};
+use cpu_model::CpuId;
+
+/// Where the backend driver maps a request and what each step of a
+/// request's life must flush, as a plan.
+///
+/// Invalidation contract: a TLB may cache a translation of a host-domain
+/// page from the moment a CPU touches it until a flush removes it. A policy
+/// is *safe* when its plans guarantee that no CPU touches a virtual page
+/// through an entry older than the page's current mapping: either the CPU
+/// flushed that page (or everything) since the mapping changed, or the CPU
+/// never held an entry for it. The machine's stale-translation checker
+/// counts every violation (`stale_uses`).
+///
+/// The machine releases a placement to the allocator (so its virtual pages
+/// may be reused) only after every invalidation of its unmap plan has
+/// completed.
+pub trait MappingPolicy: Send {
+    /// The policy's registry name (reports name runs by it).
+    fn name(&self) -> &str;
+
+    /// Sets the host domain up before the first request (registration and
+    /// slot pre-allocation for `io_cpus`, for example).
+    ///
+    /// # Errors
+    /// A hypercall failed.
+    fn setup(&mut self, mgr: &mut PageTableManager, io_cpus: &[CpuId]) -> Result<(), HvError>;
+
+    /// Chooses the virtual pages for a request of `pages` pages that `cpu`
+    /// serves.
+    ///
+    /// # Errors
+    /// No room.
+    fn place(
+        &mut self,
+        mgr: &mut PageTableManager,
+        cpu: CpuId,
+        pages: u32,
+    ) -> Result<Placement, HvError>;
+
+    /// The flush the serving CPU does as part of the map hypercall.
+    fn on_map(&self, placement: Placement) -> LocalFlush;
+
+    /// The flush a CPU other than the serving one does before it first
+    /// touches the buffer (claim step 7 of the per-CPU method).
+    fn on_foreign_access(&self, placement: Placement) -> LocalFlush;
+
+    /// What the unmap needs: a local flush on the serving CPU, then the
+    /// invalidation of other CPUs' TLBs.
+    fn on_unmap(&self, placement: Placement) -> UnmapPlan;
+}
