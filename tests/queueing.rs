@@ -13,7 +13,7 @@
 //! (Poisson at `rate_iops`), the service path and the latency accounting
 //! together. See VALIDATION.md for the choice of S and the tolerance.
 
-use machine::{Distribution, PolicyKind, SimConfig};
+use machine::{Distribution, SimConfig};
 use workloads::{GuestConfig, Pattern, SizeSpec};
 
 /// Mean protocol-processing time, cycles: dominates the service time.
@@ -71,7 +71,9 @@ struct Measured {
 
 #[allow(clippy::cast_precision_loss, reason = "means of cycle counts")]
 fn measure(rate_iops: f64, dist: Distribution, seed: u64) -> Measured {
-    let (r, _) = machine::run(&config(rate_iops, dist, seed), PolicyKind::PerCpu).expect("runs");
+    let cfg = config(rate_iops, dist, seed);
+    let policy = Box::new(hypervisor::PerCpuSlots::new(64));
+    let (r, _) = machine::run(&cfg, policy).expect("runs");
     let b = r.breakdown;
     let n = r.io_completed as f64;
     assert!(r.io_completed >= IOS, "completed {}", r.io_completed);

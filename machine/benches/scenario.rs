@@ -2,7 +2,8 @@
 #![allow(missing_docs)]
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use machine::{run, PolicyKind, SimConfig, StopConfig};
+use hypervisor::{BuildContext, Registry};
+use machine::{run, SimConfig, StopConfig};
 use std::hint::black_box;
 
 fn small_scenario(c: &mut Criterion) {
@@ -16,9 +17,17 @@ fn small_scenario(c: &mut Criterion) {
     };
     let mut g = c.benchmark_group("scenario_8cpu_2000io");
     g.sample_size(10);
-    for p in [PolicyKind::Global, PolicyKind::PerCpu] {
-        g.bench_function(p.name(), |b| {
-            b.iter(|| black_box(run(&cfg, p).expect("runs")))
+    let registry = Registry::builtin();
+    let ctx = BuildContext {
+        max_request_pages: cfg.max_request_pages(),
+    };
+    for p in ["global", "percpu"] {
+        let spec = registry.resolve(p, &[]).expect("built-in policy");
+        g.bench_function(p, |b| {
+            b.iter(|| {
+                let policy = registry.build(&spec, &ctx).expect("builds");
+                black_box(run(&cfg, policy).expect("runs"))
+            })
         });
     }
     g.finish();

@@ -1,9 +1,8 @@
 //! Scenario-level properties of the machine model, on plain configs.
 
 use cpu_model::shootdown_latency_cycles;
-use machine::{
-    run, BackgroundConfig, HostConfig, PolicyKind, RunResult, ShootdownFlush, SimConfig, StopConfig,
-};
+use hypervisor::{BuildContext, MappingPolicy, RawValue, Registry};
+use machine::{run, BackgroundConfig, HostConfig, RunResult, SimConfig, StopConfig};
 use workloads::{GuestConfig, Pattern, SizeSpec};
 
 fn base(ios: u64) -> SimConfig {
@@ -24,16 +23,39 @@ fn base(ios: u64) -> SimConfig {
     }
 }
 
-fn go(cfg: &SimConfig, p: PolicyKind) -> RunResult {
-    run(cfg, p).expect("simulation runs").0
+/// The built-in policy `name` with these parameters (defaults otherwise).
+fn policy(cfg: &SimConfig, name: &str, params: &[(&str, RawValue)]) -> Box<dyn MappingPolicy> {
+    let r = Registry::builtin();
+    let raw: Vec<(String, RawValue)> = params
+        .iter()
+        .map(|(k, v)| ((*k).to_string(), v.clone()))
+        .collect();
+    let spec = r.resolve(name, &raw).expect("valid parameters");
+    let ctx = BuildContext {
+        max_request_pages: cfg.max_request_pages(),
+    };
+    r.build(&spec, &ctx).expect("builds")
 }
+
+fn go(cfg: &SimConfig, name: &str) -> RunResult {
+    go_with(cfg, name, &[])
+}
+
+fn go_with(cfg: &SimConfig, name: &str, params: &[(&str, RawValue)]) -> RunResult {
+    run(cfg, policy(cfg, name, params))
+        .expect("simulation runs")
+        .0
+}
+
+/// `global` with lazy TLB.
+const LAZY: (&str, RawValue) = ("lazy_tlb", RawValue::Bool(true));
 
 #[test]
 fn eight_cpus_two_registered_no_migration() {
     let cfg = base(4_000);
     assert_eq!((cfg.machine.cpus, cfg.host.io_cpus), (8, 2));
-    let g = go(&cfg, PolicyKind::Global);
-    let p = go(&cfg, PolicyKind::PerCpu);
+    let g = go(&cfg, "global");
+    let p = go(&cfg, "percpu");
     assert_eq!(g.io_completed, 4_000);
     assert_eq!(
         g.ipis_sent(),
@@ -80,9 +102,9 @@ fn eight_cpus_two_registered_no_migration() {
 fn migration_needs_claim_step_7() {
     let mut cfg = base(4_000);
     cfg.host.migration_probability = 0.2;
-    let p = go(&cfg, PolicyKind::PerCpu);
-    let u = go(&cfg, PolicyKind::PerCpuUnsafe);
-    let still = go(&base(4_000), PolicyKind::PerCpu);
+    let p = go(&cfg, "percpu");
+    let u = go(&cfg, "percpu-unsafe");
+    let still = go(&base(4_000), "percpu");
     assert!(p.migrations > 0);
     assert_eq!(p.stale_uses(), 0, "percpu stays correct under migration");
     assert_eq!(p.ipis_sent(), 0);
@@ -94,7 +116,7 @@ fn migration_needs_claim_step_7() {
         u.stale_uses() > 0,
         "without step 7 migrated threads use stale translations"
     );
-    let g = go(&cfg, PolicyKind::Global);
+    let g = go(&cfg, "global");
     assert_eq!(g.stale_uses(), 0);
 }
 
@@ -102,11 +124,11 @@ fn migration_needs_claim_step_7() {
 fn same_seed_same_result_other_seed_differs() {
     let mut cfg = base(2_000);
     cfg.host.migration_probability = 0.1;
-    let a = go(&cfg, PolicyKind::Global);
-    let b = go(&cfg, PolicyKind::Global);
+    let a = go(&cfg, "global");
+    let b = go(&cfg, "global");
     assert_eq!(a, b);
     cfg.seed = 99;
-    let c = go(&cfg, PolicyKind::Global);
+    let c = go(&cfg, "global");
     assert_ne!(a.per_cpu, c.per_cpu);
 }
 
@@ -114,11 +136,7 @@ fn same_seed_same_result_other_seed_differs() {
 /// costs, each I/O's flush wait is exactly the documented closed form.
 #[test]
 fn shootdown_latency_equals_closed_form() {
-    for (cpus, flush) in [
-        (2u32, ShootdownFlush::Full),
-        (8, ShootdownFlush::Full),
-        (16, ShootdownFlush::Range),
-    ] {
+    for (cpus, flush) in [(2u32, "full"), (8, "full"), (16, "range")] {
         let cfg = SimConfig {
             machine: machine::MachineConfig {
                 cpus,
@@ -126,7 +144,6 @@ fn shootdown_latency_equals_closed_form() {
             },
             host: HostConfig {
                 io_cpus: 1,
-                shootdown_flush: flush,
                 ..HostConfig::default()
             },
             stop: StopConfig {
@@ -141,10 +158,10 @@ fn shootdown_latency_equals_closed_form() {
             }],
             ..SimConfig::default()
         };
-        let r = go(&cfg, PolicyKind::Global);
+        let r = go_with(&cfg, "global", &[("flush", RawValue::Str(flush.into()))]);
         let (local, remote) = match flush {
-            ShootdownFlush::Full => (cfg.costs.full_flush_cycles, cfg.costs.full_flush_cycles),
-            ShootdownFlush::Range => (2 * cfg.costs.invlpg_cycles, 2 * cfg.costs.invlpg_cycles),
+            "full" => (cfg.costs.full_flush_cycles, cfg.costs.full_flush_cycles),
+            _ => (2 * cfg.costs.invlpg_cycles, 2 * cfg.costs.invlpg_cycles),
         };
         let expect = shootdown_latency_cycles(&cfg.costs, u64::from(cpus - 1), local, remote, true);
         assert_eq!(
@@ -159,7 +176,7 @@ fn shootdown_latency_equals_closed_form() {
 fn warmup_is_excluded_and_stop_count_exact() {
     let mut cfg = base(1_000);
     cfg.stop.warmup_ios = 500;
-    let r = go(&cfg, PolicyKind::PerCpu);
+    let r = go(&cfg, "percpu");
     assert_eq!(r.io_completed, 1_000);
     assert_eq!(r.latency.count, 1_000);
     // hypercalls in the window: map + unmap per I/O (setup ones were in warm-up)
@@ -171,7 +188,7 @@ fn cycle_budget_stops_the_run() {
     let mut cfg = base(1_000_000);
     cfg.stop.max_cycles = 2_000_000;
     cfg.stop.warmup_ios = 0;
-    let r = go(&cfg, PolicyKind::Global);
+    let r = go(&cfg, "global");
     assert!(r.io_completed > 0 && r.io_completed < 1_000_000);
     assert!(r.sim_cycles <= 2_000_000);
 }
@@ -195,7 +212,7 @@ fn open_loop_rate_is_met_below_saturation() {
         },
         ..SimConfig::default()
     };
-    let r = go(&cfg, PolicyKind::PerCpu);
+    let r = go(&cfg, "percpu");
     let iops = r.iops();
     assert!((iops - 50_000.0).abs() / 50_000.0 < 0.05, "{iops}");
 }
@@ -204,18 +221,17 @@ fn open_loop_rate_is_met_below_saturation() {
 fn invalid_config_is_an_error_not_a_panic() {
     let mut cfg = base(10);
     cfg.host.io_cpus = 99;
-    let e = run(&cfg, PolicyKind::Global).unwrap_err();
+    let e = run(&cfg, policy(&cfg, "global", &[])).unwrap_err();
     assert!(e.to_string().contains("host.io_cpus"), "{e}");
 }
 
 #[test]
 fn per_page_shootdowns_multiply_ipis() {
     let mut cfg = base(1_000);
-    cfg.host.shootdown_batch = machine::ShootdownBatch::Page;
     for g in &mut cfg.guests {
         g.size_bytes = SizeSpec::Fixed(3 * 4096);
     }
-    let r = go(&cfg, PolicyKind::Global);
+    let r = go_with(&cfg, "global", &[("per", RawValue::Str("page".into()))]);
     assert_eq!(r.ipis_sent(), 3 * 7 * r.io_completed);
     assert_eq!(r.shootdowns, 3 * r.io_completed);
 }
@@ -240,9 +256,8 @@ fn lazy_tlb_skips_sleeping_backends_and_stays_correct() {
         ..SimConfig::default()
     };
     cfg.host.migration_probability = 0.1;
-    let eager = go(&cfg, PolicyKind::Global);
-    cfg.host.lazy_tlb = true;
-    let lazy = go(&cfg, PolicyKind::Global);
+    let eager = go(&cfg, "global");
+    let lazy = go_with(&cfg, "global", &[LAZY]);
     assert_eq!(eager.ipis_sent(), 7 * eager.io_completed);
     assert!(
         lazy.ipis_sent() < eager.ipis_sent(),
@@ -288,9 +303,9 @@ fn map_lock_serializes_hypercalls() {
         2
     ];
     cfg.costs.map_page_cycles = 20_000;
-    let free = go(&cfg, PolicyKind::PerCpu);
+    let free = go(&cfg, "percpu");
     cfg.host.map_lock = true;
-    let locked = go(&cfg, PolicyKind::PerCpu);
+    let locked = go(&cfg, "percpu");
     assert!(
         locked.iops() < 0.9 * free.iops(),
         "{} vs {}",
@@ -308,10 +323,9 @@ fn map_lock_serializes_hypercalls() {
 fn map_lock_through_flush_lets_lazy_tlb_skip_the_waiter() {
     let mut cfg = base(3_000);
     cfg.host.map_lock = true;
-    cfg.host.lazy_tlb = true;
-    let released = go(&cfg, PolicyKind::Global);
+    let released = go_with(&cfg, "global", &[LAZY]);
     cfg.host.map_lock_through_flush = true;
-    let held = go(&cfg, PolicyKind::Global);
+    let held = go_with(&cfg, "global", &[LAZY]);
     assert_eq!(released.stale_uses(), 0);
     assert_eq!(held.stale_uses(), 0);
     assert!(
@@ -334,7 +348,6 @@ fn lock_waiters_spin_or_sleep() {
     use machine::LockWaiter;
     let mut cfg = base(3_000);
     cfg.host.map_lock = true;
-    cfg.host.lazy_tlb = true;
     cfg.host.map_lock_through_flush = true;
     let mut ipis = Vec::new();
     for (waiter, spin) in [
@@ -345,7 +358,7 @@ fn lock_waiters_spin_or_sleep() {
     ] {
         cfg.host.map_lock_waiter = waiter;
         cfg.costs.map_lock_spin_cycles = spin;
-        let r = go(&cfg, PolicyKind::Global);
+        let r = go_with(&cfg, "global", &[LAZY]);
         assert_eq!(r.stale_uses(), 0, "{waiter:?}");
         ipis.push(r.per_io(r.ipis_sent()));
     }

@@ -85,6 +85,18 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// The names of its policies, in order.
+    #[must_use]
+    pub fn policy_names(&self) -> Vec<&str> {
+        self.policies.iter().map(|p| p.name.name()).collect()
+    }
+
+    /// Its policy called `name`, with its parameters.
+    #[must_use]
+    pub fn policy(&self, name: &str) -> Option<&PolicySpec> {
+        self.policies.iter().find(|p| p.name.name() == name)
+    }
+
     /// The first line of the description.
     #[must_use]
     pub fn summary(&self) -> &str {
@@ -774,7 +786,10 @@ fn resolve_policies(
             }
             Err(RegistryError::Params { problems, .. }) => {
                 for p in problems {
-                    let k = p.param.as_ref().map_or(key.clone(), |param| join(&key, param));
+                    let k = p
+                        .param
+                        .as_ref()
+                        .map_or(key.clone(), |param| join(&key, param));
                     report(&k, p.message);
                 }
             }

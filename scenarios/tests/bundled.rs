@@ -2,7 +2,6 @@
 
 use std::collections::BTreeSet;
 
-use hypervisor::PolicyKind;
 use machine::Touch;
 use workloads::{Pattern, SizeSpec};
 
@@ -51,9 +50,10 @@ fn bundled_scenarios_match_their_brief() {
     // The validation scenarios turn on the host knobs their real systems have:
     // Linux lazy TLB and mmap_lock; Xen's grant-table lock but no lazy TLB.
     let l = scenarios::load("linux-vm2", &[]).unwrap();
-    assert!(
-        l.config.host.lazy_tlb && l.config.host.map_lock && l.config.host.map_lock_through_flush
-    );
+    let lg = l.policy("global").expect("linux-vm2 runs global");
+    assert!(lg.params.bool("lazy_tlb") && !lg.params.bool("flush_lock"));
+    assert_eq!(lg.params.choice("flush"), "range");
+    assert!(l.config.host.map_lock && l.config.host.map_lock_through_flush);
     // rwsem writers spin (10.5 us on a reader-owned lock) before they sleep.
     assert_eq!(
         l.config.host.map_lock_waiter,
@@ -61,7 +61,9 @@ fn bundled_scenarios_match_their_brief() {
     );
     assert_eq!(l.config.costs.map_lock_spin_cycles, 27_300);
     let x = scenarios::load("xen-netback", &[]).unwrap();
-    assert!(x.config.host.map_lock && !x.config.host.lazy_tlb);
+    let xg = x.policy("global").expect("xen-netback runs global");
+    assert!(x.config.host.map_lock && !xg.params.bool("lazy_tlb"));
+    assert_eq!(xg.params.choice("flush"), "full");
 
     let d = scenarios::load("default", &[]).unwrap();
     assert_eq!(d.config.machine.cpus, 8);
@@ -71,7 +73,7 @@ fn bundled_scenarios_match_their_brief() {
         (d.config.stop.ios, d.config.stop.warmup_ios),
         (20_000, 2_000)
     );
-    assert_eq!(d.policies, vec![PolicyKind::Global, PolicyKind::PerCpu]);
+    assert_eq!(d.policy_names(), ["global", "percpu"]);
     assert_eq!(d.config.guests.len(), 2);
     for g in &d.config.guests {
         assert_eq!(g.pattern, Pattern::Closed);
@@ -142,7 +144,7 @@ fn bundled_scenarios_match_their_brief() {
 
     let m = scenarios::load("migration", &[]).unwrap();
     assert_eq!(m.config.host.migration_probability, 0.2);
-    assert_eq!(m.policies, PolicyKind::ALL.to_vec());
+    assert_eq!(m.policy_names(), ["global", "percpu", "percpu-unsafe"]);
     assert_eq!(
         m.config.guests, d.config.guests,
         "inherits the default guests"

@@ -234,3 +234,53 @@ fn garbage_never_panics() {
         "an empty file is all defaults"
     );
 }
+
+#[test]
+fn policy_parameters_are_checked_and_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.toml");
+    std::fs::write(
+        &path,
+        "[policy.global]\nflush = \"sideways\"\nlazy = true\n\n[policy.percpu]\nslots_per_cpu = 2\n\n[[guests]]\nsize_bytes = 16384\n",
+    )
+    .unwrap();
+    let e = scenarios::load(path.to_str().unwrap(), &[])
+        .unwrap_err()
+        .to_string();
+    let f = path.display().to_string();
+    assert!(
+        e.contains(&format!(
+            "{f}:2: policy.global.flush: must be one of \"full\", \"range\", got \"sideways\""
+        )),
+        "{e}"
+    );
+    assert!(
+        e.contains(&format!(
+            "{f}:3: policy.global.lazy: unknown parameter of policy `global`"
+        )),
+        "{e}"
+    );
+    assert!(
+        e.contains(&format!(
+            "{f}:6: policy.percpu.slots_per_cpu: must hold the largest request (4 pages), got 2"
+        )),
+        "{e}"
+    );
+}
+
+#[test]
+fn moved_host_knobs_name_their_new_key() {
+    let e = scenarios::load("default", &["host.lazy_tlb=true".into()])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(
+            "--set: host.lazy_tlb: is a policy parameter now: set policy.global.lazy_tlb instead"
+        ),
+        "{e}"
+    );
+    let e = scenarios::load("default", &["policy.nope.x=1".into()])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("policy.nope: unknown policy `nope`"), "{e}");
+}

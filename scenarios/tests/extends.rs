@@ -3,8 +3,6 @@
 mod common;
 use common::{s, write};
 
-use hypervisor::PolicyKind;
-
 const PARENT: &str = r#"
 description = "parent"
 policies = ["global"]
@@ -37,7 +35,7 @@ fn child_table_key_keeps_parent_siblings() {
     );
     assert_eq!(sc.config.host.io_cpus, 3);
     assert_eq!(sc.description, "parent");
-    assert_eq!(sc.policies, vec![PolicyKind::Global]);
+    assert_eq!(sc.policy_names(), ["global"]);
     assert_eq!(sc.config.guests.len(), 2);
 }
 
@@ -51,7 +49,7 @@ fn child_list_replaces_parent_list() {
         "extends = \"parent.toml\"\npolicies = [\"percpu\"]\n[[guests]]\nread_fraction = 1.0\n",
     );
     let sc = scenarios::load(s(&child), &[]).unwrap();
-    assert_eq!(sc.policies, vec![PolicyKind::PerCpu]);
+    assert_eq!(sc.policy_names(), ["percpu"]);
     assert_eq!(sc.config.guests.len(), 1);
     assert_eq!(sc.config.guests[0].read_fraction, 1.0);
     assert_eq!(
@@ -72,7 +70,7 @@ fn chains_and_relative_paths() {
     write(
         dir.path(),
         "base/parent.toml",
-        "extends = \"grand.toml\"\n[host]\nflush_lock = false\n",
+        "extends = \"grand.toml\"\n[policy.global]\nflush_lock = false\n",
     );
     let child = write(
         dir.path(),
@@ -82,7 +80,7 @@ fn chains_and_relative_paths() {
     let sc = scenarios::load(s(&child), &[]).unwrap();
     assert_eq!(sc.config.seed, 7);
     assert_eq!(sc.config.host.io_cpus, 1);
-    assert!(!sc.config.host.flush_lock);
+    assert!(!sc.policy("global").unwrap().params.bool("flush_lock"));
     assert_eq!(sc.config.machine.cpus, 2);
 }
 

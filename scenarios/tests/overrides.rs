@@ -3,7 +3,6 @@
 mod common;
 use common::{s, sets, write};
 
-use hypervisor::PolicyKind;
 use machine::Touch;
 use workloads::SizeSpec;
 
@@ -41,10 +40,7 @@ fn nested_keys_list_indices_and_values() {
     );
     assert_eq!(sc.config.host.touch, Touch::Page, "a bare string value");
     assert_eq!(sc.config.host.migration_probability, 0.25);
-    assert_eq!(
-        sc.policies,
-        vec![PolicyKind::PerCpu, PolicyKind::PerCpuUnsafe]
-    );
+    assert_eq!(sc.policy_names(), ["percpu", "percpu-unsafe"]);
     assert!(!sc.config.background.enabled);
 }
 

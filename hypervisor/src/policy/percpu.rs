@@ -43,7 +43,8 @@ pub(super) const INFO: PolicyInfo = PolicyInfo {
 /// The registry entry of the variant without claim step 7.
 pub(super) const UNSAFE_INFO: PolicyInfo = PolicyInfo {
     name: "percpu-unsafe",
-    summary: "percpu without claim step 7 (no flush before a foreign access): stale uses under migration",
+    summary:
+        "percpu without claim step 7 (no flush before a foreign access): stale uses under migration",
     stands_for: "a demonstration of why claim step 7 is needed (mechanism.md)",
     unsafe_variant: true,
     params: PARAMS,
@@ -182,6 +183,9 @@ mod tests {
             .err()
             .expect("refused")
             .to_string();
-        assert!(e.contains("slots_per_cpu: must hold the largest request (16 pages)"), "{e}");
+        assert!(
+            e.contains("slots_per_cpu: must hold the largest request (16 pages)"),
+            "{e}"
+        );
     }
 }
