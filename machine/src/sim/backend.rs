@@ -69,9 +69,7 @@ impl<O: Observer> Simulation<O> {
             return;
         };
         let queue = now.saturating_sub(self.requests[r].arrival);
-        if self.measuring {
-            self.breakdown.queue += queue;
-        }
+        self.window.add(Part::Queue, queue);
         let be = &mut self.backends[b];
         be.current = r;
         be.phase_start = now;
@@ -124,15 +122,11 @@ impl<O: Observer> Simulation<O> {
             && n > 1
             && self.migration_rng.random::<f64>() < self.migration_p;
         let process = self.process_cost();
-        if self.measuring {
-            self.breakdown.process += process;
-        }
+        self.window.add(Part::Process, process);
         if !migrate {
             let deferred = self.apply_deferred_flush(c);
             let cost = self.touch_data(c, r) + deferred;
-            if self.measuring {
-                self.breakdown.data += cost;
-            }
+            self.window.add(Part::Data, cost);
             let cost = cost + process;
             self.backends[b].phase = Phase::Data;
             self.backends[b].phase_start = now;
@@ -144,7 +138,7 @@ impl<O: Observer> Simulation<O> {
         if d >= c {
             d += 1;
         }
-        self.migrations += u64::from(self.measuring);
+        self.window.migration();
         // Replay d's background up to now so that its accesses precede the flush.
         if self.cpus[d].bg_next != u64::MAX {
             self.bg_catch_up(d, now.max(self.cpus[d].clock.irq_free_at));
@@ -164,10 +158,9 @@ impl<O: Observer> Simulation<O> {
             self.obs
                 .slice(self.cpus[d].stats.cpu, SliceKind::Migrated, start, end);
         }
-        if self.measuring {
-            self.breakdown.migration += migration_cost + (start - now);
-            self.breakdown.data += data_cost;
-        }
+        self.window
+            .add(Part::Migration, migration_cost + (start - now));
+        self.window.add(Part::Data, data_cost);
         self.backends[b].phase = Phase::Away;
         sched.at(
             Cycles(end),
@@ -211,9 +204,7 @@ impl<O: Observer> Simulation<O> {
         if self.map_lock.enabled {
             cost += self.costs.map_lock_cycles;
         }
-        if self.measuring {
-            self.breakdown.unmap += cost;
-        }
+        self.window.add(Part::Unmap, cost);
         self.backends[b].phase = Phase::Unmap;
         self.backends[b].phase_start = now;
         self.start_segment(c, now, cost, sched);
@@ -261,9 +252,7 @@ impl<O: Observer> Simulation<O> {
                 self.next_shootdown(c, now + local, sched);
             }
             RemoteInvalidation::None => {
-                if self.measuring {
-                    self.breakdown.flush_wait += local;
-                }
+                self.window.add(Part::FlushWait, local);
                 self.finish_request_flushes(c, now, local, sched);
             }
         }
@@ -282,9 +271,7 @@ impl<O: Observer> Simulation<O> {
         let placement = self.requests[r].placement.take().expect("mapped");
         self.mgr.release(placement);
         let cost = extra + self.costs.complete_cycles;
-        if self.measuring {
-            self.breakdown.complete += self.costs.complete_cycles;
-        }
+        self.window.add(Part::Complete, self.costs.complete_cycles);
         self.backends[b].phase = Phase::Complete;
         self.backends[b].phase_start = now;
         self.start_segment(c, now, cost, sched);
@@ -299,22 +286,17 @@ impl<O: Observer> Simulation<O> {
         if O::ENABLED {
             self.obs.in_flight(now, self.requests.live() as u64);
         }
-        if self.measuring {
-            self.latency.record(now - req.arrival);
-            self.io_completed += 1;
-            self.io_bytes += req.size_bytes;
-            self.io_reads += u64::from(req.read);
-        }
-        self.completed += 1;
+        let window = self
+            .window
+            .complete(now - req.arrival, req.size_bytes, req.read);
         let guest = &self.guests[req.guest as usize];
         if guest.gen.config().pattern == Pattern::Closed {
             sched.after(guest.gen.think_cycles(), Event::Issue { guest: req.guest });
         }
-        if !self.measuring && self.completed == self.warmup_ios {
-            self.start_window(now);
-        }
-        if self.measuring && self.stop_ios > 0 && self.io_completed >= self.stop_ios {
-            return Control::Stop;
+        match window {
+            Completion::Counted => {}
+            Completion::Opens => self.start_window(now),
+            Completion::Full => return Control::Stop,
         }
         self.next_request(c, now, sched);
         Control::Continue

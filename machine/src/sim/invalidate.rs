@@ -141,7 +141,7 @@ impl<O: Observer> Simulation<O> {
             }
         };
         self.backends[b].phase = Phase::WaitAcks;
-        self.shootdown_count += u64::from(self.measuring);
+        self.window.shootdown();
         let lock = if plan.serialized {
             self.costs.flush_lock_cycles
         } else {
@@ -212,10 +212,8 @@ impl<O: Observer> Simulation<O> {
         }
         let r = self.backends[b].current;
         let wait = now - self.requests[r].flush_wait_start;
-        if self.measuring {
-            self.breakdown.flush_wait += wait;
-        }
-        self.cpus[c].stats.busy_cycles += u64::from(self.measuring) * wait;
+        self.window.add(Part::FlushWait, wait);
+        self.cpus[c].stats.busy_cycles += self.window.counted(wait);
         if self.map_lock_through_flush {
             // The unmap's map lock was kept through its shootdowns.
             self.release_map_lock(now, sched);

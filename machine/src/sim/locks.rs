@@ -70,9 +70,8 @@ impl<O: Observer> Simulation<O> {
         match self.backends[b].phase {
             Phase::WaitMapLockMap => self.begin_map(n, now, sched),
             Phase::WaitMapLockUnmap => {
-                if self.measuring {
-                    self.breakdown.unmap += now - self.backends[b].phase_start;
-                }
+                self.window
+                    .add(Part::Unmap, now - self.backends[b].phase_start);
                 self.begin_unmap(n, now, sched);
             }
             p => unreachable!("map-lock waiter in phase {p:?}"),

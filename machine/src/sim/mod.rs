@@ -52,6 +52,7 @@ use guests::Guest;
 use invalidate::Shootdown;
 use locks::FifoLock;
 use slab::Slab;
+use window::{Completion, Part, Window};
 
 use crate::config::{SimConfig, Touch};
 use crate::observe::{IpiRecord, NoObserver, Observer, SliceKind};
@@ -197,8 +198,6 @@ pub struct Simulation<O: Observer = NoObserver> {
     frequency_ghz: f64,
     bg_pages: u32,
     bg_between: u64,
-    warmup_ios: u64,
-    stop_ios: u64,
 
     mgr: PageTableManager,
     bg_table: PageTable,
@@ -213,16 +212,7 @@ pub struct Simulation<O: Observer = NoObserver> {
     map_lock: FifoLock,
     migration_rng: SimRng,
 
-    completed: u64,
-    measuring: bool,
-    window_start: u64,
-    latency: LatencyHistogram,
-    breakdown: LatencyBreakdown,
-    io_completed: u64,
-    io_bytes: u64,
-    io_reads: u64,
-    shootdown_count: u64,
-    migrations: u64,
+    window: Window,
     peak_in_flight: u64,
     error: Option<SimError>,
     total_bg_accesses: u64,
@@ -358,8 +348,6 @@ impl<O: Observer> Simulation<O> {
             frequency_ghz: cfg.machine.frequency_ghz,
             bg_pages: cfg.background.working_set_pages,
             bg_between: cfg.background.cycles_between_accesses,
-            warmup_ios: cfg.stop.warmup_ios,
-            stop_ios: cfg.stop.ios,
             mgr,
             bg_table,
             cpus,
@@ -372,16 +360,7 @@ impl<O: Observer> Simulation<O> {
             map_lock_waiter: cfg.host.map_lock_waiter,
             map_lock: FifoLock::new(cfg.host.map_lock),
             migration_rng: rng_stream(cfg.seed, STREAM_MIGRATION),
-            completed: 0,
-            measuring: cfg.stop.warmup_ios == 0,
-            window_start: 0,
-            latency: LatencyHistogram::new(),
-            breakdown: LatencyBreakdown::default(),
-            io_completed: 0,
-            io_bytes: 0,
-            io_reads: 0,
-            shootdown_count: 0,
-            migrations: 0,
+            window: Window::new(&cfg.stop),
             peak_in_flight: 0,
             error: None,
             total_bg_accesses: 0,
@@ -438,17 +417,17 @@ impl<O: Observer> Simulation<O> {
             .collect();
         let result = RunResult {
             policy: PolicyName::new(self.policy.name()),
-            io_completed: self.io_completed,
-            io_bytes: self.io_bytes,
-            io_reads: self.io_reads,
-            sim_cycles: end.saturating_sub(self.window_start),
+            io_completed: self.window.io_completed,
+            io_bytes: self.window.io_bytes,
+            io_reads: self.window.io_reads,
+            sim_cycles: end.saturating_sub(self.window.start),
             frequency_ghz: self.frequency_ghz,
-            latency: self.latency.summary(),
-            latency_cdf: self.latency.cdf(),
-            breakdown: self.breakdown,
-            shootdowns: self.shootdown_count,
+            latency: self.window.latency.summary(),
+            latency_cdf: self.window.latency.cdf(),
+            breakdown: self.window.breakdown,
+            shootdowns: self.window.shootdowns,
             hypercalls: self.mgr.hypercalls(),
-            migrations: self.migrations,
+            migrations: self.window.migrations,
             peak_in_flight: self.peak_in_flight,
             per_cpu,
             events: outcome.events,
@@ -495,9 +474,8 @@ impl<O: Observer> Simulation<O> {
                     sched.at(Cycles(end), Event::SegmentEnd { cpu });
                     return Control::Continue;
                 }
-                if self.measuring {
-                    self.cpus[c].clock.busy_cycles += self.cpus[c].seg_len;
-                }
+                let seg_len = self.window.counted(self.cpus[c].seg_len);
+                self.cpus[c].clock.busy_cycles += seg_len;
                 let b = self.cpus[c].backend.expect("segments run on backend CPUs");
                 if O::ENABLED {
                     let kind = match self.backends[b].phase {
@@ -515,9 +493,8 @@ impl<O: Observer> Simulation<O> {
                 }
                 match self.backends[b].phase {
                     Phase::Map => {
-                        if self.measuring {
-                            self.breakdown.map += now - self.backends[b].phase_start;
-                        }
+                        self.window
+                            .add(Part::Map, now - self.backends[b].phase_start);
                         self.release_map_lock(now, sched);
                         self.start_data(c, now, sched);
                     }
