@@ -62,11 +62,16 @@ pub(super) struct Request {
 impl<O: Observer> Simulation<O> {
     /// The backend of CPU `c` takes the next request from its ring, or
     /// sleeps.
-    pub(super) fn next_request(&mut self, c: usize, now: u64, sched: &mut Sched<'_>) {
+    pub(super) fn next_request(
+        &mut self,
+        c: usize,
+        now: u64,
+        sched: &mut Sched<'_>,
+    ) -> Result<(), SimError> {
         let b = self.backend_of(c);
         let Some(r) = self.backends[b].ring.pop_front() else {
             self.backends[b].phase = Phase::Idle;
-            return;
+            return Ok(());
         };
         let queue = now.saturating_sub(self.requests[r].arrival);
         self.window.add(Part::Queue, queue);
@@ -74,31 +79,28 @@ impl<O: Observer> Simulation<O> {
         be.current = r;
         be.phase_start = now;
         if self.take_map_lock(c, Phase::WaitMapLockMap) {
-            self.begin_map(c, now, sched);
+            self.begin_map(c, now, sched)?;
         }
+        Ok(())
     }
 
     /// The dequeue + map segment of CPU `c`'s current request (the map lock,
     /// if any, is held).
-    pub(super) fn begin_map(&mut self, c: usize, now: u64, sched: &mut Sched<'_>) {
+    pub(super) fn begin_map(
+        &mut self,
+        c: usize,
+        now: u64,
+        sched: &mut Sched<'_>,
+    ) -> Result<(), SimError> {
         let b = self.backend_of(c);
         let r = self.backends[b].current;
         let cpu_id = CpuId(self.cpus[c].stats.cpu);
         let pages = self.requests[r].pages;
-        let placement = match self.policy.place(&mut self.mgr, cpu_id, pages) {
-            Ok(p) => p,
-            Err(e) => {
-                self.error.get_or_insert(SimError::Hypervisor(e));
-                return;
-            }
-        };
+        let placement = self.policy.place(&mut self.mgr, cpu_id, pages)?;
         let req = &mut self.requests[r];
         req.placement = Some(placement);
         let frames = (0..u64::from(pages)).map(|i| PhysFrame(req.first_frame + i));
-        if let Err(e) = self.mgr.map(placement, frames) {
-            self.error.get_or_insert(SimError::Hypervisor(e));
-            return;
-        }
+        self.mgr.map(placement, frames)?;
         let mut cost = self.costs.dequeue_cycles
             + self.costs.hypercall_cycles
             + u64::from(pages) * self.costs.map_page_cycles;
@@ -111,10 +113,16 @@ impl<O: Observer> Simulation<O> {
         }
         self.backends[b].phase = Phase::Map;
         self.start_segment(c, now, cost, sched);
+        Ok(())
     }
 
     /// The data phase of CPU `c`'s current request: here, or migrated.
-    pub(super) fn start_data(&mut self, c: usize, now: u64, sched: &mut Sched<'_>) {
+    pub(super) fn start_data(
+        &mut self,
+        c: usize,
+        now: u64,
+        sched: &mut Sched<'_>,
+    ) -> Result<(), SimError> {
         let b = self.backend_of(c);
         let r = self.backends[b].current;
         let n = self.cpus.len();
@@ -125,13 +133,13 @@ impl<O: Observer> Simulation<O> {
         self.window.add(Part::Process, process);
         if !migrate {
             let deferred = self.apply_deferred_flush(c);
-            let cost = self.touch_data(c, r) + deferred;
+            let cost = self.touch_data(c, r)? + deferred;
             self.window.add(Part::Data, cost);
             let cost = cost + process;
             self.backends[b].phase = Phase::Data;
             self.backends[b].phase_start = now;
             self.start_segment(c, now, cost, sched);
-            return;
+            return Ok(());
         }
         // Migrate to d != c, uniformly.
         let mut d = self.migration_rng.random_range(0..n - 1);
@@ -150,7 +158,7 @@ impl<O: Observer> Simulation<O> {
             LocalFlush::Pages => cost += self.flush_range_local(d, p.base.0, p.pages),
         }
         let migration_cost = cost;
-        let data_cost = self.touch_data(d, r);
+        let data_cost = self.touch_data(d, r)?;
         cost += data_cost + process;
         let (start, end) = self.interrupt(d, now, cost);
         self.cpus[d].stats.migrated_in_cycles += cost;
@@ -168,6 +176,7 @@ impl<O: Observer> Simulation<O> {
                 cpu: self.cpus[c].stats.cpu,
             },
         );
+        Ok(())
     }
 
     /// Cycles of protocol processing for one request.
@@ -184,21 +193,30 @@ impl<O: Observer> Simulation<O> {
         workloads::round_cycles(-u.ln() * mean)
     }
 
-    pub(super) fn start_unmap(&mut self, c: usize, now: u64, sched: &mut Sched<'_>) {
+    pub(super) fn start_unmap(
+        &mut self,
+        c: usize,
+        now: u64,
+        sched: &mut Sched<'_>,
+    ) -> Result<(), SimError> {
         let b = self.backend_of(c);
         self.backends[b].phase_start = now;
         if self.take_map_lock(c, Phase::WaitMapLockUnmap) {
-            self.begin_unmap(c, now, sched);
+            self.begin_unmap(c, now, sched)?;
         }
+        Ok(())
     }
 
     /// The unmap segment of CPU `c`'s current request (the map lock, if
     /// any, is held).
-    pub(super) fn begin_unmap(&mut self, c: usize, now: u64, sched: &mut Sched<'_>) {
+    pub(super) fn begin_unmap(
+        &mut self,
+        c: usize,
+        now: u64,
+        sched: &mut Sched<'_>,
+    ) -> Result<(), SimError> {
         let (b, _, placement) = self.current_request(c);
-        if let Err(e) = self.mgr.unmap(placement) {
-            self.error.get_or_insert(SimError::Hypervisor(e));
-        }
+        self.mgr.unmap(placement)?;
         let mut cost =
             self.costs.hypercall_cycles + u64::from(placement.pages) * self.costs.unmap_page_cycles;
         if self.map_lock.enabled {
@@ -208,6 +226,7 @@ impl<O: Observer> Simulation<O> {
         self.backends[b].phase = Phase::Unmap;
         self.backends[b].phase_start = now;
         self.start_segment(c, now, cost, sched);
+        Ok(())
     }
 
     /// CPU `c`'s backend, its current request and where that request is
@@ -233,7 +252,12 @@ impl<O: Observer> Simulation<O> {
 
     /// After the unmap hypercall: the flushes the policy needs, then
     /// completion.
-    pub(super) fn after_unmap(&mut self, c: usize, now: u64, sched: &mut Sched<'_>) {
+    pub(super) fn after_unmap(
+        &mut self,
+        c: usize,
+        now: u64,
+        sched: &mut Sched<'_>,
+    ) -> Result<(), SimError> {
         let (b, r, placement) = self.current_request(c);
         let plan = self.policy.on_unmap(placement);
         let local = match plan.local {
@@ -249,13 +273,14 @@ impl<O: Observer> Simulation<O> {
                     ShootdownGranularity::Page => placement.pages,
                 };
                 // The local flush runs before the shootdown starts.
-                self.next_shootdown(c, now + local, sched);
+                self.next_shootdown(c, now + local, sched)?;
             }
             RemoteInvalidation::None => {
                 self.window.add(Part::FlushWait, local);
                 self.finish_request_flushes(c, now, local, sched);
             }
         }
+        Ok(())
     }
 
     /// Flushes for the unmap are done: complete the request.
@@ -278,7 +303,12 @@ impl<O: Observer> Simulation<O> {
     }
 
     /// CPU `c`'s current request is complete at `now`.
-    pub(super) fn complete(&mut self, c: usize, now: u64, sched: &mut Sched<'_>) -> Control {
+    pub(super) fn complete(
+        &mut self,
+        c: usize,
+        now: u64,
+        sched: &mut Sched<'_>,
+    ) -> Result<Control, SimError> {
         let b = self.backend_of(c);
         let r = self.backends[b].current;
         let req = self.requests[r];
@@ -296,9 +326,9 @@ impl<O: Observer> Simulation<O> {
         match window {
             Completion::Counted => {}
             Completion::Opens => self.start_window(now),
-            Completion::Full => return Control::Stop,
+            Completion::Full => return Ok(Control::Stop),
         }
-        self.next_request(c, now, sched);
-        Control::Continue
+        self.next_request(c, now, sched)?;
+        Ok(Control::Continue)
     }
 }

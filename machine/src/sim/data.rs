@@ -5,7 +5,7 @@ use super::*;
 impl<O: Observer> Simulation<O> {
     /// Touches request `r`'s data on CPU `c` through its TLB; returns the
     /// cycles it takes.
-    pub(super) fn touch_data(&mut self, c: usize, r: u32) -> u64 {
+    pub(super) fn touch_data(&mut self, c: usize, r: u32) -> Result<u64, SimError> {
         let req = self.requests[r];
         let placement = req.placement.expect("mapped before touched");
         let lines_total = req.size_bytes.div_ceil(64).max(1);
@@ -32,12 +32,11 @@ impl<O: Observer> Simulation<O> {
             count_access(&mut cpu.stats, &a);
             self.total_lookups += lookups;
             if a.outcome == AccessOutcome::Fault {
-                self.error.get_or_insert(SimError::Fault {
+                return Err(SimError::Fault {
                     cpu: CpuId(cpu.stats.cpu),
                     va: va.0,
                     policy: PolicyName::new(self.policy.name()),
                 });
-                return cost;
             }
             cost += a.latency_cycles;
             // The page's other lines: the first access left this page's
@@ -50,6 +49,6 @@ impl<O: Observer> Simulation<O> {
             cpu.stats.tlb.l1_hits += more;
             cpu.stats.stale_uses += more * u64::from(a.stale);
         }
-        cost
+        Ok(cost)
     }
 }

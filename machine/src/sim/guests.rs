@@ -26,7 +26,7 @@ pub(super) fn trace_cycles(at_ns: u64, cycles_per_ns: f64) -> u64 {
 
 impl<O: Observer> Simulation<O> {
     /// Schedules every guest's first requests.
-    pub(super) fn seed_events(&mut self, sched: &mut Sched<'_>) {
+    pub(super) fn seed_events(&mut self, sched: &mut Sched<'_>) -> Result<(), SimError> {
         for (g, guest) in self.guests.iter_mut().enumerate() {
             let guest_id = u32::try_from(g).expect("guest count fits u32");
             match guest.gen.config().pattern {
@@ -48,7 +48,7 @@ impl<O: Observer> Simulation<O> {
                             sched.after(at, Event::Issue { guest: guest_id });
                         }
                         Some(Err(e)) => {
-                            self.error.get_or_insert(SimError::Trace {
+                            return Err(SimError::Trace {
                                 guest: guest_id,
                                 message: e.message,
                             });
@@ -58,10 +58,16 @@ impl<O: Observer> Simulation<O> {
                 }
             }
         }
+        Ok(())
     }
 
     /// A guest issues a request.
-    pub(super) fn issue(&mut self, guest: u32, now: u64, sched: &mut Sched<'_>) {
+    pub(super) fn issue(
+        &mut self,
+        guest: u32,
+        now: u64,
+        sched: &mut Sched<'_>,
+    ) -> Result<(), SimError> {
         let g = &mut self.guests[guest as usize];
         match g.gen.config().pattern {
             Pattern::Open => {
@@ -90,7 +96,7 @@ impl<O: Observer> Simulation<O> {
                         sched.at(Cycles(at), Event::Issue { guest });
                     }
                     Some(Err(e)) => {
-                        self.error.get_or_insert(SimError::Trace {
+                        return Err(SimError::Trace {
                             guest,
                             message: e.message,
                         });
@@ -113,6 +119,7 @@ impl<O: Observer> Simulation<O> {
                 }
             }
         }
+        Ok(())
     }
 
     /// Puts a request of `guest` on its ring and wakes the backend if idle.

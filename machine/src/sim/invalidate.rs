@@ -119,18 +119,29 @@ impl<O: Observer> Simulation<O> {
 
     /// Starts (or queues for the lock) the next shootdown of CPU `c`'s
     /// request.
-    pub(super) fn next_shootdown(&mut self, c: usize, now: u64, sched: &mut Sched<'_>) {
+    pub(super) fn next_shootdown(
+        &mut self,
+        c: usize,
+        now: u64,
+        sched: &mut Sched<'_>,
+    ) -> Result<(), SimError> {
         let serialized = self.backends[self.backend_of(c)].shootdown.serialized;
         if serialized && !self.flush_lock.take(self.cpus[c].stats.cpu) {
             let b = self.backend_of(c);
             self.backends[b].phase = Phase::WaitLock;
-            return;
+            return Ok(());
         }
-        self.begin_shootdown(c, now, sched);
+        self.begin_shootdown(c, now, sched)?;
+        Ok(())
     }
 
     /// CPU `c` holds the lock (if any): flush locally and send the IPIs.
-    pub(super) fn begin_shootdown(&mut self, c: usize, now: u64, sched: &mut Sched<'_>) {
+    pub(super) fn begin_shootdown(
+        &mut self,
+        c: usize,
+        now: u64,
+        sched: &mut Sched<'_>,
+    ) -> Result<(), SimError> {
         let (b, _, placement) = self.current_request(c);
         let plan = self.backends[b].shootdown;
         let (first, pages) = match plan.granularity {
@@ -189,12 +200,18 @@ impl<O: Observer> Simulation<O> {
         if targets == 0 {
             self.shootdowns.remove(sd);
             // Nothing to wait for: continue once the local flush is done.
-            self.shootdown_done(c, t, sched);
+            self.shootdown_done(c, t, sched)?;
         }
+        Ok(())
     }
 
     /// Every acknowledgement of CPU `c`'s shootdown is in at `now`.
-    pub(super) fn shootdown_done(&mut self, c: usize, now: u64, sched: &mut Sched<'_>) {
+    pub(super) fn shootdown_done(
+        &mut self,
+        c: usize,
+        now: u64,
+        sched: &mut Sched<'_>,
+    ) -> Result<(), SimError> {
         let b = self.backend_of(c);
         let released = if self.backends[b].shootdown.serialized {
             self.flush_lock.release()
@@ -203,12 +220,12 @@ impl<O: Observer> Simulation<O> {
         };
         if let Some(next) = released {
             // Handed over directly (FIFO), at this cycle.
-            self.begin_shootdown(next as usize, now, sched);
+            self.begin_shootdown(next as usize, now, sched)?;
         }
         self.backends[b].shootdowns_left -= 1;
         if self.backends[b].shootdowns_left > 0 {
-            self.next_shootdown(c, now, sched);
-            return;
+            self.next_shootdown(c, now, sched)?;
+            return Ok(());
         }
         let r = self.backends[b].current;
         let wait = now - self.requests[r].flush_wait_start;
@@ -216,7 +233,7 @@ impl<O: Observer> Simulation<O> {
         self.cpus[c].stats.busy_cycles += self.window.counted(wait);
         if self.map_lock_through_flush {
             // The unmap's map lock was kept through its shootdowns.
-            self.release_map_lock(now, sched);
+            self.release_map_lock(now, sched)?;
         }
         if O::ENABLED {
             let start = self.requests[r].flush_wait_start;
@@ -229,5 +246,6 @@ impl<O: Observer> Simulation<O> {
             );
         }
         self.finish_request_flushes(c, now, 0, sched);
+        Ok(())
     }
 }

@@ -58,9 +58,13 @@ impl<O: Observer> Simulation<O> {
     }
 
     /// Releases the map lock at `now`, handing it to the first waiter.
-    pub(super) fn release_map_lock(&mut self, now: u64, sched: &mut Sched<'_>) {
+    pub(super) fn release_map_lock(
+        &mut self,
+        now: u64,
+        sched: &mut Sched<'_>,
+    ) -> Result<(), SimError> {
         let Some(next) = self.map_lock.release() else {
-            return;
+            return Ok(());
         };
         let n = next as usize;
         let b = self.backend_of(n);
@@ -68,14 +72,15 @@ impl<O: Observer> Simulation<O> {
             self.cpus[n].wake_debt += self.costs.map_lock_wake_cycles;
         }
         match self.backends[b].phase {
-            Phase::WaitMapLockMap => self.begin_map(n, now, sched),
+            Phase::WaitMapLockMap => self.begin_map(n, now, sched)?,
             Phase::WaitMapLockUnmap => {
                 self.window
                     .add(Part::Unmap, now - self.backends[b].phase_start);
-                self.begin_unmap(n, now, sched);
+                self.begin_unmap(n, now, sched)?;
             }
             p => unreachable!("map-lock waiter in phase {p:?}"),
         }
+        Ok(())
     }
 
     /// Whether backend `b`, waiting for the map lock, sleeps at `now` (as

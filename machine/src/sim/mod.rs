@@ -214,6 +214,8 @@ pub struct Simulation<O: Observer = NoObserver> {
 
     window: Window,
     peak_in_flight: u64,
+    /// The first error a handler returned (the engine's model interface
+    /// returns only a control value): the run stops and reports it.
     error: Option<SimError>,
     total_bg_accesses: u64,
     total_lookups: u64,
@@ -386,7 +388,7 @@ impl<O: Observer> Simulation<O> {
         max_cycles: u64,
     ) -> Result<(RunResult, EngineStats, O), SimError> {
         let mut engine: Engine<Event> = Engine::new();
-        self.seed_events(engine.scheduler());
+        self.seed_events(engine.scheduler())?;
         let budget = (max_cycles > 0).then_some(Cycles(max_cycles));
         let outcome: RunOutcome = engine.run(&mut self, budget);
         if let Some(e) = self.error.take() {
@@ -450,29 +452,40 @@ impl<O: Observer> Model for Simulation<O> {
         event: Event,
         sched: &mut Scheduler<Event, Q>,
     ) -> Control {
-        self.dispatch(now, event, sched)
+        match self.dispatch(now, event, sched) {
+            Ok(control) => control,
+            Err(e) => {
+                self.error = Some(e);
+                Control::Stop
+            }
+        }
     }
 }
 
 impl<O: Observer> Simulation<O> {
     /// Handles one event (see the module docs for what happens within one
     /// cycle).
-    fn dispatch(&mut self, now: Cycles, event: Event, sched: &mut Sched<'_>) -> Control {
+    fn dispatch(
+        &mut self,
+        now: Cycles,
+        event: Event,
+        sched: &mut Sched<'_>,
+    ) -> Result<Control, SimError> {
         let now = now.0;
         match event {
-            Event::Issue { guest } => self.issue(guest, now, sched),
+            Event::Issue { guest } => self.issue(guest, now, sched)?,
             Event::Wake { cpu } => {
                 let c = cpu as usize;
                 let b = self.backend_of(c);
                 if self.backends[b].phase == Phase::Waking {
-                    self.next_request(c, now, sched);
+                    self.next_request(c, now, sched)?;
                 }
             }
             Event::SegmentEnd { cpu } => {
                 let c = cpu as usize;
                 if let Some(end) = self.cpus[c].clock.segment_end(now) {
                     sched.at(Cycles(end), Event::SegmentEnd { cpu });
-                    return Control::Continue;
+                    return Ok(Control::Continue);
                 }
                 let seg_len = self.window.counted(self.cpus[c].seg_len);
                 self.cpus[c].clock.busy_cycles += seg_len;
@@ -495,24 +508,24 @@ impl<O: Observer> Simulation<O> {
                     Phase::Map => {
                         self.window
                             .add(Part::Map, now - self.backends[b].phase_start);
-                        self.release_map_lock(now, sched);
-                        self.start_data(c, now, sched);
+                        self.release_map_lock(now, sched)?;
+                        self.start_data(c, now, sched)?;
                     }
-                    Phase::Data => self.start_unmap(c, now, sched),
+                    Phase::Data => self.start_unmap(c, now, sched)?,
                     Phase::Unmap => {
                         let (_, _, placement) = self.current_request(c);
                         let holds_through_flush = self.map_lock_through_flush
                             && self.policy.on_unmap(placement).is_remote();
                         if !holds_through_flush {
-                            self.release_map_lock(now, sched);
+                            self.release_map_lock(now, sched)?;
                         }
-                        self.after_unmap(c, now, sched);
+                        self.after_unmap(c, now, sched)?;
                     }
                     Phase::Complete => return self.complete(c, now, sched),
                     p => unreachable!("segment ended in phase {p:?}"),
                 }
             }
-            Event::MigratedBack { cpu } => self.start_unmap(cpu as usize, now, sched),
+            Event::MigratedBack { cpu } => self.start_unmap(cpu as usize, now, sched)?,
             Event::IpiArrive { target, shootdown } => {
                 let c = target as usize;
                 let sd = self.shootdowns[shootdown];
@@ -551,13 +564,10 @@ impl<O: Observer> Simulation<O> {
                 if sd.acks_left == 0 {
                     let initiator = sd.initiator as usize;
                     self.shootdowns.remove(shootdown);
-                    self.shootdown_done(initiator, now, sched);
+                    self.shootdown_done(initiator, now, sched)?;
                 }
             }
         }
-        if self.error.is_some() {
-            return Control::Stop;
-        }
-        Control::Continue
+        Ok(Control::Continue)
     }
 }
