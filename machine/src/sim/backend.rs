@@ -35,15 +35,23 @@ pub(super) enum Phase {
 /// A backend thread, one per registered CPU.
 #[derive(Debug)]
 pub(super) struct Backend {
-    pub(super) ring: VecDeque<u32>,
+    pub(super) ring: VecDeque<RequestId>,
     pub(super) phase: Phase,
-    pub(super) current: u32,
+    pub(super) current: Option<RequestId>,
     /// Start of the current phase, for the latency breakdown.
     pub(super) phase_start: u64,
     /// Shootdowns still to do for the current request.
     pub(super) shootdowns_left: u32,
     /// The IPI shootdown the current request's unmap plan asked for.
     pub(super) shootdown: ShootdownPlan,
+}
+
+impl Backend {
+    /// The request this backend is serving.
+    pub(super) fn request(&self) -> RequestId {
+        self.current
+            .expect("a backend past its dequeue serves a request")
+    }
 }
 
 /// A request in flight.
@@ -64,7 +72,7 @@ impl<O: Observer> Simulation<O> {
     /// sleeps.
     pub(super) fn next_request(
         &mut self,
-        c: usize,
+        c: CpuId,
         now: u64,
         sched: &mut Sched<'_>,
     ) -> Result<(), SimError> {
@@ -76,7 +84,7 @@ impl<O: Observer> Simulation<O> {
         let queue = now.saturating_sub(self.requests[r].arrival);
         self.window.add(Part::Queue, queue);
         let be = &mut self.backends[b];
-        be.current = r;
+        be.current = Some(r);
         be.phase_start = now;
         if self.take_map_lock(c, Phase::WaitMapLockMap) {
             self.begin_map(c, now, sched)?;
@@ -88,12 +96,12 @@ impl<O: Observer> Simulation<O> {
     /// if any, is held).
     pub(super) fn begin_map(
         &mut self,
-        c: usize,
+        c: CpuId,
         now: u64,
         sched: &mut Sched<'_>,
     ) -> Result<(), SimError> {
         let b = self.backend_of(c);
-        let r = self.backends[b].current;
+        let r = self.backends[b].request();
         let cpu_id = CpuId(self.cpus[c].stats.cpu);
         let pages = self.requests[r].pages;
         let placement = self.policy.place(&mut self.mgr, cpu_id, pages)?;
@@ -119,13 +127,13 @@ impl<O: Observer> Simulation<O> {
     /// The data phase of CPU `c`'s current request: here, or migrated.
     pub(super) fn start_data(
         &mut self,
-        c: usize,
+        c: CpuId,
         now: u64,
         sched: &mut Sched<'_>,
     ) -> Result<(), SimError> {
         let b = self.backend_of(c);
-        let r = self.backends[b].current;
-        let n = self.cpus.len();
+        let r = self.backends[b].request();
+        let n = self.cpus.count();
         let migrate = self.migration_p > 0.0
             && n > 1
             && self.migration_rng.random::<f64>() < self.migration_p;
@@ -142,9 +150,9 @@ impl<O: Observer> Simulation<O> {
             return Ok(());
         }
         // Migrate to d != c, uniformly.
-        let mut d = self.migration_rng.random_range(0..n - 1);
+        let mut d = CpuId(self.migration_rng.random_range(0..n - 1));
         if d >= c {
-            d += 1;
+            d.0 += 1;
         }
         self.window.migration();
         // Replay d's background up to now so that its accesses precede the flush.
@@ -170,12 +178,7 @@ impl<O: Observer> Simulation<O> {
             .add(Part::Migration, migration_cost + (start - now));
         self.window.add(Part::Data, data_cost);
         self.backends[b].phase = Phase::Away;
-        sched.at(
-            Cycles(end),
-            Event::MigratedBack {
-                cpu: self.cpus[c].stats.cpu,
-            },
-        );
+        sched.at(Cycles(end), Event::MigratedBack { cpu: c });
         Ok(())
     }
 
@@ -195,7 +198,7 @@ impl<O: Observer> Simulation<O> {
 
     pub(super) fn start_unmap(
         &mut self,
-        c: usize,
+        c: CpuId,
         now: u64,
         sched: &mut Sched<'_>,
     ) -> Result<(), SimError> {
@@ -211,7 +214,7 @@ impl<O: Observer> Simulation<O> {
     /// any, is held).
     pub(super) fn begin_unmap(
         &mut self,
-        c: usize,
+        c: CpuId,
         now: u64,
         sched: &mut Sched<'_>,
     ) -> Result<(), SimError> {
@@ -231,9 +234,9 @@ impl<O: Observer> Simulation<O> {
 
     /// CPU `c`'s backend, its current request and where that request is
     /// mapped.
-    pub(super) fn current_request(&self, c: usize) -> (usize, u32, Placement) {
+    pub(super) fn current_request(&self, c: CpuId) -> (usize, RequestId, Placement) {
         let b = self.backend_of(c);
-        let r = self.backends[b].current;
+        let r = self.backends[b].request();
         (
             b,
             r,
@@ -244,7 +247,7 @@ impl<O: Observer> Simulation<O> {
     }
 
     /// The backend thread of registered CPU `c` (its index in `backends`).
-    pub(super) fn backend_of(&self, c: usize) -> usize {
+    pub(super) fn backend_of(&self, c: CpuId) -> usize {
         self.cpus[c]
             .backend
             .expect("only registered CPUs run backend phases")
@@ -254,7 +257,7 @@ impl<O: Observer> Simulation<O> {
     /// completion.
     pub(super) fn after_unmap(
         &mut self,
-        c: usize,
+        c: CpuId,
         now: u64,
         sched: &mut Sched<'_>,
     ) -> Result<(), SimError> {
@@ -286,13 +289,13 @@ impl<O: Observer> Simulation<O> {
     /// Flushes for the unmap are done: complete the request.
     pub(super) fn finish_request_flushes(
         &mut self,
-        c: usize,
+        c: CpuId,
         now: u64,
         extra: u64,
         sched: &mut Sched<'_>,
     ) {
         let b = self.backend_of(c);
-        let r = self.backends[b].current;
+        let r = self.backends[b].request();
         let placement = self.requests[r].placement.take().expect("mapped");
         self.mgr.release(placement);
         let cost = extra + self.costs.complete_cycles;
@@ -305,12 +308,12 @@ impl<O: Observer> Simulation<O> {
     /// CPU `c`'s current request is complete at `now`.
     pub(super) fn complete(
         &mut self,
-        c: usize,
+        c: CpuId,
         now: u64,
         sched: &mut Sched<'_>,
     ) -> Result<Control, SimError> {
         let b = self.backend_of(c);
-        let r = self.backends[b].current;
+        let r = self.backends[b].request();
         let req = self.requests[r];
         self.requests.remove(r);
         if O::ENABLED {
@@ -329,6 +332,59 @@ impl<O: Observer> Simulation<O> {
             Completion::Full => return Ok(Control::Stop),
         }
         self.next_request(c, now, sched)?;
+        Ok(Control::Continue)
+    }
+
+    /// CPU `c`'s thread-level segment is due to end at `now`: if interrupt
+    /// work pushed it back, wait again; else the phase it ran is over and
+    /// the next one starts.
+    pub(super) fn segment_end(
+        &mut self,
+        c: CpuId,
+        now: u64,
+        sched: &mut Sched<'_>,
+    ) -> Result<Control, SimError> {
+        if let Some(end) = self.cpus[c].clock.segment_end(now) {
+            sched.at(Cycles(end), Event::SegmentEnd { cpu: c });
+            return Ok(Control::Continue);
+        }
+        let seg_len = self.window.counted(self.cpus[c].seg_len);
+        self.cpus[c].clock.busy_cycles += seg_len;
+        let b = self.cpus[c].backend.expect("segments run on backend CPUs");
+        if O::ENABLED {
+            let kind = match self.backends[b].phase {
+                Phase::Map => SliceKind::Map,
+                Phase::Data => SliceKind::Data,
+                Phase::Unmap => SliceKind::Unmap,
+                _ => SliceKind::Complete,
+            };
+            let (id, start, occupancy) = {
+                let cpu = &self.cpus[c];
+                (cpu.stats.cpu, cpu.seg_start, cpu.tlb.occupancy() as u64)
+            };
+            self.obs.slice(id, kind, start, now);
+            self.obs.tlb_occupancy(now, id, occupancy);
+        }
+        match self.backends[b].phase {
+            Phase::Map => {
+                self.window
+                    .add(Part::Map, now - self.backends[b].phase_start);
+                self.release_map_lock(now, sched)?;
+                self.start_data(c, now, sched)?;
+            }
+            Phase::Data => self.start_unmap(c, now, sched)?,
+            Phase::Unmap => {
+                let (_, _, placement) = self.current_request(c);
+                let holds_through_flush =
+                    self.map_lock_through_flush && self.policy.on_unmap(placement).is_remote();
+                if !holds_through_flush {
+                    self.release_map_lock(now, sched)?;
+                }
+                self.after_unmap(c, now, sched)?;
+            }
+            Phase::Complete => return self.complete(c, now, sched),
+            p => unreachable!("segment ended in phase {p:?}"),
+        }
         Ok(Control::Continue)
     }
 }

@@ -5,7 +5,7 @@ use super::*;
 
 impl<O: Observer> Simulation<O> {
     /// Replays CPU `c`'s background accesses that issue at or before `until`.
-    pub(super) fn bg_catch_up(&mut self, c: usize, until: u64) {
+    pub(super) fn bg_catch_up(&mut self, c: CpuId, until: u64) {
         let cpu = &mut self.cpus[c];
         while cpu.bg_next <= until {
             let page = cpu.bg_rng.random_range(0..self.bg_pages);

@@ -47,7 +47,7 @@ impl<O: Observer> Simulation<O> {
     /// Runs `length` cycles of interrupt-level work on CPU `c` arriving at
     /// `now`; returns `(start, end)`. A background CPU's accesses are replayed
     /// up to the start and its next access is pushed back by the length.
-    pub(super) fn interrupt(&mut self, c: usize, now: u64, length: u64) -> (u64, u64) {
+    pub(super) fn interrupt(&mut self, c: CpuId, now: u64, length: u64) -> (u64, u64) {
         let start = now.max(self.cpus[c].clock.irq_free_at);
         if self.cpus[c].bg_next != u64::MAX {
             self.bg_catch_up(c, start);
@@ -65,13 +65,53 @@ impl<O: Observer> Simulation<O> {
     }
 
     /// Starts a thread-level segment of `length` cycles on CPU `c`.
-    pub(super) fn start_segment(&mut self, c: usize, now: u64, length: u64, sched: &mut Sched<'_>) {
+    pub(super) fn start_segment(&mut self, c: CpuId, now: u64, length: u64, sched: &mut Sched<'_>) {
         let length =
             length + self.apply_deferred_flush(c) + std::mem::take(&mut self.cpus[c].wake_debt);
         let cpu = &mut self.cpus[c];
         cpu.seg_len = length;
         cpu.seg_start = now.max(cpu.clock.irq_free_at);
         let end = cpu.clock.start_segment(now, length);
-        sched.at(Cycles(end), Event::SegmentEnd { cpu: cpu.stats.cpu });
+        sched.at(Cycles(end), Event::SegmentEnd { cpu: cpu.clock.id });
+    }
+}
+
+/// One value per CPU of the machine, indexed by [`CpuId`].
+#[derive(Debug)]
+pub(super) struct PerCpu<T>(Vec<T>);
+
+impl<T> PerCpu<T> {
+    /// The values of CPUs `0..values.len()`, in order.
+    pub(super) fn new(values: Vec<T>) -> Self {
+        assert!(u32::try_from(values.len()).is_ok(), "CPU ids are u32");
+        Self(values)
+    }
+
+    /// How many CPUs.
+    pub(super) fn count(&self) -> u32 {
+        u32::try_from(self.0.len()).expect("checked at construction")
+    }
+
+    /// Every CPU's id, in order.
+    pub(super) fn ids(&self) -> impl Iterator<Item = CpuId> + use<T> {
+        (0..self.count()).map(CpuId)
+    }
+
+    /// Every CPU's value, in id order.
+    pub(super) fn iter(&self) -> std::slice::Iter<'_, T> {
+        self.0.iter()
+    }
+}
+
+impl<T> std::ops::Index<CpuId> for PerCpu<T> {
+    type Output = T;
+    fn index(&self, c: CpuId) -> &T {
+        &self.0[c.index()]
+    }
+}
+
+impl<T> std::ops::IndexMut<CpuId> for PerCpu<T> {
+    fn index_mut(&mut self, c: CpuId) -> &mut T {
+        &mut self.0[c.index()]
     }
 }

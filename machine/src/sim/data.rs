@@ -5,7 +5,7 @@ use super::*;
 impl<O: Observer> Simulation<O> {
     /// Touches request `r`'s data on CPU `c` through its TLB; returns the
     /// cycles it takes.
-    pub(super) fn touch_data(&mut self, c: usize, r: u32) -> Result<u64, SimError> {
+    pub(super) fn touch_data(&mut self, c: CpuId, r: RequestId) -> Result<u64, SimError> {
         let req = self.requests[r];
         let placement = req.placement.expect("mapped before touched");
         let lines_total = req.size_bytes.div_ceil(64).max(1);

@@ -14,7 +14,7 @@ pub(super) struct Guest {
     /// Largest request before splitting, bytes.
     pub(super) split_bytes: u64,
     /// Registered CPU serving each of its rings.
-    pub(super) ring_cpu: Vec<u32>,
+    pub(super) ring_cpu: Vec<CpuId>,
     pub(super) frame_base: u64,
 }
 
@@ -147,9 +147,7 @@ impl<O: Observer> Simulation<O> {
         if O::ENABLED {
             self.obs.in_flight(now, live);
         }
-        let b = self.cpus[cpu as usize]
-            .backend
-            .expect("rings go to registered CPUs");
+        let b = self.cpus[cpu].backend.expect("rings go to registered CPUs");
         self.backends[b].ring.push_back(r);
         if self.backends[b].phase == Phase::Idle {
             self.backends[b].phase = Phase::Waking;

@@ -7,7 +7,7 @@ use super::*;
 /// A shootdown in progress.
 #[derive(Clone, Copy, Debug, Default)]
 pub(super) struct Shootdown {
-    pub(super) initiator: u32,
+    pub(super) initiator: CpuId,
     pub(super) acks_left: u32,
     /// Pages to flush on targets (range flushes).
     pub(super) first_page: u64,
@@ -19,7 +19,7 @@ pub(super) struct Shootdown {
 impl<O: Observer> Simulation<O> {
     /// Flushes `pages` pages from `first` of the host domain on CPU `c` (a
     /// range flush, full above the ceiling). Returns the cycles it costs.
-    pub(super) fn flush_range_local(&mut self, c: usize, first: u64, pages: u32) -> u64 {
+    pub(super) fn flush_range_local(&mut self, c: CpuId, first: u64, pages: u32) -> u64 {
         let cpu = &mut self.cpus[c];
         let kind = cpu.tlb.flush_range(
             HOST_ASID,
@@ -47,7 +47,7 @@ impl<O: Observer> Simulation<O> {
     /// says whether it runs in an IPI handler.
     pub(super) fn shootdown_flush_on(
         &mut self,
-        c: usize,
+        c: CpuId,
         flush: ShootdownFlush,
         first: u64,
         pages: u32,
@@ -83,7 +83,7 @@ impl<O: Observer> Simulation<O> {
 
     /// Whether a shootdown may skip CPU `x` (lazy TLB): a registered CPU
     /// whose backend thread is not running.
-    pub(super) fn is_lazy(&self, x: usize, now: u64, skip_lazy: bool) -> bool {
+    pub(super) fn is_lazy(&self, x: CpuId, now: u64, skip_lazy: bool) -> bool {
         if !skip_lazy || self.cpus[x].clock.segment_active {
             return false;
         }
@@ -98,7 +98,7 @@ impl<O: Observer> Simulation<O> {
 
     /// A CPU a shootdown skipped flushes before its next host-domain access;
     /// returns the cycles that costs (0 if nothing was deferred).
-    pub(super) fn apply_deferred_flush(&mut self, c: usize) -> u64 {
+    pub(super) fn apply_deferred_flush(&mut self, c: CpuId) -> u64 {
         let cpu = &mut self.cpus[c];
         let Some(flush) = cpu.deferred_flush.take() else {
             return 0;
@@ -121,12 +121,12 @@ impl<O: Observer> Simulation<O> {
     /// request.
     pub(super) fn next_shootdown(
         &mut self,
-        c: usize,
+        c: CpuId,
         now: u64,
         sched: &mut Sched<'_>,
     ) -> Result<(), SimError> {
         let serialized = self.backends[self.backend_of(c)].shootdown.serialized;
-        if serialized && !self.flush_lock.take(self.cpus[c].stats.cpu) {
+        if serialized && !self.flush_lock.take(c) {
             let b = self.backend_of(c);
             self.backends[b].phase = Phase::WaitLock;
             return Ok(());
@@ -138,7 +138,7 @@ impl<O: Observer> Simulation<O> {
     /// CPU `c` holds the lock (if any): flush locally and send the IPIs.
     pub(super) fn begin_shootdown(
         &mut self,
-        c: usize,
+        c: CpuId,
         now: u64,
         sched: &mut Sched<'_>,
     ) -> Result<(), SimError> {
@@ -161,13 +161,13 @@ impl<O: Observer> Simulation<O> {
         // The initiator cannot start while its own interrupt level is busy.
         let t0 = now.max(self.cpus[c].clock.irq_free_at) + lock;
         let local = self.shootdown_flush_on(c, plan.flush, first, pages, false);
-        let n = u32::try_from(self.cpus.len()).expect("CPU count fits u32");
-        let c32 = self.cpus[c].stats.cpu;
+        let n = self.cpus.count();
+        // Every other CPU, starting after the initiator.
+        let others = (1..n).map(|i| CpuId((c.0 + i) % n));
         // Lazy TLB: skipped CPUs flush before their next host-domain access.
         let mut targets = n - 1;
         if plan.skip_lazy {
-            for i in 1..n {
-                let x = ((c32 + i) % n) as usize;
+            for x in others.clone() {
                 if self.is_lazy(x, now, true) {
                     self.cpus[x].deferred_flush = Some(plan.flush);
                     targets -= 1;
@@ -175,16 +175,15 @@ impl<O: Observer> Simulation<O> {
             }
         }
         let sd = self.shootdowns.insert(Shootdown {
-            initiator: c32,
+            initiator: c,
             acks_left: targets,
             first_page: first,
             pages,
             flush: plan.flush,
         });
         let mut t = t0 + local;
-        for i in 1..n {
-            let target = (c32 + i) % n;
-            if self.is_lazy(target as usize, now, plan.skip_lazy) {
+        for target in others {
+            if self.is_lazy(target, now, plan.skip_lazy) {
                 continue;
             }
             t += self.costs.ipi_send_cycles;
@@ -208,7 +207,7 @@ impl<O: Observer> Simulation<O> {
     /// Every acknowledgement of CPU `c`'s shootdown is in at `now`.
     pub(super) fn shootdown_done(
         &mut self,
-        c: usize,
+        c: CpuId,
         now: u64,
         sched: &mut Sched<'_>,
     ) -> Result<(), SimError> {
@@ -220,14 +219,14 @@ impl<O: Observer> Simulation<O> {
         };
         if let Some(next) = released {
             // Handed over directly (FIFO), at this cycle.
-            self.begin_shootdown(next as usize, now, sched)?;
+            self.begin_shootdown(next, now, sched)?;
         }
         self.backends[b].shootdowns_left -= 1;
         if self.backends[b].shootdowns_left > 0 {
             self.next_shootdown(c, now, sched)?;
             return Ok(());
         }
-        let r = self.backends[b].current;
+        let r = self.backends[b].request();
         let wait = now - self.requests[r].flush_wait_start;
         self.window.add(Part::FlushWait, wait);
         self.cpus[c].stats.busy_cycles += self.window.counted(wait);
@@ -246,6 +245,67 @@ impl<O: Observer> Simulation<O> {
             );
         }
         self.finish_request_flushes(c, now, 0, sched);
+        Ok(())
+    }
+
+    /// A shootdown's IPI reaches `target` at `now`: its flush is applied at
+    /// once (the handler may start later, after earlier interrupt-level
+    /// work), the handler's cycles are stolen from what the target was
+    /// doing, and the acknowledgement reaches the initiator `ack_cycles`
+    /// after the handler ends.
+    pub(super) fn ipi_arrive(
+        &mut self,
+        target: CpuId,
+        shootdown: ShootdownId,
+        now: u64,
+        sched: &mut Sched<'_>,
+    ) {
+        let c = target;
+        let sd = self.shootdowns[shootdown];
+        if self.cpus[c].bg_next != u64::MAX {
+            self.bg_catch_up(c, now.max(self.cpus[c].clock.irq_free_at));
+        }
+        let flush = self.shootdown_flush_on(c, sd.flush, sd.first_page, sd.pages, true);
+        let length = self.costs.ipi_handler_cycles + flush;
+        let (start, end) = self.interrupt(c, now, length);
+        let cpu = &mut self.cpus[c];
+        cpu.clock.stolen_cycles += length;
+        cpu.stats.ipis_received += 1;
+        if O::ENABLED {
+            self.ipi_seq += 1;
+            self.obs.slice(target.0, SliceKind::IpiHandler, start, end);
+            self.obs.ipi(IpiRecord {
+                from: sd.initiator.0,
+                to: target.0,
+                id: self.ipi_seq,
+                sent: now - self.costs.ipi_delivery_cycles,
+                handler_start: start,
+                handler_end: end,
+                acked: end + self.costs.ack_cycles,
+            });
+            self.obs
+                .tlb_occupancy(end, target.0, self.cpus[c].tlb.occupancy() as u64);
+        }
+        sched.at(
+            Cycles(end + self.costs.ack_cycles),
+            Event::IpiAck { shootdown },
+        );
+    }
+
+    /// The initiator sees one acknowledgement of `shootdown` at `now`.
+    pub(super) fn ipi_ack(
+        &mut self,
+        shootdown: ShootdownId,
+        now: u64,
+        sched: &mut Sched<'_>,
+    ) -> Result<(), SimError> {
+        let sd = &mut self.shootdowns[shootdown];
+        sd.acks_left -= 1;
+        if sd.acks_left == 0 {
+            let initiator = sd.initiator;
+            self.shootdowns.remove(shootdown);
+            self.shootdown_done(initiator, now, sched)?;
+        }
         Ok(())
     }
 }

@@ -9,7 +9,7 @@ use super::*;
 pub(super) struct FifoLock {
     pub(super) enabled: bool,
     pub(super) held: bool,
-    pub(super) waiters: VecDeque<u32>,
+    pub(super) waiters: VecDeque<CpuId>,
 }
 
 impl FifoLock {
@@ -22,7 +22,7 @@ impl FifoLock {
 
     /// Takes the lock for `cpu`: true if it may go on now, false if it was
     /// queued.
-    pub(super) fn take(&mut self, cpu: u32) -> bool {
+    pub(super) fn take(&mut self, cpu: CpuId) -> bool {
         if !self.enabled {
             return true;
         }
@@ -35,7 +35,7 @@ impl FifoLock {
     }
 
     /// Releases the lock: the first waiter, who now holds it, if any.
-    pub(super) fn release(&mut self) -> Option<u32> {
+    pub(super) fn release(&mut self) -> Option<CpuId> {
         if !self.enabled {
             return None;
         }
@@ -48,8 +48,8 @@ impl FifoLock {
 impl<O: Observer> Simulation<O> {
     /// Takes the map lock for CPU `c` if `host.map_lock` is on: true if the
     /// caller may go on now, false if `c` now waits in `phase`.
-    pub(super) fn take_map_lock(&mut self, c: usize, phase: Phase) -> bool {
-        if self.map_lock.take(self.cpus[c].stats.cpu) {
+    pub(super) fn take_map_lock(&mut self, c: CpuId, phase: Phase) -> bool {
+        if self.map_lock.take(c) {
             return true;
         }
         let b = self.backend_of(c);
@@ -66,7 +66,7 @@ impl<O: Observer> Simulation<O> {
         let Some(next) = self.map_lock.release() else {
             return Ok(());
         };
-        let n = next as usize;
+        let n = next;
         let b = self.backend_of(n);
         if self.lock_waiter_sleeps(b, now) {
             self.cpus[n].wake_debt += self.costs.map_lock_wake_cycles;

@@ -47,11 +47,11 @@ mod slab;
 mod window;
 
 use backend::{Backend, Phase, Request};
-use cpu::{count_access, Cpu};
+use cpu::{count_access, Cpu, PerCpu};
 use guests::Guest;
 use invalidate::Shootdown;
 use locks::FifoLock;
-use slab::Slab;
+use slab::{RequestId, ShootdownId, Slab};
 use window::{Completion, Part, Window};
 
 use crate::config::{SimConfig, Touch};
@@ -156,29 +156,29 @@ pub enum Event {
     /// An idle backend thread wakes on a notification.
     Wake {
         /// Its CPU.
-        cpu: u32,
+        cpu: CpuId,
     },
     /// A thread-level segment's scheduled end.
     SegmentEnd {
         /// The CPU.
-        cpu: u32,
+        cpu: CpuId,
     },
     /// A migrated backend thread is back on its CPU.
     MigratedBack {
         /// The thread's home CPU.
-        cpu: u32,
+        cpu: CpuId,
     },
     /// A shootdown IPI reaches its target.
     IpiArrive {
         /// The target.
-        target: u32,
+        target: CpuId,
         /// The shootdown.
-        shootdown: u32,
+        shootdown: ShootdownId,
     },
     /// The initiator sees a target's acknowledgement.
     IpiAck {
         /// The shootdown.
-        shootdown: u32,
+        shootdown: ShootdownId,
     },
 }
 
@@ -201,11 +201,11 @@ pub struct Simulation<O: Observer = NoObserver> {
 
     mgr: PageTableManager,
     bg_table: PageTable,
-    cpus: Vec<Cpu>,
+    cpus: PerCpu<Cpu>,
     backends: Vec<Backend>,
     guests: Vec<Guest>,
-    requests: Slab<Request>,
-    shootdowns: Slab<Shootdown>,
+    requests: Slab<Request, RequestId>,
+    shootdowns: Slab<Shootdown, ShootdownId>,
     flush_lock: FifoLock,
     map_lock_through_flush: bool,
     map_lock_waiter: crate::config::LockWaiter,
@@ -299,7 +299,7 @@ impl<O: Observer> Simulation<O> {
             .map(|_| Backend {
                 ring: VecDeque::new(),
                 phase: Phase::Idle,
-                current: 0,
+                current: None,
                 phase_start: 0,
                 shootdowns_left: 0,
                 shootdown: ShootdownPlan::default(),
@@ -322,7 +322,7 @@ impl<O: Observer> Simulation<O> {
                     cfg.machine.frequency_ghz,
                     rng_stream(cfg.seed, STREAM_GUEST_BASE + u64::from(g32)),
                 ),
-                ring_cpu: (0..gc.queues).map(|q| (g32 + q) % io).collect(),
+                ring_cpu: (0..gc.queues).map(|q| CpuId((g32 + q) % io)).collect(),
                 frame_base: (u64::from(g32) + 1) << 20,
             });
         }
@@ -352,7 +352,7 @@ impl<O: Observer> Simulation<O> {
             bg_between: cfg.background.cycles_between_accesses,
             mgr,
             bg_table,
-            cpus,
+            cpus: PerCpu::new(cpus),
             backends,
             guests,
             requests: Slab::default(),
@@ -395,7 +395,7 @@ impl<O: Observer> Simulation<O> {
             return Err(e);
         }
         let end = outcome.end.0;
-        for c in 0..self.cpus.len() {
+        for c in self.cpus.ids() {
             if self.cpus[c].bg_next != u64::MAX {
                 self.bg_catch_up(c, end);
                 if O::ENABLED {
@@ -475,98 +475,18 @@ impl<O: Observer> Simulation<O> {
         match event {
             Event::Issue { guest } => self.issue(guest, now, sched)?,
             Event::Wake { cpu } => {
-                let c = cpu as usize;
+                let c = cpu;
                 let b = self.backend_of(c);
                 if self.backends[b].phase == Phase::Waking {
                     self.next_request(c, now, sched)?;
                 }
             }
-            Event::SegmentEnd { cpu } => {
-                let c = cpu as usize;
-                if let Some(end) = self.cpus[c].clock.segment_end(now) {
-                    sched.at(Cycles(end), Event::SegmentEnd { cpu });
-                    return Ok(Control::Continue);
-                }
-                let seg_len = self.window.counted(self.cpus[c].seg_len);
-                self.cpus[c].clock.busy_cycles += seg_len;
-                let b = self.cpus[c].backend.expect("segments run on backend CPUs");
-                if O::ENABLED {
-                    let kind = match self.backends[b].phase {
-                        Phase::Map => SliceKind::Map,
-                        Phase::Data => SliceKind::Data,
-                        Phase::Unmap => SliceKind::Unmap,
-                        _ => SliceKind::Complete,
-                    };
-                    let (id, start, occupancy) = {
-                        let cpu = &self.cpus[c];
-                        (cpu.stats.cpu, cpu.seg_start, cpu.tlb.occupancy() as u64)
-                    };
-                    self.obs.slice(id, kind, start, now);
-                    self.obs.tlb_occupancy(now, id, occupancy);
-                }
-                match self.backends[b].phase {
-                    Phase::Map => {
-                        self.window
-                            .add(Part::Map, now - self.backends[b].phase_start);
-                        self.release_map_lock(now, sched)?;
-                        self.start_data(c, now, sched)?;
-                    }
-                    Phase::Data => self.start_unmap(c, now, sched)?,
-                    Phase::Unmap => {
-                        let (_, _, placement) = self.current_request(c);
-                        let holds_through_flush = self.map_lock_through_flush
-                            && self.policy.on_unmap(placement).is_remote();
-                        if !holds_through_flush {
-                            self.release_map_lock(now, sched)?;
-                        }
-                        self.after_unmap(c, now, sched)?;
-                    }
-                    Phase::Complete => return self.complete(c, now, sched),
-                    p => unreachable!("segment ended in phase {p:?}"),
-                }
-            }
-            Event::MigratedBack { cpu } => self.start_unmap(cpu as usize, now, sched)?,
+            Event::SegmentEnd { cpu } => return self.segment_end(cpu, now, sched),
+            Event::MigratedBack { cpu } => self.start_unmap(cpu, now, sched)?,
             Event::IpiArrive { target, shootdown } => {
-                let c = target as usize;
-                let sd = self.shootdowns[shootdown];
-                if self.cpus[c].bg_next != u64::MAX {
-                    self.bg_catch_up(c, now.max(self.cpus[c].clock.irq_free_at));
-                }
-                let flush = self.shootdown_flush_on(c, sd.flush, sd.first_page, sd.pages, true);
-                let length = self.costs.ipi_handler_cycles + flush;
-                let (start, end) = self.interrupt(c, now, length);
-                let cpu = &mut self.cpus[c];
-                cpu.clock.stolen_cycles += length;
-                cpu.stats.ipis_received += 1;
-                if O::ENABLED {
-                    self.ipi_seq += 1;
-                    self.obs.slice(target, SliceKind::IpiHandler, start, end);
-                    self.obs.ipi(IpiRecord {
-                        from: sd.initiator,
-                        to: target,
-                        id: self.ipi_seq,
-                        sent: now - self.costs.ipi_delivery_cycles,
-                        handler_start: start,
-                        handler_end: end,
-                        acked: end + self.costs.ack_cycles,
-                    });
-                    self.obs
-                        .tlb_occupancy(end, target, self.cpus[c].tlb.occupancy() as u64);
-                }
-                sched.at(
-                    Cycles(end + self.costs.ack_cycles),
-                    Event::IpiAck { shootdown },
-                );
+                self.ipi_arrive(target, shootdown, now, sched)
             }
-            Event::IpiAck { shootdown } => {
-                let sd = &mut self.shootdowns[shootdown];
-                sd.acks_left -= 1;
-                if sd.acks_left == 0 {
-                    let initiator = sd.initiator as usize;
-                    self.shootdowns.remove(shootdown);
-                    self.shootdown_done(initiator, now, sched)?;
-                }
-            }
+            Event::IpiAck { shootdown } => self.ipi_ack(shootdown, now, sched)?,
         }
         Ok(Control::Continue)
     }

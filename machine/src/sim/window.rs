@@ -143,7 +143,7 @@ impl Window {
 impl<O: Observer> Simulation<O> {
     /// Ends the warm-up: every counter restarts at `now`.
     pub(super) fn start_window(&mut self, now: u64) {
-        for c in 0..self.cpus.len() {
+        for c in self.cpus.ids() {
             if self.cpus[c].bg_next != u64::MAX {
                 self.bg_catch_up(c, now);
             }
