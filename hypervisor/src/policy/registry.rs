@@ -29,6 +29,9 @@ impl fmt::Display for PolicyName {
     }
 }
 
+/// How a registered policy builds one instance from checked parameters.
+pub type BuildFn = fn(&Params, &BuildContext) -> Result<Box<dyn MappingPolicy>, ParamProblem>;
+
 /// A registered policy: how to describe it and how to build it.
 #[derive(Clone, Copy, Debug)]
 pub struct PolicyInfo {
@@ -44,7 +47,7 @@ pub struct PolicyInfo {
     /// Its parameters.
     pub params: &'static [ParamSpec],
     /// Builds one instance from checked parameters.
-    pub build: fn(&Params, &BuildContext) -> Result<Box<dyn MappingPolicy>, ParamProblem>,
+    pub build: BuildFn,
 }
 
 /// A policy chosen with its parameters, checked against the registry.
