@@ -17,6 +17,7 @@ use machine::RunResult;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+use crate::metric::axis_title;
 use crate::sweep::Sweep;
 
 /// A figure that could not be drawn or encoded.
@@ -630,40 +631,15 @@ pub fn run_plots(runs: &[RunResult]) -> Result<Vec<Plot>, PlotError> {
     figures.iter().map(render).collect()
 }
 
-/// A human title and unit for a metric of [`crate::metrics`], for axis
-/// titles: `("latency p99", "cycles")`, `("IPIs per I/O", "count")`.
+/// A human title and unit for a metric of [`crate::metrics`], from the
+/// registry: `("latency p99", "cycles")`, `("IPIs per I/O", "count per
+/// I/O")`; an unknown name gives itself with spaces and no unit.
 #[must_use]
 pub fn metric_label(name: &str) -> (String, &'static str) {
-    let cycles = name.starts_with("latency_")
-        || name.ends_with("_cycles_per_io")
-        || matches!(
-            name,
-            "sim_cycles" | "stolen_cycles" | "background_cycles_per_access"
-        );
-    let unit = if cycles {
-        "cycles"
-    } else if name == "iops" {
-        "I/Os per second"
-    } else if name == "io_bytes" {
-        "bytes"
-    } else {
-        "count"
-    };
-    let title = match name {
-        "iops" => "throughput".to_string(),
-        "ipis_per_io" => "IPIs per I/O".to_string(),
-        "flushes_per_io" => "TLB flushes per I/O".to_string(),
-        "latency_p999" => "latency p99.9".to_string(),
-        n => {
-            let base = n.trim_end_matches("_per_io").replace('_', " ");
-            if n.ends_with("_per_io") {
-                format!("{base} per I/O")
-            } else {
-                base
-            }
-        }
-    };
-    (title, unit)
+    crate::metric_def(name).map_or_else(
+        || (name.replace('_', " "), ""),
+        |d| (d.label.to_string(), d.unit.text()),
+    )
 }
 
 /// Where the x positions of a sweep's points go: numbers spanning 16x or
@@ -809,12 +785,12 @@ fn sweep_panel(sw: &Sweep<'_>, metric: &str) -> Panel {
     let first = sw.axes.first();
     let values = first.map(|a| a.values.as_slice()).unwrap_or(&[]);
     let (xs, x_ticks, x_range) = x_layout(values);
-    let (title, unit) = metric_label(metric);
+    let (title, _) = metric_label(metric);
     let x_title = first.map_or_else(String::new, |a| a.label.clone());
     Panel::Lines {
-        title: title.clone(),
+        title,
         x_title,
-        y_title: format!("{title} ({unit})"),
+        y_title: axis_title(metric),
         x_ticks,
         x_range,
         series: sweep_series(sw, &xs, metric),

@@ -35,7 +35,8 @@ pub struct SweepRow {
     pub seed: u64,
     /// Hash of the point's fully resolved scenario (one policy, this seed).
     pub hash: String,
-    /// The metrics of [`crate::metrics`], in that order.
+    /// The metrics of [`crate::metrics`] (the registry's columns), in that
+    /// order.
     pub metrics: Vec<(String, Metric)>,
 }
 
@@ -119,13 +120,6 @@ pub fn sweep_csv(sw: &Sweep<'_>) -> Result<String, ReportError> {
     Ok(String::from_utf8(bytes).expect("CSV of UTF-8 fields is UTF-8"))
 }
 
-fn metric_value(m: Metric) -> Value {
-    match m {
-        Metric::Count(v) => v.into(),
-        Metric::Real(v) => v.into(),
-    }
-}
-
 /// `sweep.json`: the sweep's definition and every row with its metrics;
 /// pretty-printed, newline-terminated, nothing host-dependent.
 #[must_use]
@@ -148,7 +142,7 @@ pub fn sweep_json(sw: &Sweep<'_>) -> String {
             let metrics: Map<String, Value> = r
                 .metrics
                 .iter()
-                .map(|(k, v)| (k.clone(), metric_value(*v)))
+                .map(|(k, v)| (k.clone(), v.to_json()))
                 .collect();
             json!({"point": r.point, "axes": axes, "policy": r.policy, "seed": r.seed,
                    "hash": r.hash, "metrics": metrics})
@@ -188,7 +182,7 @@ pub fn metrics_from_json(v: &Map<String, Value>) -> Option<Vec<(String, Metric)>
 pub fn metrics_to_json(metrics: &[(&str, Metric)]) -> Map<String, Value> {
     metrics
         .iter()
-        .map(|(k, v)| ((*k).to_string(), metric_value(*v)))
+        .map(|(k, v)| ((*k).to_string(), v.to_json()))
         .collect()
 }
 
