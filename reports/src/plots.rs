@@ -491,6 +491,14 @@ pub fn write_plots(dir: &std::path::Path, plots: &[Plot]) -> Result<(), crate::R
 
 const SINGLE: (u32, u32) = (1100, 640);
 
+/// The registry's counts that the `ipis_flushes_per_io` plot shows per I/O.
+const IPIS_AND_FLUSHES: [&str; 4] = [
+    "ipis_sent",
+    "flushes_local_page",
+    "flushes_local_full",
+    "flushes_remote",
+];
+
 /// The plots of `tlbsim run`: IPIs and flushes per I/O, latency percentiles
 /// and CDF, stolen cycles and TLB misses per CPU; one bar or line per policy.
 ///
@@ -506,18 +514,21 @@ pub fn run_plots(runs: &[RunResult]) -> Result<Vec<Plot>, PlotError> {
         legend_title: "policy".to_string(),
         legend: legend.clone(),
     };
-    let per_io = |f: &dyn Fn(&RunResult) -> u64| -> Vec<Vec<f64>> {
-        runs.iter().map(|r| vec![r.per_io(f(r))]).collect()
-    };
-    let mut ipis_flushes: Vec<Vec<f64>> = per_io(&|r| r.ipis_sent());
-    for (i, r) in runs.iter().enumerate() {
-        let fl = r.flushes();
-        ipis_flushes[i].extend([
-            r.per_io(fl.local_page),
-            r.per_io(fl.local_full),
-            r.per_io(fl.remote),
-        ]);
-    }
+    // Counts of the registry, each per completed I/O.
+    let events: Vec<&crate::MetricDef> = IPIS_AND_FLUSHES
+        .iter()
+        .filter_map(|n| crate::metric_def(n))
+        .collect();
+    let ipis_flushes: Vec<Vec<f64>> = runs
+        .iter()
+        .map(|r| {
+            let per_io = |d: &&crate::MetricDef| match (d.value)(r) {
+                crate::Metric::Count(c) => r.per_io(c),
+                crate::Metric::Real(v) => v,
+            };
+            events.iter().map(per_io).collect()
+        })
+        .collect();
     #[allow(clippy::cast_precision_loss, reason = "plotting")]
     let percentiles: Vec<Vec<f64>> = runs
         .iter()
@@ -568,13 +579,8 @@ pub fn run_plots(runs: &[RunResult]) -> Result<Vec<Plot>, PlotError> {
             Panel::Bars {
                 title: "IPIs and TLB flushes per I/O".to_string(),
                 x_title: "event".to_string(),
-                y_title: "count per I/O".to_string(),
-                groups: vec![
-                    "IPIs sent".to_string(),
-                    "local page flushes".to_string(),
-                    "local full flushes".to_string(),
-                    "remote flushes".to_string(),
-                ],
+                y_title: crate::Unit::CountPerIo.text().to_string(),
+                groups: events.iter().map(|d| d.label.to_string()).collect(),
                 values: ipis_flushes,
             },
         ),
@@ -848,6 +854,14 @@ mod tests {
         assert_eq!(format_number(45056.0), "45.06k");
         assert_eq!(format_number(1_048_576.0), "1.049M");
         assert_eq!(format_number(2_500_000_000.0), "2.5G");
+    }
+
+    #[test]
+    fn the_per_io_events_plot_shows_registry_counts() {
+        for n in IPIS_AND_FLUSHES {
+            let d = crate::metric_def(n).expect("a registry metric");
+            assert_eq!(d.unit, crate::Unit::Count, "{n}");
+        }
     }
 
     #[test]
