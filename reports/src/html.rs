@@ -8,7 +8,8 @@
 
 use std::fmt::Write as _;
 
-use crate::plots::{metric_label, Plot};
+use crate::metric::axis_title;
+use crate::plots::Plot;
 use crate::sweep::{value_text, Sweep};
 use crate::{metrics, Report};
 
@@ -164,8 +165,7 @@ pub fn sweep_html(
     }
     out.push_str("<th>policy</th>");
     for m in table_metrics {
-        let (title, unit) = metric_label(m);
-        let _ = write!(out, "<th>{} ({})</th>", escape(&title), escape(unit));
+        let _ = write!(out, "<th>{}</th>", escape(&axis_title(m)));
     }
     out.push_str("</tr>\n");
     let mut i = 0;

@@ -1,10 +1,14 @@
 //! The outputs of tlbsim.
 //!
+//! - [`METRICS`]: the metric registry. Each metric is defined once there
+//!   (name, [`Unit`], meaning, how it is computed, where it appears); the
+//!   files, the table, plot labels and `docs/metrics.md` are generated from
+//!   it.
 //! - [`summary_json`]: `summary.json`, the contract users' scripts rely on.
 //!   Nothing host-dependent goes in it (no wall time, paths or dates), so two
 //!   runs of the same scenario and seed compare byte for byte.
-//! - [`summary_csv`]: one row per policy, the same metrics flattened
-//!   ([`metrics`] is the single list both use).
+//! - [`summary_csv`]: one row per policy, the registry's columns
+//!   ([`metrics`], which sweeps share).
 //! - [`table`]: the terminal comparison, one column per policy.
 //! - [`write_atomic`]: every file is written to a temporary name in the same
 //!   directory and renamed into place, so a crash or Ctrl-C never leaves a
@@ -16,6 +20,7 @@
 mod atomic;
 mod engine;
 mod html;
+mod metric;
 mod plots;
 mod summary;
 mod sweep;
@@ -24,7 +29,11 @@ mod timeline;
 
 pub use atomic::{write_atomic, write_atomic_with, ReportError};
 pub use engine::{engine_json, EngineRun};
-pub use summary::{metrics, summary_csv, summary_json, summary_value, Metric, Report};
+pub use metric::{
+    columns, metric_def, metrics_markdown, CpuMetricDef, Metric, MetricDef, TableRow, Unit,
+    CPU_METRICS, METRICS, RUN_JSON_SECTIONS,
+};
+pub use summary::{metrics, summary_csv, summary_json, summary_value, Report};
 pub use table::table;
 pub use timeline::{Timeline, TimelineConfig, DEFAULT_TIMELINE_EVENTS};
 

@@ -17,6 +17,7 @@ use machine::RunResult;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+use crate::metric::axis_title;
 use crate::sweep::Sweep;
 
 /// A figure that could not be drawn or encoded.
@@ -490,6 +491,14 @@ pub fn write_plots(dir: &std::path::Path, plots: &[Plot]) -> Result<(), crate::R
 
 const SINGLE: (u32, u32) = (1100, 640);
 
+/// The registry's counts that the `ipis_flushes_per_io` plot shows per I/O.
+const IPIS_AND_FLUSHES: [&str; 4] = [
+    "ipis_sent",
+    "flushes_local_page",
+    "flushes_local_full",
+    "flushes_remote",
+];
+
 /// The plots of `tlbsim run`: IPIs and flushes per I/O, latency percentiles
 /// and CDF, stolen cycles and TLB misses per CPU; one bar or line per policy.
 ///
@@ -505,18 +514,21 @@ pub fn run_plots(runs: &[RunResult]) -> Result<Vec<Plot>, PlotError> {
         legend_title: "policy".to_string(),
         legend: legend.clone(),
     };
-    let per_io = |f: &dyn Fn(&RunResult) -> u64| -> Vec<Vec<f64>> {
-        runs.iter().map(|r| vec![r.per_io(f(r))]).collect()
-    };
-    let mut ipis_flushes: Vec<Vec<f64>> = per_io(&|r| r.ipis_sent());
-    for (i, r) in runs.iter().enumerate() {
-        let fl = r.flushes();
-        ipis_flushes[i].extend([
-            r.per_io(fl.local_page),
-            r.per_io(fl.local_full),
-            r.per_io(fl.remote),
-        ]);
-    }
+    // Counts of the registry, each per completed I/O.
+    let events: Vec<&crate::MetricDef> = IPIS_AND_FLUSHES
+        .iter()
+        .filter_map(|n| crate::metric_def(n))
+        .collect();
+    let ipis_flushes: Vec<Vec<f64>> = runs
+        .iter()
+        .map(|r| {
+            let per_io = |d: &&crate::MetricDef| match (d.value)(r) {
+                crate::Metric::Count(c) => r.per_io(c),
+                crate::Metric::Real(v) => v,
+            };
+            events.iter().map(per_io).collect()
+        })
+        .collect();
     #[allow(clippy::cast_precision_loss, reason = "plotting")]
     let percentiles: Vec<Vec<f64>> = runs
         .iter()
@@ -567,13 +579,8 @@ pub fn run_plots(runs: &[RunResult]) -> Result<Vec<Plot>, PlotError> {
             Panel::Bars {
                 title: "IPIs and TLB flushes per I/O".to_string(),
                 x_title: "event".to_string(),
-                y_title: "count per I/O".to_string(),
-                groups: vec![
-                    "IPIs sent".to_string(),
-                    "local page flushes".to_string(),
-                    "local full flushes".to_string(),
-                    "remote flushes".to_string(),
-                ],
+                y_title: crate::Unit::CountPerIo.text().to_string(),
+                groups: events.iter().map(|d| d.label.to_string()).collect(),
                 values: ipis_flushes,
             },
         ),
@@ -630,40 +637,15 @@ pub fn run_plots(runs: &[RunResult]) -> Result<Vec<Plot>, PlotError> {
     figures.iter().map(render).collect()
 }
 
-/// A human title and unit for a metric of [`crate::metrics`], for axis
-/// titles: `("latency p99", "cycles")`, `("IPIs per I/O", "count")`.
+/// A human title and unit for a metric of [`crate::metrics`], from the
+/// registry: `("latency p99", "cycles")`, `("IPIs per I/O", "count per
+/// I/O")`; an unknown name gives itself with spaces and no unit.
 #[must_use]
 pub fn metric_label(name: &str) -> (String, &'static str) {
-    let cycles = name.starts_with("latency_")
-        || name.ends_with("_cycles_per_io")
-        || matches!(
-            name,
-            "sim_cycles" | "stolen_cycles" | "background_cycles_per_access"
-        );
-    let unit = if cycles {
-        "cycles"
-    } else if name == "iops" {
-        "I/Os per second"
-    } else if name == "io_bytes" {
-        "bytes"
-    } else {
-        "count"
-    };
-    let title = match name {
-        "iops" => "throughput".to_string(),
-        "ipis_per_io" => "IPIs per I/O".to_string(),
-        "flushes_per_io" => "TLB flushes per I/O".to_string(),
-        "latency_p999" => "latency p99.9".to_string(),
-        n => {
-            let base = n.trim_end_matches("_per_io").replace('_', " ");
-            if n.ends_with("_per_io") {
-                format!("{base} per I/O")
-            } else {
-                base
-            }
-        }
-    };
-    (title, unit)
+    crate::metric_def(name).map_or_else(
+        || (name.replace('_', " "), ""),
+        |d| (d.label.to_string(), d.unit.text()),
+    )
 }
 
 /// Where the x positions of a sweep's points go: numbers spanning 16x or
@@ -809,12 +791,12 @@ fn sweep_panel(sw: &Sweep<'_>, metric: &str) -> Panel {
     let first = sw.axes.first();
     let values = first.map(|a| a.values.as_slice()).unwrap_or(&[]);
     let (xs, x_ticks, x_range) = x_layout(values);
-    let (title, unit) = metric_label(metric);
+    let (title, _) = metric_label(metric);
     let x_title = first.map_or_else(String::new, |a| a.label.clone());
     Panel::Lines {
-        title: title.clone(),
+        title,
         x_title,
-        y_title: format!("{title} ({unit})"),
+        y_title: axis_title(metric),
         x_ticks,
         x_range,
         series: sweep_series(sw, &xs, metric),
@@ -872,6 +854,14 @@ mod tests {
         assert_eq!(format_number(45056.0), "45.06k");
         assert_eq!(format_number(1_048_576.0), "1.049M");
         assert_eq!(format_number(2_500_000_000.0), "2.5G");
+    }
+
+    #[test]
+    fn the_per_io_events_plot_shows_registry_counts() {
+        for n in IPIS_AND_FLUSHES {
+            let d = crate::metric_def(n).expect("a registry metric");
+            assert_eq!(d.unit, crate::Unit::Count, "{n}");
+        }
     }
 
     #[test]

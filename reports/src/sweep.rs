@@ -7,7 +7,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::{Metric, ReportError};
+use crate::{columns, Metric, ReportError};
 
 /// One axis of a sweep.
 #[derive(Clone, Debug, PartialEq)]
@@ -35,7 +35,8 @@ pub struct SweepRow {
     pub seed: u64,
     /// Hash of the point's fully resolved scenario (one policy, this seed).
     pub hash: String,
-    /// The metrics of [`crate::metrics`], in that order.
+    /// The metrics of [`crate::metrics`] (the registry's columns), in that
+    /// order.
     pub metrics: Vec<(String, Metric)>,
 }
 
@@ -119,13 +120,6 @@ pub fn sweep_csv(sw: &Sweep<'_>) -> Result<String, ReportError> {
     Ok(String::from_utf8(bytes).expect("CSV of UTF-8 fields is UTF-8"))
 }
 
-fn metric_value(m: Metric) -> Value {
-    match m {
-        Metric::Count(v) => v.into(),
-        Metric::Real(v) => v.into(),
-    }
-}
-
 /// `sweep.json`: the sweep's definition and every row with its metrics;
 /// pretty-printed, newline-terminated, nothing host-dependent.
 #[must_use]
@@ -148,7 +142,7 @@ pub fn sweep_json(sw: &Sweep<'_>) -> String {
             let metrics: Map<String, Value> = r
                 .metrics
                 .iter()
-                .map(|(k, v)| (k.clone(), metric_value(*v)))
+                .map(|(k, v)| (k.clone(), v.to_json()))
                 .collect();
             json!({"point": r.point, "axes": axes, "policy": r.policy, "seed": r.seed,
                    "hash": r.hash, "metrics": metrics})
@@ -169,16 +163,23 @@ pub fn sweep_json(sw: &Sweep<'_>) -> String {
 }
 
 /// Metrics from their JSON form (as `sweep.json` and point files hold
-/// them): integers are counts, other numbers reals.
+/// them): exactly the registry's columns ([`crate::columns`]), in their
+/// order; integers are counts, other numbers reals. `None` when a column is
+/// missing, not a number, or an unknown metric is present (a point file of
+/// another build), so the point is simulated again.
 #[must_use]
 pub fn metrics_from_json(v: &Map<String, Value>) -> Option<Vec<(String, Metric)>> {
-    v.iter()
-        .map(|(k, v)| {
+    if v.len() != columns().count() {
+        return None;
+    }
+    columns()
+        .map(|d| {
+            let v = v.get(d.name)?;
             let m = match v.as_u64() {
                 Some(c) => Metric::Count(c),
                 None => Metric::Real(v.as_f64()?),
             };
-            Some((k.clone(), m))
+            Some((d.name.to_string(), m))
         })
         .collect()
 }
@@ -188,7 +189,7 @@ pub fn metrics_from_json(v: &Map<String, Value>) -> Option<Vec<(String, Metric)>
 pub fn metrics_to_json(metrics: &[(&str, Metric)]) -> Map<String, Value> {
     metrics
         .iter()
-        .map(|(k, v)| ((*k).to_string(), metric_value(*v)))
+        .map(|(k, v)| ((*k).to_string(), v.to_json()))
         .collect()
 }
 
@@ -198,15 +199,38 @@ mod tests {
 
     #[test]
     fn metrics_round_trip_through_json_text() {
-        let m = [
-            ("a", Metric::Count(7)),
-            ("b", Metric::Real(7.0)),
-            ("c", Metric::Real(1.0 / 3.0)),
-        ];
+        // Counts, a whole real and a fraction keep their kind and value.
+        let m: Vec<(&str, Metric)> = columns()
+            .enumerate()
+            .map(|(i, d)| {
+                let v = match i % 3 {
+                    0 => Metric::Count(7),
+                    1 => Metric::Real(7.0),
+                    _ => Metric::Real(1.0 / 3.0),
+                };
+                (d.name, v)
+            })
+            .collect();
         let text = serde_json::to_string(&metrics_to_json(&m)).unwrap();
         let back: Map<String, Value> = serde_json::from_str(&text).unwrap();
         let back = metrics_from_json(&back).unwrap();
         let want: Vec<(String, Metric)> = m.iter().map(|(k, v)| ((*k).to_string(), *v)).collect();
         assert_eq!(back, want);
+    }
+
+    #[test]
+    fn metrics_other_than_the_registry_columns_are_not_read_back() {
+        let m: Vec<(&str, Metric)> = columns().map(|d| (d.name, Metric::Count(1))).collect();
+        let full = metrics_to_json(&m);
+        assert!(metrics_from_json(&full).is_some());
+        let mut missing = full.clone();
+        missing.remove(m[0].0);
+        assert!(metrics_from_json(&missing).is_none());
+        let mut renamed = missing;
+        renamed.insert("no_such_metric".to_string(), 1.into());
+        assert!(metrics_from_json(&renamed).is_none());
+        let mut text = full;
+        text.insert(m[0].0.to_string(), "one".into());
+        assert!(metrics_from_json(&text).is_none());
     }
 }
