@@ -208,3 +208,33 @@ fn out_dir_is_created_and_has_no_temp_files() {
     assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
     assert!(Path::new(&out_dir.join("scenario.toml")).exists());
 }
+
+#[test]
+fn policies_lists_every_registered_policy_with_its_source_and_parameters() {
+    let out = tlbsim(&["policies"]);
+    assert!(out.status.success());
+    let stdout = text(&out.stdout);
+    for p in hypervisor::Registry::builtin().iter() {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.starts_with(p.name) && l.ends_with(p.summary)
+                    || l.starts_with(p.name) && l.contains(&format!("{} [", p.summary))),
+            "{} missing:\n{stdout}",
+            p.name
+        );
+        assert!(stdout.contains(p.stands_for), "{}: no source", p.name);
+        for param in p.params {
+            assert!(
+                stdout.contains(&format!(
+                    "policy.{}.{} = {}",
+                    p.name, param.name, param.default
+                )),
+                "{}.{} missing",
+                p.name,
+                param.name
+            );
+        }
+    }
+    assert!(stdout.contains("[deliberately unsafe]"));
+}

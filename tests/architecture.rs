@@ -1,0 +1,195 @@
+//! The architecture invariants that a test can check (ARCHITECTURE.md):
+//! dependencies between the workspace's crates run one way only, the core
+//! crates stay free of the CLI, file formats and reporting, and the machine
+//! never names a policy.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+/// Each workspace crate and the workspace crates its `[dependencies]` may
+/// name (dev-dependencies may reach further, for tests).
+const LAYERS: &[(&str, &[&str])] = &[
+    ("sim-core", &[]),
+    ("mmu", &[]),
+    ("cpu-model", &[]),
+    ("hypervisor", &["mmu", "cpu-model"]),
+    ("workloads", &["sim-core"]),
+    (
+        "machine",
+        &["sim-core", "mmu", "cpu-model", "hypervisor", "workloads"],
+    ),
+    ("traces", &["workloads", "mmu"]),
+    (
+        "scenarios",
+        &[
+            "machine",
+            "hypervisor",
+            "workloads",
+            "traces",
+            "cpu-model",
+            "mmu",
+            "sim-core",
+        ],
+    ),
+    (
+        "reports",
+        &[
+            "machine",
+            "hypervisor",
+            "cpu-model",
+            "mmu",
+            "sim-core",
+            "workloads",
+        ],
+    ),
+    (
+        "sweeps",
+        &[
+            "scenarios",
+            "reports",
+            "machine",
+            "hypervisor",
+            "cpu-model",
+            "mmu",
+            "sim-core",
+            "workloads",
+            "traces",
+        ],
+    ),
+];
+
+/// The model's crates: plain Rust, no CLI, no file formats, no reporting.
+const CORE: &[&str] = &[
+    "sim-core",
+    "mmu",
+    "cpu-model",
+    "hypervisor",
+    "workloads",
+    "machine",
+];
+
+/// External crates the core crates must not depend on (the edges' business).
+const NOT_IN_CORE: &[&str] = &[
+    "clap",
+    "anyhow",
+    "indicatif",
+    "toml",
+    "serde_json",
+    "csv",
+    "plotters",
+    "rayon",
+    "sha2",
+];
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The names in a manifest's `[dependencies]`.
+fn dependencies(krate: &str) -> BTreeSet<String> {
+    let path = root().join(krate).join("Cargo.toml");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let manifest: toml::Table = text
+        .parse()
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    manifest
+        .get("dependencies")
+        .and_then(toml::Value::as_table)
+        .map(|t| t.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn every_workspace_member_has_a_layer() {
+    let manifest: toml::Table = std::fs::read_to_string(root().join("Cargo.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let members: BTreeSet<&str> = manifest["workspace"]["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(toml::Value::as_str)
+        .collect();
+    let layered: BTreeSet<&str> = LAYERS.iter().map(|(k, _)| *k).collect();
+    assert_eq!(members, layered, "a new crate needs its line in LAYERS");
+}
+
+#[test]
+fn workspace_dependencies_run_one_way() {
+    let members: BTreeSet<&str> = LAYERS.iter().map(|(k, _)| *k).collect();
+    let mut wrong = Vec::new();
+    for (krate, allowed) in LAYERS {
+        for dep in dependencies(krate) {
+            if members.contains(dep.as_str()) && !allowed.contains(&dep.as_str()) {
+                wrong.push(format!("{krate} -> {dep}"));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "dependencies against the layering: {wrong:?}"
+    );
+}
+
+#[test]
+fn core_crates_stay_free_of_the_edges() {
+    let mut wrong = Vec::new();
+    for krate in CORE {
+        for dep in dependencies(krate) {
+            if NOT_IN_CORE.contains(&dep.as_str()) {
+                wrong.push(format!("{krate} -> {dep}"));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "core crates depending on edge crates: {wrong:?}"
+    );
+}
+
+#[test]
+fn only_the_binary_uses_anyhow() {
+    for (krate, _) in LAYERS {
+        assert!(
+            !dependencies(krate).contains("anyhow"),
+            "{krate} uses anyhow; libraries return their own error enums"
+        );
+    }
+}
+
+/// The machine carries out plans; it never asks which policy it runs, so
+/// no policy's name and no list of policy kinds appears in its source.
+#[test]
+fn the_machine_names_no_policy() {
+    let names: Vec<String> = hypervisor::Registry::builtin()
+        .iter()
+        .map(|p| format!("\"{}\"", p.name))
+        .collect();
+    let mut wrong = Vec::new();
+    let mut stack = vec![root().join("machine/src")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for (i, line) in text.lines().enumerate() {
+                let code = line.split("//").next().unwrap_or("");
+                for n in &names {
+                    if code.contains(n.as_str()) {
+                        wrong.push(format!("{}:{}: {n}", path.display(), i + 1));
+                    }
+                }
+                for kind in ["PolicyKind", "GlobalFlush", "PerCpuSlots"] {
+                    if code.contains(kind) {
+                        wrong.push(format!("{}:{}: {kind}", path.display(), i + 1));
+                    }
+                }
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "the machine names policies: {wrong:?}");
+}
