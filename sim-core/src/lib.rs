@@ -3,18 +3,21 @@
 //! This crate knows nothing of TLBs, CPUs or I/O: it provides simulated time
 //! ([`Cycles`]), a totally ordered event queue ([`EventQueue`], [`HeapQueue`]),
 //! the main loop ([`Engine`] driving a [`Model`]), seeded random streams
-//! ([`rng_stream`]) and latency statistics ([`LatencyHistogram`]).
+//! ([`rng_stream`]), latency statistics ([`LatencyHistogram`]) and the typed
+//! key paths configuration problems are reported at ([`KeyPath`], [`Problem`]).
 //!
 //! Architecture invariant: simulated time is `u64` cycles; nothing here reads
 //! the wall clock.
 
 mod engine;
+mod keypath;
 mod queue;
 mod rng;
 mod stats;
 mod time;
 
 pub use engine::{Control, EndReason, Engine, Model, RunOutcome, Scheduler};
+pub use keypath::{KeyPath, KeySegment, Problem};
 pub use queue::{EventQueue, HeapQueue};
 pub use rng::{rng_stream, SimRng};
 pub use stats::{LatencyHistogram, LatencySummary};

@@ -9,7 +9,6 @@ use std::ops::{Add, AddAssign, Sub};
 /// Arithmetic saturates neither way: an overflow of `u64` cycles (about 234
 /// years at 2.5 GHz) is a bug and panics in debug builds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Cycles(pub u64);
 
 impl Cycles {
