@@ -17,8 +17,9 @@ mod stats;
 mod time;
 
 pub use engine::{Control, EndReason, Engine, Model, RunOutcome, Scheduler};
-pub use keypath::{KeyPath, KeySegment, Problem};
 pub use queue::{EventQueue, HeapQueue};
 pub use rng::{rng_stream, SimRng};
 pub use stats::{LatencyHistogram, LatencySummary};
 pub use time::Cycles;
+
+pub use keypath::{KeyPath, KeySegment, Problem};

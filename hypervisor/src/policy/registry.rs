@@ -44,8 +44,11 @@ pub struct PolicyInfo {
     /// Its parameters.
     pub params: &'static [ParamSpec],
     /// Builds one instance from checked parameters.
-    pub build: fn(&Params, &BuildContext) -> Result<Box<dyn MappingPolicy>, ParamProblem>,
+    pub build: BuildFn,
 }
+
+/// A policy's constructor: one instance from checked parameters.
+pub type BuildFn = fn(&Params, &BuildContext) -> Result<Box<dyn MappingPolicy>, ParamProblem>;
 
 /// A policy chosen with its parameters, checked against the registry.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
