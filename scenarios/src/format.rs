@@ -396,3 +396,103 @@ pub(crate) fn file_key(path: &KeyPath) -> String {
         .collect::<Vec<_>>()
         .join(".")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tree::get_path;
+    use toml::Table;
+
+    /// A core config with (nearly) every validation problem at once.
+    fn broken() -> plain::SimConfig {
+        let mut c = plain::SimConfig::default();
+        c.stop.ios = 0;
+        c.machine.cpus = 0;
+        c.machine.frequency_ghz = -1.0;
+        c.machine.tlb.l1.entries = 0;
+        c.machine.tlb.l2 = Some(plain::TlbGeometry {
+            entries: 10,
+            ways: 4,
+        });
+        c.machine.pwc_entries = 0;
+        c.costs.hypercall_cycles = 0;
+        c.costs.ipi_delivery_cycles = 0;
+        c.costs.data_line_cycles = 0;
+        c.host.migration_probability = 2.0;
+        c.background.working_set_pages = 0;
+        c.background.cycles_between_accesses = 0;
+        let closed = plain::GuestConfig {
+            queue_depth: 0,
+            think_time_ns: -1.0,
+            read_fraction: 2.0,
+            queues: 0,
+            size_bytes: plain::SizeSpec::Uniform {
+                min: 0,
+                max: 4096,
+                align: 0,
+            },
+            ..plain::GuestConfig::default()
+        };
+        let open = plain::GuestConfig {
+            pattern: plain::Pattern::Open,
+            rate_iops: 0.0,
+            size_bytes: plain::SizeSpec::Choice {
+                values: vec![],
+                weights: vec![1.0, -2.0],
+            },
+            ..plain::GuestConfig::default()
+        };
+        let trace = plain::GuestConfig {
+            pattern: plain::Pattern::Trace,
+            trace_format: "x".into(),
+            time_scale: 0.0,
+            buffer_pages: 0,
+            size_bytes: plain::SizeSpec::Fixed(0),
+            ..plain::GuestConfig::default()
+        };
+        c.guests = vec![closed, open, trace];
+        c
+    }
+
+    #[test]
+    fn every_core_problem_path_is_a_key_of_the_file() {
+        let c = broken();
+        let problems = c.problems();
+        assert!(problems.len() >= 25, "{problems:?}");
+        let tree = Table::try_from(SimConfig::from_core(&c)).unwrap();
+        for p in &problems {
+            let key = file_key(&p.key);
+            assert!(
+                get_path(&tree, &key).is_some(),
+                "{key} ({p}) not in the file"
+            );
+        }
+    }
+
+    #[test]
+    fn conversions_round_trip_and_defaults_are_the_core_defaults() {
+        let c = broken();
+        assert_eq!(SimConfig::from_core(&c).into_core(), c);
+        assert_eq!(
+            SimConfig::default().into_core(),
+            plain::SimConfig::default()
+        );
+        let no_l2 = plain::SimConfig {
+            machine: plain::MachineConfig {
+                tlb: plain::TlbConfig {
+                    l2: None,
+                    ..plain::TlbConfig::default()
+                },
+                ..plain::MachineConfig::default()
+            },
+            ..plain::SimConfig::default()
+        };
+        let tree = Table::try_from(SimConfig::from_core(&no_l2)).unwrap();
+        assert_eq!(
+            get_path(&tree, "machine.tlb.l2"),
+            Some(&toml::Value::Boolean(false))
+        );
+        let back: SimConfig = tree.try_into().unwrap();
+        assert_eq!(back.into_core(), no_l2);
+    }
+}
