@@ -2,7 +2,6 @@
 
 use crate::simulate::simulate;
 use anyhow::{bail, Context, Result};
-use hypervisor::PolicySpec;
 use machine::{EngineStats, RunResult};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
@@ -105,7 +104,7 @@ pub fn cmd_run(args: &RunArgs) -> Result<()> {
     for (p, o) in sc.policies.iter().zip(outcomes) {
         let (r, e, w) = o.with_context(|| format!("simulating policy {p}"))?;
         runs.push(r);
-        engines.push((p, e, w));
+        engines.push((p.to_string(), e, w));
     }
     let report = reports::Report {
         version: VERSION,
@@ -124,7 +123,16 @@ pub fn cmd_run(args: &RunArgs) -> Result<()> {
             "summary.csv",
             reports::summary_csv(&report)?.as_bytes(),
         )?;
-        write(dir, "engine.json", engine_json(&engines, wall).as_bytes())?;
+        let engine_runs: Vec<reports::EngineRun<'_>> = engines
+            .iter()
+            .map(|(policy, stats, wall_seconds)| reports::EngineRun {
+                policy,
+                stats,
+                wall_seconds: *wall_seconds,
+            })
+            .collect();
+        let engine = reports::engine_json(VERSION, &engine_runs, wall);
+        write(dir, "engine.json", engine.as_bytes())?;
         write(dir, "scenario.toml", scenarios::to_toml(&sc).as_bytes())?;
         let plots = reports::run_plots(&runs)?;
         reports::write_plots(dir, &plots)?;
@@ -145,51 +153,4 @@ pub fn cmd_run(args: &RunArgs) -> Result<()> {
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
     reports::write_atomic(&dir.join(name), bytes)?;
     Ok(())
-}
-
-/// Host-dependent engine statistics: wall time, speed, memory.
-fn engine_json(engines: &[(&PolicySpec, EngineStats, f64)], wall: f64) -> String {
-    let runs: Vec<serde_json::Value> = engines
-        .iter()
-        .map(|(p, e, w)| {
-            #[allow(clippy::cast_precision_loss, reason = "a rate")]
-            let rate = |n: u64| if *w > 0.0 { n as f64 / w } else { 0.0 };
-            serde_json::json!({
-                "policy": p.name.name(),
-                "events": e.events,
-                "wall_seconds": w,
-                "events_per_second": rate(e.events),
-                "tlb_lookups": e.tlb_lookups,
-                "tlb_lookups_per_second": rate(e.tlb_lookups),
-                "background_accesses": e.background_accesses,
-            })
-        })
-        .collect();
-    let events: u64 = engines.iter().map(|(_, e, _)| e.events).sum();
-    let busy: f64 = engines.iter().map(|(_, _, w)| w).sum();
-    #[allow(clippy::cast_precision_loss, reason = "a rate")]
-    let eps = if busy > 0.0 {
-        events as f64 / busy
-    } else {
-        0.0
-    };
-    let v = serde_json::json!({
-        "tlbsim_version": VERSION,
-        "events": events,
-        "wall_seconds": wall,
-        "events_per_second": eps,
-        "peak_rss_bytes": peak_rss_bytes(),
-        "runs": runs,
-    });
-    let mut s = serde_json::to_string_pretty(&v).expect("JSON values serialize");
-    s.push('\n');
-    s
-}
-
-/// Peak resident set size of this process (Linux `VmHWM`), if known.
-fn peak_rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
 }

@@ -1,13 +1,9 @@
 //! `tlbsim tlb`: replay an address trace through the mmu crate's TLB
-//! hierarchy alone (no page table, no timing) and count hits and misses per
-//! level, like Dinero does for caches.
+//! hierarchy alone (`traces::replay_addresses`) and print hits and misses
+//! per level.
 
-use anyhow::{bail, Context, Result};
-use mmu::{
-    Asid, PageSize, PhysFrame, TlbConfig, TlbGeometry, TlbHierarchy, TlbLookup, Translation,
-    VirtAddr,
-};
-use std::io::{BufRead, BufReader, Read};
+use anyhow::{Context, Result};
+use mmu::{PageSize, TlbConfig, TlbGeometry};
 use std::path::PathBuf;
 
 /// The help text of `tlbsim tlb` after its options.
@@ -89,73 +85,6 @@ fn parse_page_size(s: &str) -> Result<PageSize, String> {
     }
 }
 
-/// One address from one trace line: `Ok(None)` for a blank or comment line.
-fn parse_line(line: &str) -> Result<Option<u64>, String> {
-    let body = line.split('#').next().unwrap_or("").trim();
-    if body.is_empty() {
-        return Ok(None);
-    }
-    let parsed = if let Some(hex) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
-        u64::from_str_radix(hex, 16)
-    } else {
-        body.parse::<u64>()
-    };
-    parsed
-        .map(Some)
-        .map_err(|e| format!("not an address ({e}): {body:?}"))
-}
-
-/// Hit and miss counts of one level.
-#[derive(Default, Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LevelCounts {
-    /// Lookups that hit this level.
-    pub hits: u64,
-    /// Lookups that missed it.
-    pub misses: u64,
-}
-
-/// Replays every address of `input` (named `name` in errors).
-fn replay(
-    input: impl Read,
-    name: &str,
-    config: TlbConfig,
-    size: PageSize,
-) -> Result<(LevelCounts, LevelCounts)> {
-    const ASID: Asid = Asid(1);
-    let mut tlb = TlbHierarchy::new(config)?;
-    let (mut l1, mut l2) = (LevelCounts::default(), LevelCounts::default());
-    let reader = BufReader::with_capacity(1 << 16, input);
-    for (i, line) in reader.lines().enumerate() {
-        let line = line.with_context(|| format!("{name}:{}: cannot read", i + 1))?;
-        let addr = match parse_line(&line) {
-            Ok(Some(a)) => a,
-            Ok(None) => continue,
-            Err(e) => bail!("{name}:{}: {e}", i + 1),
-        };
-        let va = VirtAddr(addr);
-        match tlb.lookup(ASID, va) {
-            TlbLookup::L1Hit(_) => l1.hits += 1,
-            TlbLookup::L2Hit(_) => {
-                l1.misses += 1;
-                l2.hits += 1;
-            }
-            TlbLookup::Miss => {
-                l1.misses += 1;
-                l2.misses += 1;
-                // Identity mapping: the frame does not matter for counting.
-                let page = va.page().align_down(size);
-                tlb.fill(Translation {
-                    asid: ASID,
-                    page,
-                    frame: PhysFrame(page.0),
-                    size,
-                });
-            }
-        }
-    }
-    Ok((l1, l2))
-}
-
 /// Runs `tlbsim tlb`.
 pub fn cmd_tlb(args: &TlbArgs) -> Result<()> {
     let config = TlbConfig {
@@ -163,13 +92,13 @@ pub fn cmd_tlb(args: &TlbArgs) -> Result<()> {
         l2: args.l2,
     };
     let (l1, l2) = if args.trace.as_os_str() == "-" {
-        replay(std::io::stdin().lock(), "<stdin>", config, args.page_size)?
+        traces::replay_addresses(std::io::stdin().lock(), "<stdin>", config, args.page_size)?
     } else {
         let name = args.trace.display().to_string();
         let f = std::fs::File::open(&args.trace).with_context(|| format!("cannot open {name}"))?;
-        replay(f, &name, config, args.page_size)?
+        traces::replay_addresses(f, &name, config, args.page_size)?
     };
-    let level = |c: LevelCounts| serde_json::json!({"hits": c.hits, "misses": c.misses});
+    let level = |c: traces::LevelCounts| serde_json::json!({"hits": c.hits, "misses": c.misses});
     let mut out = serde_json::Map::new();
     out.insert("l1".into(), level(l1));
     if args.l2.is_some() {
@@ -182,75 +111,6 @@ pub fn cmd_tlb(args: &TlbArgs) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn run(
-        trace: &str,
-        l1: (usize, usize),
-        l2: Option<(usize, usize)>,
-    ) -> (LevelCounts, LevelCounts) {
-        let g = |(entries, ways)| TlbGeometry { entries, ways };
-        let config = TlbConfig {
-            l1: g(l1),
-            l2: l2.map(g),
-        };
-        replay(trace.as_bytes(), "t", config, PageSize::Size4K).unwrap()
-    }
-
-    #[test]
-    fn parses_hex_decimal_comments_and_blanks() {
-        assert_eq!(parse_line("0x1000"), Ok(Some(4096)));
-        assert_eq!(parse_line("  4096  # a comment"), Ok(Some(4096)));
-        assert_eq!(parse_line("# only a comment"), Ok(None));
-        assert_eq!(parse_line("   "), Ok(None));
-        assert!(parse_line("0xzz").is_err());
-        assert!(parse_line("-5").is_err());
-    }
-
-    #[test]
-    fn bad_line_names_its_number() {
-        let config = TlbConfig {
-            l1: TlbGeometry {
-                entries: 4,
-                ways: 1,
-            },
-            l2: None,
-        };
-        let e = replay("0x0\n\nbogus\n".as_bytes(), "t", config, PageSize::Size4K).unwrap_err();
-        assert!(e.to_string().starts_with("t:3: "), "{e}");
-    }
-
-    #[test]
-    fn direct_mapped_conflict_and_l2_catch() {
-        // Pages 0 and 2 conflict in a 2-set direct-mapped L1; L2 holds both.
-        let (l1, l2) = run("0x0\n0x2000\n0x0\n0x2000\n", (2, 1), Some((4, 4)));
-        assert_eq!(l1, LevelCounts { hits: 0, misses: 4 });
-        assert_eq!(l2, LevelCounts { hits: 2, misses: 2 });
-    }
-
-    #[test]
-    fn same_page_hits() {
-        let (l1, _) = run("0x1000\n0x1fff\n4096\n", (64, 4), None);
-        assert_eq!(l1, LevelCounts { hits: 2, misses: 1 });
-    }
-
-    #[test]
-    fn huge_pages_cover_two_mib() {
-        let config = TlbConfig {
-            l1: TlbGeometry {
-                entries: 4,
-                ways: 4,
-            },
-            l2: None,
-        };
-        let (l1, _) = replay(
-            "0x200000\n0x3fffff\n0x400000\n".as_bytes(),
-            "t",
-            config,
-            PageSize::Size2M,
-        )
-        .unwrap();
-        assert_eq!(l1, LevelCounts { hits: 1, misses: 2 });
-    }
 
     #[test]
     fn page_size_and_geometry_parsing() {

@@ -10,13 +10,13 @@
 //! format and converts it into these types).
 
 mod config;
-mod model;
 mod observe;
+mod sim;
 mod stats;
 
 pub use config::*;
-pub use model::{EngineStats, Event, SimError, Simulation, Sources, BACKGROUND_ASID};
 pub use observe::{IpiRecord, NoObserver, Observer, SliceKind};
+pub use sim::{EngineStats, Event, SimError, Simulation, Sources, BACKGROUND_ASID};
 pub use stats::*;
 
 /// Simulates `cfg` under `policy` to its stop condition.

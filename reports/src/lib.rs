@@ -14,6 +14,7 @@
 //! else; the model's types stay plain.
 
 mod atomic;
+mod engine;
 mod html;
 mod plots;
 mod summary;
@@ -22,6 +23,7 @@ mod table;
 mod timeline;
 
 pub use atomic::{write_atomic, write_atomic_with, ReportError};
+pub use engine::{engine_json, EngineRun};
 pub use summary::{metrics, summary_csv, summary_json, summary_value, Metric, Report};
 pub use table::table;
 pub use timeline::{Timeline, TimelineConfig, DEFAULT_TIMELINE_EVENTS};

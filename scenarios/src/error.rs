@@ -31,7 +31,9 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub(crate) fn at(loc: &Location, key: &str, message: impl Into<String>) -> Self {
+    /// A problem with `key`, defined at `loc`.
+    #[must_use]
+    pub fn at(loc: &Location, key: &str, message: impl Into<String>) -> Self {
         Self {
             file: loc.file.clone(),
             line: loc.line,

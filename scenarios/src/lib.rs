@@ -34,9 +34,11 @@
 //!   other `costs` keys override it.
 //! - `machine.tlb.l2 = false` means "no second-level TLB".
 //! - `guests.N.trace` (a trace guest's file): a relative path is relative
-//!   to the scenario file that set it (bundled scenarios: the repository's
-//!   `traces/` folder; `--set`: the current directory); the file must
-//!   exist; the hash covers its content (see `trace_paths`).
+//!   to the scenario file that set it (`--set`: the current directory);
+//!   bundled scenarios' traces are the repository's `traces/` folder, kept
+//!   as `repo:traces/NAME` (see [`trace_file`]), so nothing written out
+//!   names the checkout's folder; the file must exist; the hash covers its
+//!   content (see `trace_paths`).
 //!
 //! # Overrides
 //!
@@ -70,7 +72,10 @@ use toml::{Table, Value};
 
 pub use error::{Diagnostic, Location, ScenarioError};
 use format::Mirror;
-pub use trace_paths::BUNDLED_TRACES_DIR;
+pub use trace_paths::{
+    repository_dir, set_repository_dir, trace_file, trace_sources, BUNDLED_TRACES_DIR, REPO_PREFIX,
+};
+pub use tree::LocatedToml;
 use tree::{get_path, is_under, join, merge_tables, remove_path, set_path, Origins};
 
 /// A fully resolved, validated scenario.
@@ -101,6 +106,22 @@ impl Scenario {
     #[must_use]
     pub fn policy(&self, name: &str) -> Option<&PolicySpec> {
         self.policies.iter().find(|p| p.name.name() == name)
+    }
+
+    /// A fresh instance of policy `spec` (one of [`Scenario::policies`])
+    /// for this scenario, from the built-in registry.
+    ///
+    /// # Errors
+    /// The policy is not built in, or refuses this scenario (e.g. too few
+    /// slots for its largest request; loading already checked this).
+    pub fn build_policy(
+        &self,
+        spec: &PolicySpec,
+    ) -> Result<Box<dyn hypervisor::MappingPolicy>, RegistryError> {
+        let ctx = BuildContext {
+            max_request_pages: self.config.max_request_pages(),
+        };
+        Registry::builtin().build(spec, &ctx)
     }
 
     /// The first line of the description.

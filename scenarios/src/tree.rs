@@ -376,3 +376,45 @@ mod tests {
         assert!(o.contains_key("g.1.q"));
     }
 }
+
+/// A parsed TOML document that knows the line of each of its keys: for
+/// files in other formats that report problems the way scenarios do
+/// (`FILE:LINE: KEY: MESSAGE`), such as sweep files.
+#[derive(Clone, Debug)]
+pub struct LocatedToml {
+    /// The document.
+    pub table: Table,
+    origins: Origins,
+    root: Location,
+}
+
+impl LocatedToml {
+    /// Parses `text`, read from `file` (as displayed in messages).
+    ///
+    /// # Errors
+    /// [`ScenarioError::Syntax`], located at line and column.
+    pub fn parse(text: &str, file: &str) -> Result<Self, ScenarioError> {
+        let (table, origins) = parse_toml(text, file)?;
+        Ok(Self {
+            table,
+            origins,
+            root: Location {
+                file: file.to_string(),
+                line: None,
+            },
+        })
+    }
+
+    /// Where dotted `key` (or its nearest ancestor that is written in the
+    /// file) is defined; the file without a line if none is.
+    #[must_use]
+    pub fn location(&self, key: &str) -> Location {
+        crate::locate(&self.origins, &self.root, key)
+    }
+
+    /// A problem with `key`, located at its line.
+    #[must_use]
+    pub fn diagnostic(&self, key: &str, message: impl Into<String>) -> crate::Diagnostic {
+        crate::Diagnostic::at(&self.location(key), key, message)
+    }
+}

@@ -69,8 +69,16 @@ fn the_hash_covers_the_content_not_the_path() {
 #[test]
 fn bundled_traces_live_in_the_repository_traces_folder() {
     let s = scenarios::load("fio-replay", &[]).unwrap();
-    let p = Path::new(&s.config.guests[0].trace);
+    // Kept relative to the repository, so outputs name no checkout folder.
+    assert_eq!(s.config.guests[0].trace, "repo:traces/fio-randrw.iolog");
+    assert!(!scenarios::to_toml(&s).contains(env!("CARGO_MANIFEST_DIR")));
+    let p = scenarios::trace_file(&s.config.guests[0].trace);
     assert!(p.is_absolute() && p.is_file(), "{}", p.display());
     assert!(p.ends_with("traces/fio-randrw.iolog"));
     assert!(!p.to_string_lossy().contains(".."));
+    // The resolved scenario loads again from anywhere, to the same hash.
+    let dir = tempfile::tempdir().unwrap();
+    let again = write(dir.path(), "s.toml", &scenarios::to_toml(&s));
+    let t = scenarios::load(again.to_str().unwrap(), &[]).unwrap();
+    assert_eq!(t.hash, s.hash);
 }

@@ -33,6 +33,29 @@ pub struct Scheduler<E, Q: EventQueue<E> = HeapQueue<E>> {
     _event: std::marker::PhantomData<E>,
 }
 
+/// What a model may do with the future, as an object: lets a model's code
+/// take `&mut dyn Schedule<E>` instead of being generic over the queue.
+pub trait Schedule<E> {
+    /// The current simulated time.
+    fn now(&self) -> Cycles;
+    /// Schedules `event` at `at` (not in the past).
+    fn at(&mut self, at: Cycles, event: E);
+    /// Schedules `event` `delay` cycles from now.
+    fn after(&mut self, delay: u64, event: E);
+}
+
+impl<E, Q: EventQueue<E>> Schedule<E> for Scheduler<E, Q> {
+    fn now(&self) -> Cycles {
+        Scheduler::now(self)
+    }
+    fn at(&mut self, at: Cycles, event: E) {
+        Scheduler::at(self, at, event);
+    }
+    fn after(&mut self, delay: u64, event: E) {
+        Scheduler::after(self, delay, event);
+    }
+}
+
 impl<E, Q: EventQueue<E>> Scheduler<E, Q> {
     /// The current simulated time.
     #[must_use]

@@ -16,7 +16,7 @@ mod rng;
 mod stats;
 mod time;
 
-pub use engine::{Control, EndReason, Engine, Model, RunOutcome, Scheduler};
+pub use engine::{Control, EndReason, Engine, Model, RunOutcome, Schedule, Scheduler};
 pub use queue::{EventQueue, HeapQueue};
 pub use rng::{rng_stream, SimRng};
 pub use stats::{LatencyHistogram, LatencySummary};

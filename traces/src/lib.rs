@@ -45,9 +45,11 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 
+mod addresses;
 mod formats;
 mod stats;
 
+pub use addresses::{parse_address_line, replay_addresses, LevelCounts};
 pub use formats::Format;
 pub use stats::{RateBucket, TraceStats};
 
@@ -86,6 +88,12 @@ pub enum TraceError {
         line: u64,
         /// What is incomplete.
         message: String,
+    },
+    /// A TLB geometry the mmu model refuses (address-trace replay).
+    #[error("{error}")]
+    Tlb {
+        /// Why.
+        error: mmu::MmuError,
     },
     /// A format name that is not one of [`Format::ALL`].
     #[error("unknown trace format `{0}` (known: tlbsim, fio, blkparse, msr)")]

@@ -1,0 +1,390 @@
+//! The backend thread of a registered CPU: the phases of a request's life
+//! (dequeue + map, data, unmap, the unmap's invalidations, completion).
+
+use super::*;
+
+/// What the backend thread of a registered CPU is doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Phase {
+    /// Nothing to do, asleep.
+    Idle,
+    /// Notified, about to run.
+    Waking,
+    /// Dequeue + map segment.
+    Map,
+    /// Data segment on the home CPU.
+    Data,
+    /// Data phase on another CPU.
+    Away,
+    /// Unmap hypercall segment.
+    Unmap,
+    /// Waiting for the flush lock.
+    WaitLock,
+    /// Waiting for the map lock before the map hypercall (since the cycle
+    /// in `phase_start`).
+    WaitMapLockMap,
+    /// Waiting for the map lock before the unmap hypercall (since the cycle
+    /// in `phase_start`).
+    WaitMapLockUnmap,
+    /// Waiting for a shootdown's acknowledgements.
+    WaitAcks,
+    /// Completion segment.
+    Complete,
+}
+
+/// A backend thread, one per registered CPU.
+#[derive(Debug)]
+pub(super) struct Backend {
+    pub(super) ring: VecDeque<RequestId>,
+    pub(super) phase: Phase,
+    pub(super) current: Option<RequestId>,
+    /// Start of the current phase, for the latency breakdown.
+    pub(super) phase_start: u64,
+    /// Shootdowns still to do for the current request.
+    pub(super) shootdowns_left: u32,
+    /// The IPI shootdown the current request's unmap plan asked for.
+    pub(super) shootdown: ShootdownPlan,
+}
+
+impl Backend {
+    /// The request this backend is serving.
+    pub(super) fn request(&self) -> RequestId {
+        self.current
+            .expect("a backend past its dequeue serves a request")
+    }
+}
+
+/// A request in flight.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Request {
+    pub(super) guest: u32,
+    pub(super) arrival: u64,
+    pub(super) size_bytes: u64,
+    pub(super) pages: u32,
+    pub(super) read: bool,
+    pub(super) first_frame: u64,
+    pub(super) placement: Option<Placement>,
+    pub(super) flush_wait_start: u64,
+}
+
+impl<O: Observer> Simulation<O> {
+    /// The backend of CPU `c` takes the next request from its ring, or
+    /// sleeps.
+    pub(super) fn next_request(
+        &mut self,
+        c: CpuId,
+        now: u64,
+        sched: &mut Sched<'_>,
+    ) -> Result<(), SimError> {
+        let b = self.backend_of(c);
+        let Some(r) = self.backends[b].ring.pop_front() else {
+            self.backends[b].phase = Phase::Idle;
+            return Ok(());
+        };
+        let queue = now.saturating_sub(self.requests[r].arrival);
+        self.window.add(Part::Queue, queue);
+        let be = &mut self.backends[b];
+        be.current = Some(r);
+        be.phase_start = now;
+        if self.take_map_lock(c, Phase::WaitMapLockMap) {
+            self.begin_map(c, now, sched)?;
+        }
+        Ok(())
+    }
+
+    /// The dequeue + map segment of CPU `c`'s current request (the map lock,
+    /// if any, is held).
+    pub(super) fn begin_map(
+        &mut self,
+        c: CpuId,
+        now: u64,
+        sched: &mut Sched<'_>,
+    ) -> Result<(), SimError> {
+        let b = self.backend_of(c);
+        let r = self.backends[b].request();
+        let cpu_id = CpuId(self.cpus[c].stats.cpu);
+        let pages = self.requests[r].pages;
+        let placement = self.policy.place(&mut self.mgr, cpu_id, pages)?;
+        let req = &mut self.requests[r];
+        req.placement = Some(placement);
+        let frames = (0..u64::from(pages)).map(|i| PhysFrame(req.first_frame + i));
+        self.mgr.map(placement, frames)?;
+        let mut cost = self.costs.dequeue_cycles
+            + self.costs.hypercall_cycles
+            + u64::from(pages) * self.costs.map_page_cycles;
+        if self.map_lock.enabled {
+            cost += self.costs.map_lock_cycles;
+        }
+        match self.policy.on_map(placement) {
+            LocalFlush::None => {}
+            LocalFlush::Pages => cost += self.flush_range_local(c, placement.base.0, pages),
+        }
+        self.backends[b].phase = Phase::Map;
+        self.start_segment(c, now, cost, sched);
+        Ok(())
+    }
+
+    /// The data phase of CPU `c`'s current request: here, or migrated.
+    pub(super) fn start_data(
+        &mut self,
+        c: CpuId,
+        now: u64,
+        sched: &mut Sched<'_>,
+    ) -> Result<(), SimError> {
+        let b = self.backend_of(c);
+        let r = self.backends[b].request();
+        let n = self.cpus.count();
+        let migrate = self.migration_p > 0.0
+            && n > 1
+            && self.migration_rng.random::<f64>() < self.migration_p;
+        let process = self.process_cost();
+        self.window.add(Part::Process, process);
+        if !migrate {
+            let deferred = self.apply_deferred_flush(c);
+            let cost = self.touch_data(c, r)? + deferred;
+            self.window.add(Part::Data, cost);
+            let cost = cost + process;
+            self.backends[b].phase = Phase::Data;
+            self.backends[b].phase_start = now;
+            self.start_segment(c, now, cost, sched);
+            return Ok(());
+        }
+        // Migrate to d != c, uniformly.
+        let mut d = CpuId(self.migration_rng.random_range(0..n - 1));
+        if d >= c {
+            d.0 += 1;
+        }
+        self.window.migration();
+        // Replay d's background up to now so that its accesses precede the flush.
+        if self.cpus[d].bg_next != u64::MAX {
+            self.bg_catch_up(d, now.max(self.cpus[d].clock.irq_free_at));
+        }
+        let mut cost = self.costs.migrate_cycles + self.apply_deferred_flush(d);
+        let p = self.requests[r].placement.expect("mapped");
+        match self.policy.on_foreign_access(p) {
+            LocalFlush::None => {}
+            LocalFlush::Pages => cost += self.flush_range_local(d, p.base.0, p.pages),
+        }
+        let migration_cost = cost;
+        let data_cost = self.touch_data(d, r)?;
+        cost += data_cost + process;
+        let (start, end) = self.interrupt(d, now, cost);
+        self.cpus[d].stats.migrated_in_cycles += cost;
+        if O::ENABLED {
+            self.obs
+                .slice(self.cpus[d].stats.cpu, SliceKind::Migrated, start, end);
+        }
+        self.window
+            .add(Part::Migration, migration_cost + (start - now));
+        self.window.add(Part::Data, data_cost);
+        self.backends[b].phase = Phase::Away;
+        sched.at(Cycles(end), Event::MigratedBack { cpu: c });
+        Ok(())
+    }
+
+    /// Cycles of protocol processing for one request.
+    pub(super) fn process_cost(&mut self) -> u64 {
+        if self.process_cycles == 0 {
+            return 0;
+        }
+        if !self.process_exponential {
+            return self.process_cycles;
+        }
+        let u: f64 = 1.0 - self.service_rng.random::<f64>();
+        #[allow(clippy::cast_precision_loss, reason = "a mean in cycles")]
+        let mean = self.process_cycles as f64;
+        workloads::round_cycles(-u.ln() * mean)
+    }
+
+    pub(super) fn start_unmap(
+        &mut self,
+        c: CpuId,
+        now: u64,
+        sched: &mut Sched<'_>,
+    ) -> Result<(), SimError> {
+        let b = self.backend_of(c);
+        self.backends[b].phase_start = now;
+        if self.take_map_lock(c, Phase::WaitMapLockUnmap) {
+            self.begin_unmap(c, now, sched)?;
+        }
+        Ok(())
+    }
+
+    /// The unmap segment of CPU `c`'s current request (the map lock, if
+    /// any, is held).
+    pub(super) fn begin_unmap(
+        &mut self,
+        c: CpuId,
+        now: u64,
+        sched: &mut Sched<'_>,
+    ) -> Result<(), SimError> {
+        let (b, _, placement) = self.current_request(c);
+        self.mgr.unmap(placement)?;
+        let mut cost =
+            self.costs.hypercall_cycles + u64::from(placement.pages) * self.costs.unmap_page_cycles;
+        if self.map_lock.enabled {
+            cost += self.costs.map_lock_cycles;
+        }
+        self.window.add(Part::Unmap, cost);
+        self.backends[b].phase = Phase::Unmap;
+        self.backends[b].phase_start = now;
+        self.start_segment(c, now, cost, sched);
+        Ok(())
+    }
+
+    /// CPU `c`'s backend, its current request and where that request is
+    /// mapped.
+    pub(super) fn current_request(&self, c: CpuId) -> (usize, RequestId, Placement) {
+        let b = self.backend_of(c);
+        let r = self.backends[b].request();
+        (
+            b,
+            r,
+            self.requests[r]
+                .placement
+                .expect("the current request is mapped"),
+        )
+    }
+
+    /// The backend thread of registered CPU `c` (its index in `backends`).
+    pub(super) fn backend_of(&self, c: CpuId) -> usize {
+        self.cpus[c]
+            .backend
+            .expect("only registered CPUs run backend phases")
+    }
+
+    /// After the unmap hypercall: the flushes the policy needs, then
+    /// completion.
+    pub(super) fn after_unmap(
+        &mut self,
+        c: CpuId,
+        now: u64,
+        sched: &mut Sched<'_>,
+    ) -> Result<(), SimError> {
+        let (b, r, placement) = self.current_request(c);
+        let plan = self.policy.on_unmap(placement);
+        let local = match plan.local {
+            LocalFlush::None => 0,
+            LocalFlush::Pages => self.flush_range_local(c, placement.base.0, placement.pages),
+        };
+        self.requests[r].flush_wait_start = now;
+        match plan.remote {
+            RemoteInvalidation::Ipi(sd) => {
+                self.backends[b].shootdown = sd;
+                self.backends[b].shootdowns_left = match sd.granularity {
+                    ShootdownGranularity::Request => 1,
+                    ShootdownGranularity::Page => placement.pages,
+                };
+                // The local flush runs before the shootdown starts.
+                self.next_shootdown(c, now + local, sched)?;
+            }
+            RemoteInvalidation::None => {
+                self.window.add(Part::FlushWait, local);
+                self.finish_request_flushes(c, now, local, sched);
+            }
+        }
+        Ok(())
+    }
+
+    /// Flushes for the unmap are done: complete the request.
+    pub(super) fn finish_request_flushes(
+        &mut self,
+        c: CpuId,
+        now: u64,
+        extra: u64,
+        sched: &mut Sched<'_>,
+    ) {
+        let b = self.backend_of(c);
+        let r = self.backends[b].request();
+        let placement = self.requests[r].placement.take().expect("mapped");
+        self.mgr.release(placement);
+        let cost = extra + self.costs.complete_cycles;
+        self.window.add(Part::Complete, self.costs.complete_cycles);
+        self.backends[b].phase = Phase::Complete;
+        self.backends[b].phase_start = now;
+        self.start_segment(c, now, cost, sched);
+    }
+
+    /// CPU `c`'s current request is complete at `now`.
+    pub(super) fn complete(
+        &mut self,
+        c: CpuId,
+        now: u64,
+        sched: &mut Sched<'_>,
+    ) -> Result<Control, SimError> {
+        let b = self.backend_of(c);
+        let r = self.backends[b].request();
+        let req = self.requests[r];
+        self.requests.remove(r);
+        if O::ENABLED {
+            self.obs.in_flight(now, self.requests.live() as u64);
+        }
+        let window = self
+            .window
+            .complete(now - req.arrival, req.size_bytes, req.read);
+        let guest = &self.guests[req.guest as usize];
+        if guest.gen.config().pattern == Pattern::Closed {
+            sched.after(guest.gen.think_cycles(), Event::Issue { guest: req.guest });
+        }
+        match window {
+            Completion::Counted => {}
+            Completion::Opens => self.start_window(now),
+            Completion::Full => return Ok(Control::Stop),
+        }
+        self.next_request(c, now, sched)?;
+        Ok(Control::Continue)
+    }
+
+    /// CPU `c`'s thread-level segment is due to end at `now`: if interrupt
+    /// work pushed it back, wait again; else the phase it ran is over and
+    /// the next one starts.
+    pub(super) fn segment_end(
+        &mut self,
+        c: CpuId,
+        now: u64,
+        sched: &mut Sched<'_>,
+    ) -> Result<Control, SimError> {
+        if let Some(end) = self.cpus[c].clock.segment_end(now) {
+            sched.at(Cycles(end), Event::SegmentEnd { cpu: c });
+            return Ok(Control::Continue);
+        }
+        let seg_len = self.window.counted(self.cpus[c].seg_len);
+        self.cpus[c].clock.busy_cycles += seg_len;
+        let b = self.cpus[c].backend.expect("segments run on backend CPUs");
+        if O::ENABLED {
+            let kind = match self.backends[b].phase {
+                Phase::Map => SliceKind::Map,
+                Phase::Data => SliceKind::Data,
+                Phase::Unmap => SliceKind::Unmap,
+                _ => SliceKind::Complete,
+            };
+            let (id, start, occupancy) = {
+                let cpu = &self.cpus[c];
+                (cpu.stats.cpu, cpu.seg_start, cpu.tlb.occupancy() as u64)
+            };
+            self.obs.slice(id, kind, start, now);
+            self.obs.tlb_occupancy(now, id, occupancy);
+        }
+        match self.backends[b].phase {
+            Phase::Map => {
+                self.window
+                    .add(Part::Map, now - self.backends[b].phase_start);
+                self.release_map_lock(now, sched)?;
+                self.start_data(c, now, sched)?;
+            }
+            Phase::Data => self.start_unmap(c, now, sched)?,
+            Phase::Unmap => {
+                let (_, _, placement) = self.current_request(c);
+                let holds_through_flush =
+                    self.map_lock_through_flush && self.policy.on_unmap(placement).is_remote();
+                if !holds_through_flush {
+                    self.release_map_lock(now, sched)?;
+                }
+                self.after_unmap(c, now, sched)?;
+            }
+            Phase::Complete => return self.complete(c, now, sched),
+            p => unreachable!("segment ended in phase {p:?}"),
+        }
+        Ok(Control::Continue)
+    }
+}

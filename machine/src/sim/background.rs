@@ -1,0 +1,30 @@
+//! The background workload: replayed lazily, access by access, whenever
+//! something touches its CPU, so it needs no events of its own.
+
+use super::*;
+
+impl<O: Observer> Simulation<O> {
+    /// Replays CPU `c`'s background accesses that issue at or before `until`.
+    pub(super) fn bg_catch_up(&mut self, c: CpuId, until: u64) {
+        let cpu = &mut self.cpus[c];
+        while cpu.bg_next <= until {
+            let page = cpu.bg_rng.random_range(0..self.bg_pages);
+            let va = VirtAddr((BACKGROUND_BASE + u64::from(page)) << 12);
+            let a = mmu::access(
+                &mut cpu.tlb,
+                &mut cpu.pwc,
+                &self.bg_table,
+                BACKGROUND_ASID,
+                va,
+                &self.access_costs,
+            );
+            count_access(&mut cpu.stats, &a);
+            let cost = self.bg_between + a.latency_cycles;
+            cpu.stats.background_accesses += 1;
+            cpu.stats.background_cycles += cost;
+            cpu.bg_next += cost;
+            self.total_bg_accesses += 1;
+            self.total_lookups += 1;
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! CPUs: thread-level segments and interrupt-level work on one CPU, and
+//! the TLB counters of one access.
+
+use super::*;
+
+/// One CPU.
+pub(super) struct Cpu {
+    pub(super) clock: CpuClock,
+    pub(super) tlb: TlbHierarchy,
+    pub(super) pwc: PageWalkCache,
+    pub(super) stats: CpuStats,
+    /// Index into `backends` if registered.
+    pub(super) backend: Option<usize>,
+    /// Background: issue time of its next memory access (`u64::MAX` if none).
+    pub(super) bg_next: u64,
+    pub(super) bg_rng: SimRng,
+    /// Planned length of the current segment (busy accounting).
+    pub(super) seg_len: u64,
+    /// Start of the current segment.
+    pub(super) seg_start: u64,
+    /// Background: when it last resumed after interrupt-level work (timeline).
+    pub(super) bg_resumed: u64,
+    /// Lazy TLB: a shootdown of this kind skipped this CPU; flush before
+    /// its next host-domain access.
+    pub(super) deferred_flush: Option<ShootdownFlush>,
+    /// Cycles added to the next segment (a sleeping lock waiter's wake-up).
+    pub(super) wake_debt: u64,
+}
+
+/// Adds one access to a CPU's counters.
+#[inline]
+pub(super) fn count_access(stats: &mut CpuStats, a: &mmu::Access) {
+    stats.tlb.lookups += 1;
+    match a.outcome {
+        AccessOutcome::L1Hit => stats.tlb.l1_hits += 1,
+        AccessOutcome::L2Hit => stats.tlb.l2_hits += 1,
+        AccessOutcome::Walk | AccessOutcome::Fault => {
+            stats.tlb.misses += 1;
+            stats.tlb.walks += 1;
+            stats.tlb.walk_refs += a.walk_refs;
+        }
+    }
+    stats.stale_uses += u64::from(a.stale);
+}
+
+impl<O: Observer> Simulation<O> {
+    /// Runs `length` cycles of interrupt-level work on CPU `c` arriving at
+    /// `now`; returns `(start, end)`. A background CPU's accesses are replayed
+    /// up to the start and its next access is pushed back by the length.
+    pub(super) fn interrupt(&mut self, c: CpuId, now: u64, length: u64) -> (u64, u64) {
+        let start = now.max(self.cpus[c].clock.irq_free_at);
+        if self.cpus[c].bg_next != u64::MAX {
+            self.bg_catch_up(c, start);
+            let cpu = &mut self.cpus[c];
+            cpu.bg_next = cpu.bg_next.max(start) + length;
+            if O::ENABLED {
+                let (id, from) = (cpu.stats.cpu, cpu.bg_resumed);
+                cpu.bg_resumed = start + length;
+                if start > from {
+                    self.obs.slice(id, SliceKind::Background, from, start);
+                }
+            }
+        }
+        self.cpus[c].clock.run_interrupt(now, length)
+    }
+
+    /// Starts a thread-level segment of `length` cycles on CPU `c`.
+    pub(super) fn start_segment(&mut self, c: CpuId, now: u64, length: u64, sched: &mut Sched<'_>) {
+        let length =
+            length + self.apply_deferred_flush(c) + std::mem::take(&mut self.cpus[c].wake_debt);
+        let cpu = &mut self.cpus[c];
+        cpu.seg_len = length;
+        cpu.seg_start = now.max(cpu.clock.irq_free_at);
+        let end = cpu.clock.start_segment(now, length);
+        sched.at(Cycles(end), Event::SegmentEnd { cpu: cpu.clock.id });
+    }
+}
+
+/// One value per CPU of the machine, indexed by [`CpuId`].
+#[derive(Debug)]
+pub(super) struct PerCpu<T>(Vec<T>);
+
+impl<T> PerCpu<T> {
+    /// The values of CPUs `0..values.len()`, in order.
+    pub(super) fn new(values: Vec<T>) -> Self {
+        assert!(u32::try_from(values.len()).is_ok(), "CPU ids are u32");
+        Self(values)
+    }
+
+    /// How many CPUs.
+    pub(super) fn count(&self) -> u32 {
+        u32::try_from(self.0.len()).expect("checked at construction")
+    }
+
+    /// Every CPU's id, in order.
+    pub(super) fn ids(&self) -> impl Iterator<Item = CpuId> + use<T> {
+        (0..self.count()).map(CpuId)
+    }
+
+    /// Every CPU's value, in id order.
+    pub(super) fn iter(&self) -> std::slice::Iter<'_, T> {
+        self.0.iter()
+    }
+}
+
+impl<T> std::ops::Index<CpuId> for PerCpu<T> {
+    type Output = T;
+    fn index(&self, c: CpuId) -> &T {
+        &self.0[c.index()]
+    }
+}
+
+impl<T> std::ops::IndexMut<CpuId> for PerCpu<T> {
+    fn index_mut(&mut self, c: CpuId) -> &mut T {
+        &mut self.0[c.index()]
+    }
+}

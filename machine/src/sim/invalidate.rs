@@ -1,0 +1,311 @@
+//! Invalidation delivery: local flushes, IPI shootdowns (the flush lock,
+//! lazy-TLB skipping and deferred flushes), and what a target does when an
+//! IPI arrives.
+
+use super::*;
+
+/// A shootdown in progress.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Shootdown {
+    pub(super) initiator: CpuId,
+    pub(super) acks_left: u32,
+    /// Pages to flush on targets (range flushes).
+    pub(super) first_page: u64,
+    pub(super) pages: u32,
+    /// What targets flush.
+    pub(super) flush: ShootdownFlush,
+}
+
+impl<O: Observer> Simulation<O> {
+    /// Flushes `pages` pages from `first` of the host domain on CPU `c` (a
+    /// range flush, full above the ceiling). Returns the cycles it costs.
+    pub(super) fn flush_range_local(&mut self, c: CpuId, first: u64, pages: u32) -> u64 {
+        let cpu = &mut self.cpus[c];
+        let kind = cpu.tlb.flush_range(
+            HOST_ASID,
+            (0..u64::from(pages)).map(|i| VirtPage(first + i)),
+            self.ceiling,
+        );
+        match kind {
+            FlushKind::Pages(n) => {
+                for i in 0..u64::from(pages) {
+                    cpu.pwc.flush_addr(HOST_ASID, VirtPage(first + i).addr());
+                }
+                let n = n as u64;
+                cpu.stats.flushes.local_page += n;
+                n * self.costs.invlpg_cycles
+            }
+            FlushKind::Full => {
+                cpu.pwc.flush_asid(HOST_ASID);
+                cpu.stats.flushes.local_full += 1;
+                self.costs.full_flush_cycles
+            }
+        }
+    }
+
+    /// The flush a shootdown does on one CPU; returns its cost. `remote`
+    /// says whether it runs in an IPI handler.
+    pub(super) fn shootdown_flush_on(
+        &mut self,
+        c: CpuId,
+        flush: ShootdownFlush,
+        first: u64,
+        pages: u32,
+        remote: bool,
+    ) -> u64 {
+        match flush {
+            ShootdownFlush::Full => {
+                let cpu = &mut self.cpus[c];
+                cpu.tlb.flush_all();
+                cpu.pwc.flush_all();
+                if remote {
+                    cpu.stats.flushes.remote += 1;
+                } else {
+                    cpu.stats.flushes.local_full += 1;
+                }
+                self.costs.full_flush_cycles
+            }
+            ShootdownFlush::Range => {
+                if remote {
+                    let before = self.cpus[c].stats.flushes;
+                    let cost = self.flush_range_local(c, first, pages);
+                    // Count it as one remote flush, not as local ones.
+                    let cpu = &mut self.cpus[c];
+                    cpu.stats.flushes = before;
+                    cpu.stats.flushes.remote += 1;
+                    cost
+                } else {
+                    self.flush_range_local(c, first, pages)
+                }
+            }
+        }
+    }
+
+    /// Whether a shootdown may skip CPU `x` (lazy TLB): a registered CPU
+    /// whose backend thread is not running.
+    pub(super) fn is_lazy(&self, x: CpuId, now: u64, skip_lazy: bool) -> bool {
+        if !skip_lazy || self.cpus[x].clock.segment_active {
+            return false;
+        }
+        self.cpus[x]
+            .backend
+            .is_some_and(|b| match self.backends[b].phase {
+                Phase::Idle | Phase::Waking | Phase::Away => true,
+                Phase::WaitMapLockMap | Phase::WaitMapLockUnmap => self.lock_waiter_sleeps(b, now),
+                _ => false,
+            })
+    }
+
+    /// A CPU a shootdown skipped flushes before its next host-domain access;
+    /// returns the cycles that costs (0 if nothing was deferred).
+    pub(super) fn apply_deferred_flush(&mut self, c: CpuId) -> u64 {
+        let cpu = &mut self.cpus[c];
+        let Some(flush) = cpu.deferred_flush.take() else {
+            return 0;
+        };
+        match flush {
+            ShootdownFlush::Full => {
+                cpu.tlb.flush_all();
+                cpu.pwc.flush_all();
+            }
+            ShootdownFlush::Range => {
+                cpu.tlb.flush_asid(HOST_ASID);
+                cpu.pwc.flush_asid(HOST_ASID);
+            }
+        }
+        cpu.stats.flushes.local_full += 1;
+        self.costs.full_flush_cycles
+    }
+
+    /// Starts (or queues for the lock) the next shootdown of CPU `c`'s
+    /// request.
+    pub(super) fn next_shootdown(
+        &mut self,
+        c: CpuId,
+        now: u64,
+        sched: &mut Sched<'_>,
+    ) -> Result<(), SimError> {
+        let serialized = self.backends[self.backend_of(c)].shootdown.serialized;
+        if serialized && !self.flush_lock.take(c) {
+            let b = self.backend_of(c);
+            self.backends[b].phase = Phase::WaitLock;
+            return Ok(());
+        }
+        self.begin_shootdown(c, now, sched)?;
+        Ok(())
+    }
+
+    /// CPU `c` holds the lock (if any): flush locally and send the IPIs.
+    pub(super) fn begin_shootdown(
+        &mut self,
+        c: CpuId,
+        now: u64,
+        sched: &mut Sched<'_>,
+    ) -> Result<(), SimError> {
+        let (b, _, placement) = self.current_request(c);
+        let plan = self.backends[b].shootdown;
+        let (first, pages) = match plan.granularity {
+            ShootdownGranularity::Request => (placement.base.0, placement.pages),
+            ShootdownGranularity::Page => {
+                let done = placement.pages - self.backends[b].shootdowns_left;
+                (placement.base.0 + u64::from(done), 1)
+            }
+        };
+        self.backends[b].phase = Phase::WaitAcks;
+        self.window.shootdown();
+        let lock = if plan.serialized {
+            self.costs.flush_lock_cycles
+        } else {
+            0
+        };
+        // The initiator cannot start while its own interrupt level is busy.
+        let t0 = now.max(self.cpus[c].clock.irq_free_at) + lock;
+        let local = self.shootdown_flush_on(c, plan.flush, first, pages, false);
+        let n = self.cpus.count();
+        // Every other CPU, starting after the initiator.
+        let others = (1..n).map(|i| CpuId((c.0 + i) % n));
+        // Lazy TLB: skipped CPUs flush before their next host-domain access.
+        let mut targets = n - 1;
+        if plan.skip_lazy {
+            for x in others.clone() {
+                if self.is_lazy(x, now, true) {
+                    self.cpus[x].deferred_flush = Some(plan.flush);
+                    targets -= 1;
+                }
+            }
+        }
+        let sd = self.shootdowns.insert(Shootdown {
+            initiator: c,
+            acks_left: targets,
+            first_page: first,
+            pages,
+            flush: plan.flush,
+        });
+        let mut t = t0 + local;
+        for target in others {
+            if self.is_lazy(target, now, plan.skip_lazy) {
+                continue;
+            }
+            t += self.costs.ipi_send_cycles;
+            sched.at(
+                Cycles(t + self.costs.ipi_delivery_cycles),
+                Event::IpiArrive {
+                    target,
+                    shootdown: sd,
+                },
+            );
+        }
+        self.cpus[c].stats.ipis_sent += u64::from(targets);
+        if targets == 0 {
+            self.shootdowns.remove(sd);
+            // Nothing to wait for: continue once the local flush is done.
+            self.shootdown_done(c, t, sched)?;
+        }
+        Ok(())
+    }
+
+    /// Every acknowledgement of CPU `c`'s shootdown is in at `now`.
+    pub(super) fn shootdown_done(
+        &mut self,
+        c: CpuId,
+        now: u64,
+        sched: &mut Sched<'_>,
+    ) -> Result<(), SimError> {
+        let b = self.backend_of(c);
+        let released = if self.backends[b].shootdown.serialized {
+            self.flush_lock.release()
+        } else {
+            None
+        };
+        if let Some(next) = released {
+            // Handed over directly (FIFO), at this cycle.
+            self.begin_shootdown(next, now, sched)?;
+        }
+        self.backends[b].shootdowns_left -= 1;
+        if self.backends[b].shootdowns_left > 0 {
+            self.next_shootdown(c, now, sched)?;
+            return Ok(());
+        }
+        let r = self.backends[b].request();
+        let wait = now - self.requests[r].flush_wait_start;
+        self.window.add(Part::FlushWait, wait);
+        self.cpus[c].stats.busy_cycles += self.window.counted(wait);
+        if self.map_lock_through_flush {
+            // The unmap's map lock was kept through its shootdowns.
+            self.release_map_lock(now, sched)?;
+        }
+        if O::ENABLED {
+            let start = self.requests[r].flush_wait_start;
+            self.obs
+                .slice(self.cpus[c].stats.cpu, SliceKind::FlushWait, start, now);
+            self.obs.tlb_occupancy(
+                now,
+                self.cpus[c].stats.cpu,
+                self.cpus[c].tlb.occupancy() as u64,
+            );
+        }
+        self.finish_request_flushes(c, now, 0, sched);
+        Ok(())
+    }
+
+    /// A shootdown's IPI reaches `target` at `now`: its flush is applied at
+    /// once (the handler may start later, after earlier interrupt-level
+    /// work), the handler's cycles are stolen from what the target was
+    /// doing, and the acknowledgement reaches the initiator `ack_cycles`
+    /// after the handler ends.
+    pub(super) fn ipi_arrive(
+        &mut self,
+        target: CpuId,
+        shootdown: ShootdownId,
+        now: u64,
+        sched: &mut Sched<'_>,
+    ) {
+        let c = target;
+        let sd = self.shootdowns[shootdown];
+        if self.cpus[c].bg_next != u64::MAX {
+            self.bg_catch_up(c, now.max(self.cpus[c].clock.irq_free_at));
+        }
+        let flush = self.shootdown_flush_on(c, sd.flush, sd.first_page, sd.pages, true);
+        let length = self.costs.ipi_handler_cycles + flush;
+        let (start, end) = self.interrupt(c, now, length);
+        let cpu = &mut self.cpus[c];
+        cpu.clock.stolen_cycles += length;
+        cpu.stats.ipis_received += 1;
+        if O::ENABLED {
+            self.ipi_seq += 1;
+            self.obs.slice(target.0, SliceKind::IpiHandler, start, end);
+            self.obs.ipi(IpiRecord {
+                from: sd.initiator.0,
+                to: target.0,
+                id: self.ipi_seq,
+                sent: now - self.costs.ipi_delivery_cycles,
+                handler_start: start,
+                handler_end: end,
+                acked: end + self.costs.ack_cycles,
+            });
+            self.obs
+                .tlb_occupancy(end, target.0, self.cpus[c].tlb.occupancy() as u64);
+        }
+        sched.at(
+            Cycles(end + self.costs.ack_cycles),
+            Event::IpiAck { shootdown },
+        );
+    }
+
+    /// The initiator sees one acknowledgement of `shootdown` at `now`.
+    pub(super) fn ipi_ack(
+        &mut self,
+        shootdown: ShootdownId,
+        now: u64,
+        sched: &mut Sched<'_>,
+    ) -> Result<(), SimError> {
+        let sd = &mut self.shootdowns[shootdown];
+        sd.acks_left -= 1;
+        if sd.acks_left == 0 {
+            let initiator = sd.initiator;
+            self.shootdowns.remove(shootdown);
+            self.shootdown_done(initiator, now, sched)?;
+        }
+        Ok(())
+    }
+}

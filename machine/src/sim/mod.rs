@@ -1,0 +1,493 @@
+//! The discrete-event model of the whole machine.
+//!
+//! # A request's life (on registered CPU `c`, policy `P`)
+//! 1. The guest puts it on a ring steered to `c` and notifies; an idle
+//!    backend thread wakes `notify_cycles` later.
+//! 2. *Dequeue + map* (one thread-level segment): `dequeue_cycles`, the map
+//!    hypercall (`hypercall_cycles + pages * map_page_cycles`) into the
+//!    placement `P` chooses, and the flush the map asks for (percpu: the
+//!    request's slots on `c` only, INVLPG each or one full flush above the
+//!    ceiling). The page table changes at the segment's start.
+//! 3. *Data*: every cache line (or page) is touched through `c`'s TLB:
+//!    `data_line_cycles` per line plus the translation latency of each
+//!    lookup. With probability `host.migration_probability` the thread
+//!    instead migrates to another CPU `d` and touches the data there, at
+//!    interrupt level on `d` (it preempts whatever `d` does), after
+//!    `migrate_cycles` and, if `P` requires it (claim step 7), a flush of the
+//!    request's pages in `d`'s TLB; then it returns to `c`.
+//! 4. *Unmap*: the hypercall (`hypercall_cycles + pages * unmap_page_cycles`);
+//!    the page table changes at the segment's start. If `P` requires a
+//!    shootdown (global), one per request (or per page): take the domain's
+//!    flush lock, flush locally, send one IPI per other CPU
+//!    (`ipi_send_cycles` each, one after another), each target runs its
+//!    handler after `ipi_delivery_cycles` (`ipi_handler_cycles` + its flush,
+//!    stolen from what it was doing), the initiator sees each
+//!    acknowledgement `ack_cycles` later, and continues when all are in
+//!    (see [`cpu_model::shootdown_latency_cycles`] for the closed form).
+//! 5. *Complete*: `complete_cycles`; the latency (arrival to here) is
+//!    recorded; a closed-loop guest issues its next request after its think
+//!    time.
+//!
+//! # Accuracy notes
+//! - A phase's TLB lookups are resolved when the phase starts; page-table
+//!   changes and flushes that land during the phase affect later phases.
+//! - The background workload is simulated lazily, access by access, exactly
+//!   in time order with respect to every flush and interrupt that reaches its
+//!   CPU: before anything touches a background CPU, its accesses up to that
+//!   cycle are replayed. It needs no events of its own.
+
+mod backend;
+mod background;
+mod cpu;
+mod data;
+mod guests;
+mod invalidate;
+mod locks;
+mod slab;
+mod window;
+
+use backend::{Backend, Phase, Request};
+use cpu::{count_access, Cpu, PerCpu};
+use guests::Guest;
+use invalidate::Shootdown;
+use locks::FifoLock;
+use slab::{RequestId, ShootdownId, Slab};
+use window::{Completion, Part, Window};
+
+use crate::config::{SimConfig, Touch};
+use crate::observe::{IpiRecord, NoObserver, Observer, SliceKind};
+use crate::stats::{CpuStats, LatencyBreakdown, RunResult};
+use cpu_model::{CostTable, CpuClock, CpuId};
+use hypervisor::{
+    HvError, LocalFlush, MappingPolicy, PageTableManager, Placement, PolicyName,
+    RemoteInvalidation, Shootdown as ShootdownPlan, ShootdownFlush, ShootdownGranularity,
+    HOST_ASID,
+};
+use mmu::{
+    AccessCosts, AccessOutcome, Asid, FlushKind, MmuError, PageSize, PageTable, PageWalkCache,
+    PhysFrame, TlbHierarchy, VirtAddr, VirtPage, WalkCosts,
+};
+use rand::RngExt;
+use sim_core::{
+    rng_stream, Control, Cycles, Engine, EventQueue, LatencyHistogram, Model, RunOutcome, Schedule,
+    Scheduler, SimRng,
+};
+
+/// How the model's code schedules events: an object, not a generic queue.
+type Sched<'a> = dyn Schedule<Event> + 'a;
+use std::collections::VecDeque;
+use workloads::{Generator, Pattern, RequestSource, TimedRequest};
+
+/// The ASID of the background workload's address space.
+pub const BACKGROUND_ASID: Asid = Asid(2);
+/// First virtual page of the background working set (64 GiB).
+const BACKGROUND_BASE: u64 = 0x10_0000_0000 >> 12;
+/// First host frame of the background working set.
+const BACKGROUND_FRAME_BASE: u64 = 1 << 30;
+/// Random-stream ids (one per component, see [`sim_core::rng_stream`]).
+const STREAM_MIGRATION: u64 = 1;
+const STREAM_SERVICE: u64 = 2;
+const STREAM_GUEST_BASE: u64 = 1_000;
+const STREAM_BACKGROUND_BASE: u64 = 1_000_000;
+
+/// Why a run could not be set up or went wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// The configuration has problems.
+    #[error("invalid configuration: {}", .problems.iter().map(|p| format!("{}: {}", p.key, p.message)).collect::<Vec<_>>().join("; "))]
+    Invalid {
+        /// What is wrong.
+        problems: Vec<crate::config::Problem>,
+    },
+    /// The policy could not be built from its parameters.
+    #[error("{0}")]
+    Policy(#[from] hypervisor::RegistryError),
+    /// A hypercall failed: a model bug or an impossible configuration.
+    #[error("hypercall failed: {0}")]
+    Hypervisor(#[from] HvError),
+    /// The MMU refused something.
+    #[error("mmu: {0}")]
+    Mmu(#[from] MmuError),
+    /// A trace guest's source failed (bad or truncated record).
+    #[error("guest {guest}: {message}")]
+    Trace {
+        /// The guest.
+        guest: u32,
+        /// What is wrong, naming file and line.
+        message: String,
+    },
+    /// A trace guest was given no request source.
+    #[error("guest {guest} replays a trace but no trace source was given")]
+    MissingSource {
+        /// The guest.
+        guest: u32,
+    },
+    /// The backend touched an unmapped page: a model bug.
+    #[error("{cpu} faulted on {va:#x} under {policy}")]
+    Fault {
+        /// Where.
+        cpu: CpuId,
+        /// The address.
+        va: u64,
+        /// Policy simulated.
+        policy: PolicyName,
+    },
+}
+
+/// Engine statistics of a run (host-dependent parts are the caller's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EngineStats {
+    /// Events handled.
+    pub events: u64,
+    /// Background memory accesses replayed (they need no events).
+    pub background_accesses: u64,
+    /// TLB lookups made, warm-up included.
+    pub tlb_lookups: u64,
+}
+
+/// One event. Small and `Copy`: it travels through the queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A guest issues a request (open-loop arrival or closed-loop issue).
+    Issue {
+        /// The guest.
+        guest: u32,
+    },
+    /// An idle backend thread wakes on a notification.
+    Wake {
+        /// Its CPU.
+        cpu: CpuId,
+    },
+    /// A thread-level segment's scheduled end.
+    SegmentEnd {
+        /// The CPU.
+        cpu: CpuId,
+    },
+    /// A migrated backend thread is back on its CPU.
+    MigratedBack {
+        /// The thread's home CPU.
+        cpu: CpuId,
+    },
+    /// A shootdown IPI reaches its target.
+    IpiArrive {
+        /// The target.
+        target: CpuId,
+        /// The shootdown.
+        shootdown: ShootdownId,
+    },
+    /// The initiator sees a target's acknowledgement.
+    IpiAck {
+        /// The shootdown.
+        shootdown: ShootdownId,
+    },
+}
+
+/// The simulated machine running one policy.
+pub struct Simulation<O: Observer = NoObserver> {
+    obs: O,
+    ipi_seq: u64,
+    service_rng: SimRng,
+    process_cycles: u64,
+    process_exponential: bool,
+    policy: Box<dyn MappingPolicy>,
+    costs: CostTable,
+    access_costs: AccessCosts,
+    touch: Touch,
+    ceiling: usize,
+    migration_p: f64,
+    frequency_ghz: f64,
+    bg_pages: u32,
+    bg_between: u64,
+
+    mgr: PageTableManager,
+    bg_table: PageTable,
+    cpus: PerCpu<Cpu>,
+    backends: Vec<Backend>,
+    guests: Vec<Guest>,
+    requests: Slab<Request, RequestId>,
+    shootdowns: Slab<Shootdown, ShootdownId>,
+    flush_lock: FifoLock,
+    map_lock_through_flush: bool,
+    map_lock_waiter: crate::config::LockWaiter,
+    map_lock: FifoLock,
+    migration_rng: SimRng,
+
+    window: Window,
+    peak_in_flight: u64,
+    /// The first error a handler returned (the engine's model interface
+    /// returns only a control value): the run stops and reports it.
+    error: Option<SimError>,
+    total_bg_accesses: u64,
+    total_lookups: u64,
+}
+
+/// The request sources of trace guests, by guest index (`None` for a
+/// synthetic guest).
+pub type Sources = Vec<Option<Box<dyn RequestSource + Send>>>;
+
+impl Simulation<NoObserver> {
+    /// Builds the machine for `cfg` under `policy`, with the hypervisor set
+    /// up (CPUs registered, slots pre-allocated as the policy does).
+    ///
+    /// # Errors
+    /// The configuration has problems, or a set-up hypercall failed.
+    pub fn new(cfg: &SimConfig, policy: Box<dyn MappingPolicy>) -> Result<Self, SimError> {
+        Self::with_parts(cfg, policy, Vec::new(), NoObserver)
+    }
+}
+
+impl<O: Observer> Simulation<O> {
+    /// Like [`Simulation::new`], with request sources for trace guests and an
+    /// observer.
+    ///
+    /// # Errors
+    /// The configuration has problems, a trace guest has no source, or a
+    /// set-up hypercall failed.
+    pub fn with_parts(
+        cfg: &SimConfig,
+        mut policy: Box<dyn MappingPolicy>,
+        mut sources: Sources,
+        obs: O,
+    ) -> Result<Self, SimError> {
+        let problems = cfg.problems();
+        if !problems.is_empty() {
+            return Err(SimError::Invalid { problems });
+        }
+        let n = cfg.machine.cpus;
+        let io = cfg.host.io_cpus;
+        let max_pages = u32::try_from(cfg.max_request_pages()).expect("validated");
+        // The domain-wide area: room for every backend thread's request twice.
+        let mut mgr = PageTableManager::new(n, io * 2, max_pages);
+        let io_ids: Vec<CpuId> = (0..io).map(CpuId).collect();
+        policy.setup(&mut mgr, &io_ids)?;
+
+        let mut bg_table = PageTable::new();
+        if cfg.background.enabled {
+            for i in 0..u64::from(cfg.background.working_set_pages) {
+                bg_table.map(
+                    VirtPage(BACKGROUND_BASE + i),
+                    PhysFrame(BACKGROUND_FRAME_BASE + i),
+                    PageSize::Size4K,
+                )?;
+            }
+        }
+        let pwc_entries = usize::try_from(cfg.machine.pwc_entries).expect("u32 fits usize");
+        let mut cpus = Vec::with_capacity(n as usize);
+        for c in 0..n {
+            let registered = c < io;
+            let bg = cfg.background.enabled && !registered;
+            cpus.push(Cpu {
+                clock: CpuClock::new(CpuId(c)),
+                tlb: TlbHierarchy::new(cfg.machine.tlb)?,
+                pwc: PageWalkCache::new(pwc_entries),
+                stats: CpuStats {
+                    cpu: c,
+                    registered,
+                    ..CpuStats::default()
+                },
+                backend: registered.then_some(c as usize),
+                bg_next: if bg { 0 } else { u64::MAX },
+                bg_rng: rng_stream(cfg.seed, STREAM_BACKGROUND_BASE + u64::from(c)),
+                seg_len: 0,
+                seg_start: 0,
+                bg_resumed: 0,
+                deferred_flush: None,
+                wake_debt: 0,
+            });
+        }
+        let backends = (0..io)
+            .map(|_| Backend {
+                ring: VecDeque::new(),
+                phase: Phase::Idle,
+                current: None,
+                phase_start: 0,
+                shootdowns_left: 0,
+                shootdown: ShootdownPlan::default(),
+            })
+            .collect();
+        sources.resize_with(cfg.guests.len(), || None);
+        let mut guests = Vec::with_capacity(cfg.guests.len());
+        for (g, (gc, source)) in cfg.guests.iter().zip(sources).enumerate() {
+            let g32 = u32::try_from(g).expect("guest count fits u32");
+            if gc.pattern == Pattern::Trace && source.is_none() {
+                return Err(SimError::MissingSource { guest: g32 });
+            }
+            guests.push(Guest {
+                source,
+                pending: None,
+                trace_cycles_per_ns: gc.time_scale * cfg.machine.frequency_ghz,
+                split_bytes: gc.size_bytes.max_bytes().max(1),
+                gen: Generator::new(
+                    gc.clone(),
+                    cfg.machine.frequency_ghz,
+                    rng_stream(cfg.seed, STREAM_GUEST_BASE + u64::from(g32)),
+                ),
+                ring_cpu: (0..gc.queues).map(|q| CpuId((g32 + q) % io)).collect(),
+                frame_base: (u64::from(g32) + 1) << 20,
+            });
+        }
+        let walk = if cfg.costs.nested_paging {
+            WalkCosts::nested(cfg.costs.walk_level_cycles, 4)
+        } else {
+            WalkCosts::native(cfg.costs.walk_level_cycles)
+        };
+        Ok(Self {
+            obs,
+            ipi_seq: 0,
+            service_rng: rng_stream(cfg.seed, STREAM_SERVICE),
+            process_cycles: cfg.host.process_cycles,
+            process_exponential: cfg.host.process_distribution
+                == crate::config::Distribution::Exponential,
+            policy,
+            costs: cfg.costs.clone(),
+            access_costs: AccessCosts {
+                l2_hit_cycles: cfg.costs.l2_hit_cycles,
+                walk,
+            },
+            touch: cfg.host.touch,
+            ceiling: usize::try_from(cfg.host.flush_ceiling_pages).expect("u32 fits usize"),
+            migration_p: cfg.host.migration_probability,
+            frequency_ghz: cfg.machine.frequency_ghz,
+            bg_pages: cfg.background.working_set_pages,
+            bg_between: cfg.background.cycles_between_accesses,
+            mgr,
+            bg_table,
+            cpus: PerCpu::new(cpus),
+            backends,
+            guests,
+            requests: Slab::default(),
+            shootdowns: Slab::default(),
+            flush_lock: FifoLock::new(true),
+            map_lock_through_flush: cfg.host.map_lock_through_flush,
+            map_lock_waiter: cfg.host.map_lock_waiter,
+            map_lock: FifoLock::new(cfg.host.map_lock),
+            migration_rng: rng_stream(cfg.seed, STREAM_MIGRATION),
+            window: Window::new(&cfg.stop),
+            peak_in_flight: 0,
+            error: None,
+            total_bg_accesses: 0,
+            total_lookups: 0,
+        })
+    }
+
+    /// Runs the simulation to its stop condition.
+    ///
+    /// # Errors
+    /// A model invariant broke (a fault or a failed hypercall).
+    pub fn run(self, max_cycles: u64) -> Result<(RunResult, EngineStats), SimError> {
+        self.run_observed(max_cycles).map(|(r, e, _)| (r, e))
+    }
+
+    /// Runs the simulation to its stop condition and hands the observer back.
+    ///
+    /// # Errors
+    /// A model invariant broke (a fault or a failed hypercall), or a trace
+    /// source failed.
+    pub fn run_observed(
+        mut self,
+        max_cycles: u64,
+    ) -> Result<(RunResult, EngineStats, O), SimError> {
+        let mut engine: Engine<Event> = Engine::new();
+        self.seed_events(engine.scheduler())?;
+        let budget = (max_cycles > 0).then_some(Cycles(max_cycles));
+        let outcome: RunOutcome = engine.run(&mut self, budget);
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        let end = outcome.end.0;
+        for c in self.cpus.ids() {
+            if self.cpus[c].bg_next != u64::MAX {
+                self.bg_catch_up(c, end);
+                if O::ENABLED {
+                    let from = self.cpus[c].bg_resumed;
+                    if end > from {
+                        self.obs
+                            .slice(self.cpus[c].stats.cpu, SliceKind::Background, from, end);
+                    }
+                }
+            }
+        }
+        let per_cpu = self
+            .cpus
+            .iter()
+            .map(|c| {
+                let mut s = c.stats.clone();
+                s.stolen_cycles = c.clock.stolen_cycles;
+                s.busy_cycles += c.clock.busy_cycles + s.background_cycles;
+                s
+            })
+            .collect();
+        let result = RunResult {
+            policy: PolicyName::new(self.policy.name()),
+            io_completed: self.window.io_completed,
+            io_bytes: self.window.io_bytes,
+            io_reads: self.window.io_reads,
+            sim_cycles: end.saturating_sub(self.window.start),
+            frequency_ghz: self.frequency_ghz,
+            latency: self.window.latency.summary(),
+            latency_cdf: self.window.latency.cdf(),
+            breakdown: self.window.breakdown,
+            shootdowns: self.window.shootdowns,
+            hypercalls: self.mgr.hypercalls(),
+            migrations: self.window.migrations,
+            peak_in_flight: self.peak_in_flight,
+            per_cpu,
+            events: outcome.events,
+        };
+        let stats = EngineStats {
+            events: outcome.events,
+            background_accesses: self.total_bg_accesses,
+            tlb_lookups: self.total_lookups,
+        };
+        Ok((result, stats, self.obs))
+    }
+}
+
+impl<O: Observer> Model for Simulation<O> {
+    type Event = Event;
+
+    fn handle<Q: EventQueue<Event>>(
+        &mut self,
+        now: Cycles,
+        event: Event,
+        sched: &mut Scheduler<Event, Q>,
+    ) -> Control {
+        match self.dispatch(now, event, sched) {
+            Ok(control) => control,
+            Err(e) => {
+                self.error = Some(e);
+                Control::Stop
+            }
+        }
+    }
+}
+
+impl<O: Observer> Simulation<O> {
+    /// Handles one event (see the module docs for what happens within one
+    /// cycle).
+    fn dispatch(
+        &mut self,
+        now: Cycles,
+        event: Event,
+        sched: &mut Sched<'_>,
+    ) -> Result<Control, SimError> {
+        let now = now.0;
+        match event {
+            Event::Issue { guest } => self.issue(guest, now, sched)?,
+            Event::Wake { cpu } => {
+                let c = cpu;
+                let b = self.backend_of(c);
+                if self.backends[b].phase == Phase::Waking {
+                    self.next_request(c, now, sched)?;
+                }
+            }
+            Event::SegmentEnd { cpu } => return self.segment_end(cpu, now, sched),
+            Event::MigratedBack { cpu } => self.start_unmap(cpu, now, sched)?,
+            Event::IpiArrive { target, shootdown } => {
+                self.ipi_arrive(target, shootdown, now, sched)
+            }
+            Event::IpiAck { shootdown } => self.ipi_ack(shootdown, now, sched)?,
+        }
+        Ok(Control::Continue)
+    }
+}
