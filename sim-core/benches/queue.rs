@@ -3,7 +3,7 @@
 #![allow(missing_docs)]
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use sim_core::{Cycles, EventQueue, HeapQueue};
+use sim_core::{EventQueue, HeapQueue, Instant};
 use std::hint::black_box;
 
 fn hold(c: &mut Criterion) {
@@ -18,7 +18,7 @@ fn hold(c: &mut Criterion) {
                 // A cheap deterministic spread of delays (xorshift).
                 let mut x = 0x9E37_79B9_7F4A_7C15_u64;
                 for i in 0..pending {
-                    q.push(Cycles(i * 7), i);
+                    q.push(Instant(i * 7), i);
                 }
                 b.iter(|| {
                     for _ in 0..10_000 {
@@ -26,7 +26,7 @@ fn hold(c: &mut Criterion) {
                         x ^= x << 13;
                         x ^= x >> 7;
                         x ^= x << 17;
-                        q.push(Cycles(t.0 + 1 + (x & 1023)), black_box(e));
+                        q.push(Instant(t.0 + 1 + (x & 1023)), black_box(e));
                     }
                 });
             },

@@ -1,6 +1,6 @@
 //! The main loop.
 
-use crate::{Cycles, EventQueue, HeapQueue};
+use crate::{EventQueue, HeapQueue, Instant, Span};
 
 /// What a model tells the engine after handling an event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,7 +20,7 @@ pub trait Model {
     /// Handles one event at time `now`; may schedule more through `sched`.
     fn handle<Q: EventQueue<Self::Event>>(
         &mut self,
-        now: Cycles,
+        now: Instant,
         event: Self::Event,
         sched: &mut Scheduler<Self::Event, Q>,
     ) -> Control;
@@ -29,7 +29,7 @@ pub trait Model {
 /// The model's handle on the event queue during [`Model::handle`].
 pub struct Scheduler<E, Q: EventQueue<E> = HeapQueue<E>> {
     queue: Q,
-    now: Cycles,
+    now: Instant,
     _event: std::marker::PhantomData<E>,
 }
 
@@ -37,21 +37,21 @@ pub struct Scheduler<E, Q: EventQueue<E> = HeapQueue<E>> {
 /// take `&mut dyn Schedule<E>` instead of being generic over the queue.
 pub trait Schedule<E> {
     /// The current simulated time.
-    fn now(&self) -> Cycles;
+    fn now(&self) -> Instant;
     /// Schedules `event` at `at` (not in the past).
-    fn at(&mut self, at: Cycles, event: E);
+    fn at(&mut self, at: Instant, event: E);
     /// Schedules `event` `delay` cycles from now.
-    fn after(&mut self, delay: u64, event: E);
+    fn after(&mut self, delay: Span, event: E);
 }
 
 impl<E, Q: EventQueue<E>> Schedule<E> for Scheduler<E, Q> {
-    fn now(&self) -> Cycles {
+    fn now(&self) -> Instant {
         Scheduler::now(self)
     }
-    fn at(&mut self, at: Cycles, event: E) {
+    fn at(&mut self, at: Instant, event: E) {
         Scheduler::at(self, at, event);
     }
-    fn after(&mut self, delay: u64, event: E) {
+    fn after(&mut self, delay: Span, event: E) {
         Scheduler::after(self, delay, event);
     }
 }
@@ -59,7 +59,7 @@ impl<E, Q: EventQueue<E>> Schedule<E> for Scheduler<E, Q> {
 impl<E, Q: EventQueue<E>> Scheduler<E, Q> {
     /// The current simulated time.
     #[must_use]
-    pub fn now(&self) -> Cycles {
+    pub fn now(&self) -> Instant {
         self.now
     }
 
@@ -68,7 +68,7 @@ impl<E, Q: EventQueue<E>> Scheduler<E, Q> {
     /// # Panics
     /// If `at` is before the current time: time never runs backwards.
     #[inline]
-    pub fn at(&mut self, at: Cycles, event: E) {
+    pub fn at(&mut self, at: Instant, event: E) {
         assert!(
             at >= self.now,
             "event scheduled in the past: {at} < {}",
@@ -79,7 +79,7 @@ impl<E, Q: EventQueue<E>> Scheduler<E, Q> {
 
     /// Schedules `event` `delay` cycles from now.
     #[inline]
-    pub fn after(&mut self, delay: u64, event: E) {
+    pub fn after(&mut self, delay: Span, event: E) {
         self.queue.push(self.now + delay, event);
     }
 
@@ -96,7 +96,7 @@ pub struct RunOutcome {
     /// Events handled.
     pub events: u64,
     /// Simulated time of the last event handled.
-    pub end: Cycles,
+    pub end: Instant,
     /// Why the run ended.
     pub reason: EndReason,
 }
@@ -138,7 +138,7 @@ impl<E, Q: EventQueue<E>> Engine<E, Q> {
         Self {
             sched: Scheduler {
                 queue,
-                now: Cycles::ZERO,
+                now: Instant::ZERO,
                 _event: std::marker::PhantomData,
             },
             events: 0,
@@ -155,7 +155,7 @@ impl<E, Q: EventQueue<E>> Engine<E, Q> {
     pub fn run<M: Model<Event = E>>(
         &mut self,
         model: &mut M,
-        budget: Option<Cycles>,
+        budget: Option<Instant>,
     ) -> RunOutcome {
         let reason = loop {
             let Some(t) = self.sched.queue.peek_time() else {

@@ -1,7 +1,7 @@
 //! The discrete-event engine of tlbsim.
 //!
 //! This crate knows nothing of TLBs, CPUs or I/O: it provides simulated time
-//! ([`Cycles`]), a totally ordered event queue ([`EventQueue`], [`HeapQueue`]),
+//! ([`Instant`]), a totally ordered event queue ([`EventQueue`], [`HeapQueue`]),
 //! the main loop ([`Engine`] driving a [`Model`]), seeded random streams
 //! ([`rng_stream`]), latency statistics ([`LatencyHistogram`]) and the typed
 //! key paths configuration problems are reported at ([`KeyPath`], [`Problem`]).
@@ -20,6 +20,6 @@ pub use engine::{Control, EndReason, Engine, Model, RunOutcome, Schedule, Schedu
 pub use queue::{EventQueue, HeapQueue};
 pub use rng::{rng_stream, SimRng};
 pub use stats::{LatencyHistogram, LatencySummary};
-pub use time::Cycles;
+pub use time::{Instant, Span};
 
 pub use keypath::{KeyPath, KeySegment, Problem};

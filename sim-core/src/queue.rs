@@ -1,6 +1,6 @@
 //! The pending-event set.
 
-use crate::Cycles;
+use crate::Instant;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
@@ -15,11 +15,11 @@ pub trait EventQueue<E> {
     /// Schedules `event` at `time`. `time` may be any cycle, including one in
     /// the past of other pending events (the engine forbids scheduling before
     /// its current time).
-    fn push(&mut self, time: Cycles, event: E);
+    fn push(&mut self, time: Instant, event: E);
     /// Removes and returns the earliest event (ties: first scheduled first).
-    fn pop(&mut self) -> Option<(Cycles, E)>;
+    fn pop(&mut self) -> Option<(Instant, E)>;
     /// The time of the earliest pending event.
-    fn peek_time(&self) -> Option<Cycles>;
+    fn peek_time(&self) -> Option<Instant>;
     /// Number of pending events.
     fn len(&self) -> usize;
     /// True when no event is pending.
@@ -92,30 +92,30 @@ impl<E> Default for HeapQueue<E> {
 
 impl<E> EventQueue<E> for HeapQueue<E> {
     #[inline]
-    fn push(&mut self, time: Cycles, event: E) {
+    fn push(&mut self, time: Instant, event: E) {
         let key = (u128::from(time.0) << 64) | u128::from(self.next_seq);
         self.next_seq += 1;
         self.heap.push(Entry { key, event });
     }
 
     #[inline]
-    fn pop(&mut self) -> Option<(Cycles, E)> {
+    fn pop(&mut self) -> Option<(Instant, E)> {
         self.heap.pop().map(|e| {
             #[allow(
                 clippy::cast_possible_truncation,
                 reason = "high half of a u128 built from a u64"
             )]
             let time = (e.key >> 64) as u64;
-            (Cycles(time), e.event)
+            (Instant(time), e.event)
         })
     }
 
-    fn peek_time(&self) -> Option<Cycles> {
+    fn peek_time(&self) -> Option<Instant> {
         #[allow(
             clippy::cast_possible_truncation,
             reason = "high half of a u128 built from a u64"
         )]
-        self.heap.peek().map(|e| Cycles((e.key >> 64) as u64))
+        self.heap.peek().map(|e| Instant((e.key >> 64) as u64))
     }
 
     fn len(&self) -> usize {
@@ -131,20 +131,20 @@ mod tests {
     #[test]
     fn ties_pop_in_scheduling_order() {
         let mut q = HeapQueue::new();
-        q.push(Cycles(10), "b1");
-        q.push(Cycles(5), "a");
-        q.push(Cycles(10), "b2");
-        q.push(Cycles(10), "b3");
-        q.push(Cycles(7), "c");
+        q.push(Instant(10), "b1");
+        q.push(Instant(5), "a");
+        q.push(Instant(10), "b2");
+        q.push(Instant(10), "b3");
+        q.push(Instant(7), "c");
         let order: Vec<_> = std::iter::from_fn(|| q.pop()).collect();
         assert_eq!(
             order,
             vec![
-                (Cycles(5), "a"),
-                (Cycles(7), "c"),
-                (Cycles(10), "b1"),
-                (Cycles(10), "b2"),
-                (Cycles(10), "b3")
+                (Instant(5), "a"),
+                (Instant(7), "c"),
+                (Instant(10), "b1"),
+                (Instant(10), "b2"),
+                (Instant(10), "b3")
             ]
         );
     }
@@ -155,7 +155,7 @@ mod tests {
         fn pops_match_stable_sort(times in proptest::collection::vec(0u64..20, 0..200)) {
             let mut q = HeapQueue::new();
             for (i, t) in times.iter().enumerate() {
-                q.push(Cycles(*t), i);
+                q.push(Instant(*t), i);
             }
             let mut expected: Vec<(u64, usize)> = times.iter().copied().zip(0..).collect();
             expected.sort_by_key(|&(t, _)| t); // stable: ties keep push order
@@ -171,7 +171,7 @@ mod tests {
             let mut seq = 0u64;
             for (is_push, t) in ops {
                 if is_push {
-                    q.push(Cycles(t), seq);
+                    q.push(Instant(t), seq);
                     reference.push((t, seq));
                     seq += 1;
                 } else {

@@ -24,7 +24,7 @@ pub use percpu::PerCpuSlots;
 pub use plan::{
     LocalFlush, RemoteInvalidation, Shootdown, ShootdownFlush, ShootdownGranularity, UnmapPlan,
 };
-pub use registry::{PolicyInfo, PolicyName, PolicySpec, Registry, RegistryError};
+pub use registry::{BuildFn, PolicyInfo, PolicyName, PolicySpec, Registry, RegistryError};
 
 use crate::{HvError, PageTableManager, Placement};
 use cpu_model::CpuId;

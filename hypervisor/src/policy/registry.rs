@@ -29,6 +29,9 @@ impl fmt::Display for PolicyName {
     }
 }
 
+/// How a registered policy builds one instance from checked parameters.
+pub type BuildFn = fn(&Params, &BuildContext) -> Result<Box<dyn MappingPolicy>, ParamProblem>;
+
 /// A registered policy: how to describe it and how to build it.
 #[derive(Clone, Copy, Debug)]
 pub struct PolicyInfo {
@@ -46,9 +49,6 @@ pub struct PolicyInfo {
     /// Builds one instance from checked parameters.
     pub build: BuildFn,
 }
-
-/// A policy's constructor: one instance from checked parameters.
-pub type BuildFn = fn(&Params, &BuildContext) -> Result<Box<dyn MappingPolicy>, ParamProblem>;
 
 /// A policy chosen with its parameters, checked against the registry.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -178,11 +178,11 @@ impl<O: Observer> Simulation<O> {
             .add(Part::Migration, migration_cost + (start - now));
         self.window.add(Part::Data, data_cost);
         self.backends[b].phase = Phase::Away;
-        sched.at(Cycles(end), Event::MigratedBack { cpu: c });
+        sched.at(Instant(end), Event::MigratedBack { cpu: c });
         Ok(())
     }
 
-    /// Cycles of protocol processing for one request.
+    /// Instant of protocol processing for one request.
     pub(super) fn process_cost(&mut self) -> u64 {
         if self.process_cycles == 0 {
             return 0;
@@ -324,7 +324,10 @@ impl<O: Observer> Simulation<O> {
             .complete(now - req.arrival, req.size_bytes, req.read);
         let guest = &self.guests[req.guest as usize];
         if guest.gen.config().pattern == Pattern::Closed {
-            sched.after(guest.gen.think_cycles(), Event::Issue { guest: req.guest });
+            sched.after(
+                Span(guest.gen.think_cycles()),
+                Event::Issue { guest: req.guest },
+            );
         }
         match window {
             Completion::Counted => {}
@@ -345,7 +348,7 @@ impl<O: Observer> Simulation<O> {
         sched: &mut Sched<'_>,
     ) -> Result<Control, SimError> {
         if let Some(end) = self.cpus[c].clock.segment_end(now) {
-            sched.at(Cycles(end), Event::SegmentEnd { cpu: c });
+            sched.at(Instant(end), Event::SegmentEnd { cpu: c });
             return Ok(Control::Continue);
         }
         let seg_len = self.window.counted(self.cpus[c].seg_len);

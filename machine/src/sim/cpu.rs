@@ -23,7 +23,7 @@ pub(super) struct Cpu {
     /// Lazy TLB: a shootdown of this kind skipped this CPU; flush before
     /// its next host-domain access.
     pub(super) deferred_flush: Option<ShootdownFlush>,
-    /// Cycles added to the next segment (a sleeping lock waiter's wake-up).
+    /// Instant added to the next segment (a sleeping lock waiter's wake-up).
     pub(super) wake_debt: u64,
 }
 
@@ -72,7 +72,7 @@ impl<O: Observer> Simulation<O> {
         cpu.seg_len = length;
         cpu.seg_start = now.max(cpu.clock.irq_free_at);
         let end = cpu.clock.start_segment(now, length);
-        sched.at(Cycles(end), Event::SegmentEnd { cpu: cpu.clock.id });
+        sched.at(Instant(end), Event::SegmentEnd { cpu: cpu.clock.id });
     }
 }
 

@@ -18,7 +18,7 @@ pub(super) struct Guest {
     pub(super) frame_base: u64,
 }
 
-/// Cycles from a trace's nanoseconds (already scaled by `time_scale`).
+/// Instant from a trace's nanoseconds (already scaled by `time_scale`).
 #[allow(clippy::cast_precision_loss, reason = "trace times far below 2^53 ns")]
 pub(super) fn trace_cycles(at_ns: u64, cycles_per_ns: f64) -> u64 {
     workloads::round_cycles(at_ns as f64 * cycles_per_ns)
@@ -32,11 +32,11 @@ impl<O: Observer> Simulation<O> {
             match guest.gen.config().pattern {
                 Pattern::Open => {
                     let dt = guest.gen.next_interarrival_cycles();
-                    sched.after(dt, Event::Issue { guest: guest_id });
+                    sched.after(Span(dt), Event::Issue { guest: guest_id });
                 }
                 Pattern::Closed => {
                     for _ in 0..guest.gen.config().queue_depth {
-                        sched.after(0, Event::Issue { guest: guest_id });
+                        sched.after(Span(0), Event::Issue { guest: guest_id });
                     }
                 }
                 Pattern::Trace => {
@@ -45,7 +45,7 @@ impl<O: Observer> Simulation<O> {
                         Some(Ok(r)) => {
                             let at = trace_cycles(r.at_ns, guest.trace_cycles_per_ns);
                             guest.pending = Some(r);
-                            sched.after(at, Event::Issue { guest: guest_id });
+                            sched.at(Instant(at), Event::Issue { guest: guest_id });
                         }
                         Some(Err(e)) => {
                             return Err(SimError::Trace {
@@ -73,7 +73,7 @@ impl<O: Observer> Simulation<O> {
             Pattern::Open => {
                 let spec = g.gen.next_request();
                 let dt = g.gen.next_interarrival_cycles();
-                sched.after(dt, Event::Issue { guest });
+                sched.after(Span(dt), Event::Issue { guest });
                 self.enqueue(guest, spec, now, sched);
             }
             Pattern::Closed => {
@@ -93,7 +93,7 @@ impl<O: Observer> Simulation<O> {
                     Some(Ok(next)) => {
                         let at = trace_cycles(next.at_ns, g.trace_cycles_per_ns).max(now);
                         g.pending = Some(next);
-                        sched.at(Cycles(at), Event::Issue { guest });
+                        sched.at(Instant(at), Event::Issue { guest });
                     }
                     Some(Err(e)) => {
                         return Err(SimError::Trace {
@@ -151,7 +151,7 @@ impl<O: Observer> Simulation<O> {
         self.backends[b].ring.push_back(r);
         if self.backends[b].phase == Phase::Idle {
             self.backends[b].phase = Phase::Waking;
-            sched.after(self.costs.notify_cycles, Event::Wake { cpu });
+            sched.after(Span(self.costs.notify_cycles), Event::Wake { cpu });
         }
     }
 }

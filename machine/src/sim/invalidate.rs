@@ -188,7 +188,7 @@ impl<O: Observer> Simulation<O> {
             }
             t += self.costs.ipi_send_cycles;
             sched.at(
-                Cycles(t + self.costs.ipi_delivery_cycles),
+                Instant(t + self.costs.ipi_delivery_cycles),
                 Event::IpiArrive {
                     target,
                     shootdown: sd,
@@ -287,7 +287,7 @@ impl<O: Observer> Simulation<O> {
                 .tlb_occupancy(end, target.0, self.cpus[c].tlb.occupancy() as u64);
         }
         sched.at(
-            Cycles(end + self.costs.ack_cycles),
+            Instant(end + self.costs.ack_cycles),
             Event::IpiAck { shootdown },
         );
     }

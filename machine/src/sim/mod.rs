@@ -69,8 +69,8 @@ use mmu::{
 };
 use rand::RngExt;
 use sim_core::{
-    rng_stream, Control, Cycles, Engine, EventQueue, LatencyHistogram, Model, RunOutcome, Schedule,
-    Scheduler, SimRng,
+    rng_stream, Control, Engine, EventQueue, Instant, LatencyHistogram, Model, RunOutcome,
+    Schedule, Scheduler, SimRng, Span,
 };
 
 /// How the model's code schedules events: an object, not a generic queue.
@@ -389,7 +389,7 @@ impl<O: Observer> Simulation<O> {
     ) -> Result<(RunResult, EngineStats, O), SimError> {
         let mut engine: Engine<Event> = Engine::new();
         self.seed_events(engine.scheduler())?;
-        let budget = (max_cycles > 0).then_some(Cycles(max_cycles));
+        let budget = (max_cycles > 0).then_some(Instant(max_cycles));
         let outcome: RunOutcome = engine.run(&mut self, budget);
         if let Some(e) = self.error.take() {
             return Err(e);
@@ -448,7 +448,7 @@ impl<O: Observer> Model for Simulation<O> {
 
     fn handle<Q: EventQueue<Event>>(
         &mut self,
-        now: Cycles,
+        now: Instant,
         event: Event,
         sched: &mut Scheduler<Event, Q>,
     ) -> Control {
@@ -467,7 +467,7 @@ impl<O: Observer> Simulation<O> {
     /// cycle).
     fn dispatch(
         &mut self,
-        now: Cycles,
+        now: Instant,
         event: Event,
         sched: &mut Sched<'_>,
     ) -> Result<Control, SimError> {
