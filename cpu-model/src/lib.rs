@@ -23,7 +23,6 @@ use std::fmt;
 /// A physical CPU of the simulated machine, numbered from 0 to
 /// `machine.cpus - 1`. The host domain runs on all of them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct CpuId(pub u32);
 
 impl CpuId {

@@ -1,8 +1,10 @@
 //! The plain configuration of one simulation run.
 //!
 //! Every type here has a `Default` that is the documented default of its
-//! scenario key; the `scenarios` crate deserializes into these (feature
-//! `serde`), validates with [`SimConfig::problems`] and hands them over.
+//! scenario key. These are plain Rust types: the `scenarios` crate owns the
+//! file format, converts it into these, validates with
+//! [`SimConfig::problems`] (each problem at a typed [`KeyPath`]) and hands
+//! them over.
 //! What a mapping policy decides (its flushes, its slots) is not here: it is
 //! the policy's parameters (`hypervisor::Registry`).
 
@@ -10,11 +12,11 @@ use cpu_model::CostTable;
 use mmu::TlbConfig;
 use workloads::GuestConfig;
 
+pub use sim_core::{KeyPath, KeySegment, Problem};
+
 /// Everything one run needs, except the policy (built from the
 /// `hypervisor::Registry`).
 #[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(deny_unknown_fields, default))]
 pub struct SimConfig {
     /// Seed of every random stream of the run.
     pub seed: u64,
@@ -48,8 +50,6 @@ impl Default for SimConfig {
 
 /// When a run ends.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(deny_unknown_fields, default))]
 pub struct StopConfig {
     /// I/Os to complete in the measured window (after the warm-up).
     pub ios: u64,
@@ -72,8 +72,6 @@ impl Default for StopConfig {
 
 /// The physical machine.
 #[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(deny_unknown_fields, default))]
 pub struct MachineConfig {
     /// CPUs; the host domain runs on all of them.
     pub cpus: u32,
@@ -100,8 +98,6 @@ impl Default for MachineConfig {
 
 /// How the backend touches a request's data through the TLB.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
 pub enum Touch {
     /// One TLB lookup per 64-byte cache line (a copy).
     #[default]
@@ -112,8 +108,6 @@ pub enum Touch {
 
 /// The host domain and its backend driver.
 #[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(deny_unknown_fields, default))]
 pub struct HostConfig {
     /// CPUs the backend registers for I/O: CPUs `0..io_cpus`, each running
     /// one backend thread. The others run the background workload.
@@ -149,8 +143,6 @@ pub struct HostConfig {
 
 /// What a thread does while it waits for a lock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
 pub enum LockWaiter {
     /// Sleeps: its CPU is idle until the lock is handed over.
     #[default]
@@ -163,8 +155,6 @@ pub enum LockWaiter {
 
 /// A distribution of a time with a given mean.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
 pub enum Distribution {
     /// Always the mean.
     #[default]
@@ -194,8 +184,6 @@ impl Default for HostConfig {
 /// measure the collateral damage of shootdowns: stolen cycles, lost TLB
 /// entries, slowdown.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(deny_unknown_fields, default))]
 pub struct BackgroundConfig {
     /// Whether the background workload runs.
     pub enabled: bool,
@@ -218,26 +206,14 @@ impl Default for BackgroundConfig {
     }
 }
 
-/// One problem found by [`SimConfig::problems`]: the dotted key path and what
-/// is wrong.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Problem {
-    /// Dotted path of the offending key, e.g. `guests.0.queue_depth`.
-    pub key: String,
-    /// What is wrong and what is allowed.
-    pub message: String,
-}
-
 impl SimConfig {
-    /// Every problem with this configuration (empty when it can run).
+    /// Every problem with this configuration (empty when it can run), each
+    /// at the [`KeyPath`] of the offending field.
     #[must_use]
     pub fn problems(&self) -> Vec<Problem> {
         let mut out = Vec::new();
-        let mut p = |key: &str, message: String| {
-            out.push(Problem {
-                key: key.to_string(),
-                message,
-            })
+        let mut p = |fields: &[&'static str], message: String| {
+            out.push(Problem::new(KeyPath::of(fields), message));
         };
         let all_trace = !self.guests.is_empty()
             && self
@@ -246,19 +222,19 @@ impl SimConfig {
                 .all(|g| g.pattern == workloads::Pattern::Trace);
         if self.stop.ios == 0 && self.stop.max_cycles == 0 && !all_trace {
             p(
-                "stop.ios",
+                &["stop", "ios"],
                 "must be at least 1 (or set stop.max_cycles, or replay only traces)".into(),
             );
         }
         if self.machine.cpus == 0 || self.machine.cpus > 4096 {
             p(
-                "machine.cpus",
+                &["machine", "cpus"],
                 format!("must be within 1..=4096, got {}", self.machine.cpus),
             );
         }
         if !self.machine.frequency_ghz.is_finite() || self.machine.frequency_ghz <= 0.0 {
             p(
-                "machine.frequency_ghz",
+                &["machine", "frequency_ghz"],
                 format!(
                     "must be a positive number, got {}",
                     self.machine.frequency_ghz
@@ -266,22 +242,24 @@ impl SimConfig {
             );
         }
         if let Err(e) = self.machine.tlb.l1.validate() {
-            p("machine.tlb.l1", e.to_string());
+            p(&["machine", "tlb", "l1"], e.to_string());
         }
         if let Some(l2) = &self.machine.tlb.l2 {
             if let Err(e) = l2.validate() {
-                p("machine.tlb.l2", e.to_string());
+                p(&["machine", "tlb", "l2"], e.to_string());
             }
         }
         if self.machine.pwc_entries == 0 {
-            p("machine.pwc_entries", "must be at least 1".into());
+            p(&["machine", "pwc_entries"], "must be at least 1".into());
         }
-        if let Err(e) = self.costs.validate() {
-            p("costs", e.to_string());
+        if let Err(problems) = self.costs.validate() {
+            for e in problems {
+                p(&["costs", e.field()], e.to_string());
+            }
         }
         if self.host.io_cpus == 0 || self.host.io_cpus > self.machine.cpus {
             p(
-                "host.io_cpus",
+                &["host", "io_cpus"],
                 format!(
                     "must be within 1..=machine.cpus ({}), got {}",
                     self.machine.cpus, self.host.io_cpus
@@ -290,7 +268,7 @@ impl SimConfig {
         }
         if !(0.0..=1.0).contains(&self.host.migration_probability) {
             p(
-                "host.migration_probability",
+                &["host", "migration_probability"],
                 format!(
                     "must be within 0..=1, got {}",
                     self.host.migration_probability
@@ -299,26 +277,28 @@ impl SimConfig {
         }
         if self.host.migration_probability > 0.0 && self.machine.cpus < 2 {
             p(
-                "host.migration_probability",
+                &["host", "migration_probability"],
                 "needs at least 2 CPUs to migrate between".into(),
             );
         }
         if self.background.enabled && self.background.working_set_pages == 0 {
-            p("background.working_set_pages", "must be at least 1".into());
+            p(
+                &["background", "working_set_pages"],
+                "must be at least 1".into(),
+            );
         }
         if self.background.enabled && self.background.cycles_between_accesses == 0 {
             p(
-                "background.cycles_between_accesses",
+                &["background", "cycles_between_accesses"],
                 "must be at least 1".into(),
             );
         }
         if self.guests.is_empty() {
-            p("guests", "needs at least one guest".into());
+            p(&["guests"], "needs at least one guest".into());
         }
         for (i, g) in self.guests.iter().enumerate() {
-            for (field, message) in g.problems() {
-                p(&format!("guests.{i}.{field}"), message);
-            }
+            let guest = KeyPath::of(&["guests"]).index(i);
+            out.extend(g.problems().into_iter().map(|p| p.under(&guest)));
         }
         out
     }

@@ -6,8 +6,8 @@
 //! [`hypervisor::MappingPolicy`], whose plans the machine carries out
 //! without knowing which policy it runs); output a plain
 //! [`RunResult`]. Architecture invariant: this crate knows nothing of files,
-//! the scenario format or the CLI (serde derives are behind the optional
-//! `serde` feature, for the `scenarios` crate).
+//! the scenario format or the CLI (no serde: `scenarios` owns the input
+//! format and converts it into these types).
 
 mod config;
 mod observe;

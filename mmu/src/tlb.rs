@@ -13,11 +13,6 @@ pub const LINUX_TLB_SINGLE_PAGE_FLUSH_CEILING: usize = 33;
 /// The shape of one TLB level: total entries and associativity (counts of
 /// entries; the number of sets is `entries / ways`).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(deny_unknown_fields)
-)]
 pub struct TlbGeometry {
     /// Total number of entries (translations) the level holds.
     pub entries: usize,
@@ -61,11 +56,6 @@ impl TlbGeometry {
 /// The TLB configuration of one CPU: a first-level data TLB and an optional
 /// unified second-level TLB (STLB).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(deny_unknown_fields)
-)]
 pub struct TlbConfig {
     /// The first-level (L1 data) TLB.
     pub l1: TlbGeometry,

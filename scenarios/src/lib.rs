@@ -3,7 +3,11 @@
 //! A scenario is a TOML file (or a `.json` file of the same structure) that
 //! describes one simulated machine, its guests and the policies to compare.
 //! Loading resolves `extends`, applies `--set` overrides, deserializes into
-//! [`machine::SimConfig`], validates, and hashes the result.
+//! this crate's own format types (`format`, which mirror the plain core
+//! configuration), converts them into [`machine::SimConfig`], validates
+//! ([`machine::SimConfig::problems`], each problem at a typed
+//! [`machine::KeyPath`] this crate maps to the file line that set it), and
+//! hashes the result.
 //!
 //! # Format
 //!
@@ -52,6 +56,7 @@
 //! `--set: KEY: MESSAGE`. A syntax error reports `FILE:LINE:COLUMN`.
 
 mod error;
+mod format;
 mod json;
 mod trace_paths;
 mod tree;
@@ -66,6 +71,7 @@ use sha2::{Digest, Sha256};
 use toml::{Table, Value};
 
 pub use error::{Diagnostic, Location, ScenarioError};
+use format::Mirror;
 pub use trace_paths::{
     repository_dir, set_repository_dir, trace_file, trace_sources, BUNDLED_TRACES_DIR, REPO_PREFIX,
 };
@@ -526,7 +532,7 @@ fn defaults_table(costs: CostTable) -> Table {
         costs,
         ..SimConfig::default()
     };
-    let mut t = Table::try_from(&config).unwrap_or_default();
+    let mut t = Table::try_from(format::SimConfig::from_core(&config)).unwrap_or_default();
     t.insert(
         "policies".to_string(),
         Value::Array(
@@ -644,13 +650,6 @@ fn finish(
             }
         }
     }
-    if matches!(
-        get_path(&tree, "machine.tlb.l2"),
-        Some(Value::Boolean(false))
-    ) {
-        remove_path(&mut tree, &["machine".into(), "tlb".into(), "l2".into()]);
-    }
-
     let (mut config, removed) =
         deserialize_collecting(tree, &defaults, &mut |k, m| diags.push(problem(k, m)));
     if let Some(config) = &mut config {
@@ -672,14 +671,14 @@ fn finish(
             }
         }
         for p in config.problems() {
+            let key = format::file_key(&p.key);
             if removed
                 .iter()
-                .any(|r| is_under(&p.key, r) || is_under(r, &p.key))
+                .any(|r| is_under(&key, r) || is_under(r, &key))
             {
                 continue;
             }
-            let (key, message) = refine_problem(p.key, p.message);
-            diags.push(problem(&key, message));
+            diags.push(problem(&key, p.message));
         }
     }
     match config {
@@ -830,10 +829,12 @@ fn resolve_policies(
 
 type BTreeMapOf = std::collections::BTreeMap<String, PolicySpec>;
 
-/// Deserializes the tree, collecting every serde error: each offending key is
-/// reported and reset to its default (taken from `defaults`, or removed so
-/// serde's default applies), and deserialization retried. Returns the config
-/// (None if it could not be completed) and the keys reset.
+/// Deserializes the tree into the file format, collecting every serde
+/// error: each offending key (serde_path_to_error's typed path, which
+/// includes an unknown field's name) is reported and reset to its default
+/// (taken from `defaults`, or removed so serde's default applies), and
+/// deserialization retried. Returns the core config (None if it could not be
+/// completed) and the keys reset.
 fn deserialize_collecting(
     mut tree: Table,
     defaults: &Table,
@@ -841,9 +842,10 @@ fn deserialize_collecting(
 ) -> (Option<SimConfig>, Vec<String>) {
     let mut removed: Vec<String> = Vec::new();
     for _ in 0..1000 {
-        let err = match serde_path_to_error::deserialize::<_, SimConfig>(Value::Table(tree.clone()))
-        {
-            Ok(config) => return (Some(config), removed),
+        let err = match serde_path_to_error::deserialize::<_, format::SimConfig>(Value::Table(
+            tree.clone(),
+        )) {
+            Ok(config) => return (Some(config.into_core()), removed),
             Err(e) => e,
         };
         let mut segs: Vec<String> = err
@@ -856,14 +858,8 @@ fn deserialize_collecting(
                 serde_path_to_error::Segment::Unknown => None,
             })
             .collect();
-        let message = err.inner().message().trim().to_string();
-        if let Some(field) = unknown_field(&message) {
-            if segs.last().map(String::as_str) != Some(field) {
-                segs.push(field.to_string());
-            }
-        }
         let key = segs.join(".");
-        report(&key, explain(&key, &message));
+        report(&key, err.inner().message().trim().to_string());
         loop {
             if segs.is_empty() {
                 return (None, removed);
@@ -897,39 +893,10 @@ fn reset(tree: &mut Table, defaults: &Table, segs: &[String], key: &str) -> bool
     }
 }
 
-/// `costs: costs.FIELD must be ...` -> `costs.FIELD: must be ...`, so the
-/// problem points at the field's line.
-fn refine_problem(key: String, message: String) -> (String, String) {
-    if let Some(rest) = message.strip_prefix(&format!("{key}.")) {
-        if let Some((field, what)) = rest.split_once(' ') {
-            if !field.is_empty() && field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return (join(&key, field), what.to_string());
-            }
-        }
-    }
-    (key, message)
-}
-
-fn unknown_field(message: &str) -> Option<&str> {
-    let rest = message.strip_prefix("unknown field `")?;
-    rest.split('`').next()
-}
-
-/// Makes serde's messages say what is allowed where they do not.
-fn explain(key: &str, message: &str) -> String {
-    if message.contains("untagged enum SizeSpec") {
-        "must be a number of bytes, { min = .., max = .., align = .. } or { values = [..], weights = [..] }".to_string()
-    } else if key == "machine.tlb.l2" {
-        format!("{message} (or false for no second-level TLB)")
-    } else {
-        message.to_string()
-    }
-}
-
 #[derive(Serialize)]
 struct HashInput<'a> {
     policies: Vec<serde_json::Value>,
-    config: &'a SimConfig,
+    config: &'a format::SimConfig,
 }
 
 /// A policy and its parameters as JSON (`{"name": .., "params": {..}}`).
@@ -969,10 +936,10 @@ fn params_table(spec: &PolicySpec) -> Table {
 /// Hex SHA-256 of the canonical JSON of `policies` (with their parameters)
 /// and `config`.
 fn scenario_hash(policies: &[PolicySpec], config: &SimConfig) -> String {
-    let config = &trace_paths::hash_view(config);
+    let config = format::SimConfig::from_core(&trace_paths::hash_view(config));
     let input = HashInput {
         policies: policies.iter().map(policy_json).collect(),
-        config,
+        config: &config,
     };
     let value = serde_json::to_value(&input).unwrap_or(serde_json::Value::Null);
     let mut canonical = String::new();
@@ -1018,12 +985,8 @@ fn write_canonical(value: &serde_json::Value, out: &mut String) {
 /// scenario (same hash). Used by `tlbsim scenarios --show NAME`.
 #[must_use]
 pub fn to_toml(scenario: &Scenario) -> String {
-    let mut config = Table::try_from(&scenario.config).unwrap_or_default();
-    if scenario.config.machine.tlb.l2.is_none() {
-        if let Some(Value::Table(tlb)) = config.get_mut("machine").and_then(|m| m.get_mut("tlb")) {
-            tlb.insert("l2".to_string(), Value::Boolean(false));
-        }
-    }
+    let mut config =
+        Table::try_from(format::SimConfig::from_core(&scenario.config)).unwrap_or_default();
     let header = format!(
         "# scenario `{}`, fully resolved; sha256 {}\n\n",
         scenario.name, scenario.hash

@@ -103,6 +103,32 @@ fn cost_problems_point_at_the_cost_key() {
 }
 
 #[test]
+fn every_cost_problem_is_reported_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        dir.path(),
+        "c.toml",
+        "[costs]\ndata_line_cycles = 0\nhypercall_cycles = 0\nipi_delivery_cycles = 0\n",
+    );
+    let e = scenarios::load(s(&p), &[]).unwrap_err();
+    let found: Vec<(Option<usize>, &str, &str)> = e
+        .problems()
+        .iter()
+        .map(|d| (d.line, d.key.as_str(), d.message.as_str()))
+        .collect();
+    let at_least_1 = "must be at least 1 cycle";
+    assert_eq!(
+        found,
+        [
+            (Some(2), "costs.data_line_cycles", at_least_1),
+            (Some(3), "costs.hypercall_cycles", at_least_1),
+            (Some(4), "costs.ipi_delivery_cycles", at_least_1),
+        ],
+        "{e}"
+    );
+}
+
+#[test]
 fn syntax_error_reports_file_line_and_column() {
     let dir = tempfile::tempdir().unwrap();
     let p = write(

@@ -3,12 +3,14 @@
 //! This crate knows nothing of TLBs, CPUs or I/O: it provides simulated time
 //! ([`Instant`]), a totally ordered event queue ([`EventQueue`], [`HeapQueue`]),
 //! the main loop ([`Engine`] driving a [`Model`]), seeded random streams
-//! ([`rng_stream`]) and latency statistics ([`LatencyHistogram`]).
+//! ([`rng_stream`]), latency statistics ([`LatencyHistogram`]) and the typed
+//! key paths configuration problems are reported at ([`KeyPath`], [`Problem`]).
 //!
 //! Architecture invariant: simulated time is `u64` cycles; nothing here reads
 //! the wall clock.
 
 mod engine;
+mod keypath;
 mod queue;
 mod rng;
 mod stats;
@@ -19,3 +21,5 @@ pub use queue::{EventQueue, HeapQueue};
 pub use rng::{rng_stream, SimRng};
 pub use stats::{LatencyHistogram, LatencySummary};
 pub use time::{Instant, Span};
+
+pub use keypath::{KeyPath, KeySegment, Problem};

@@ -16,7 +16,6 @@ pub struct LatencyHistogram {
 
 /// The percentiles a report shows, in cycles.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct LatencySummary {
     /// Number of samples.
     pub count: u64,

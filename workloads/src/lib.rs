@@ -8,7 +8,7 @@
 //! or the CLI; it draws numbers and hands out [`RequestSpec`]s.
 
 use rand::RngExt;
-use sim_core::SimRng;
+use sim_core::{KeyPath, Problem, SimRng};
 
 /// Bytes per page: sizes are rounded up to whole 4 KiB pages when mapped.
 pub const PAGE_BYTES: u64 = 4096;
@@ -20,8 +20,6 @@ pub struct GuestId(pub u32);
 
 /// How a guest issues requests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
 pub enum Pattern {
     /// Open loop: Poisson arrivals at `rate_iops`, whatever the backlog.
     Open,
@@ -39,8 +37,6 @@ pub enum Pattern {
 
 /// The size of each request, in bytes.
 #[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(untagged))]
 pub enum SizeSpec {
     /// Every request has this size.
     Fixed(u64),
@@ -52,7 +48,6 @@ pub enum SizeSpec {
         /// Largest size, bytes.
         max: u64,
         /// Granularity, bytes (1 = any size).
-        #[cfg_attr(feature = "serde", serde(default = "one"))]
         align: u64,
     },
     /// One of `values`, with relative `weights` (equal when empty).
@@ -60,14 +55,8 @@ pub enum SizeSpec {
         /// Sizes, bytes.
         values: Vec<u64>,
         /// Relative weights, one per value, or empty for equal weights.
-        #[cfg_attr(feature = "serde", serde(default))]
         weights: Vec<f64>,
     },
-}
-
-#[cfg(feature = "serde")]
-fn one() -> u64 {
-    1
 }
 
 impl Default for SizeSpec {
@@ -87,42 +76,49 @@ impl SizeSpec {
         }
     }
 
-    /// Problems with this spec, as `(field, message)` pairs.
+    /// Problems with this spec, at paths relative to the guest (the spec is
+    /// its `size_bytes`).
     #[must_use]
-    pub fn problems(&self) -> Vec<(&'static str, String)> {
+    pub fn problems(&self) -> Vec<Problem> {
+        let at = |fields: &[&'static str], message: String| {
+            Problem::new(
+                KeyPath::of(&["size_bytes"]).join(&KeyPath::of(fields)),
+                message,
+            )
+        };
         let mut out = Vec::new();
         match self {
-            SizeSpec::Fixed(0) => out.push(("size_bytes", "must be at least 1 byte".to_string())),
+            SizeSpec::Fixed(0) => out.push(at(&[], "must be at least 1 byte".to_string())),
             SizeSpec::Fixed(_) => {}
             SizeSpec::Uniform { min, max, align } => {
                 if *min == 0 || min > max {
-                    out.push((
-                        "size_bytes",
+                    out.push(at(
+                        &[],
                         format!("needs 1 <= min <= max, got min={min} max={max}"),
                     ));
                 }
                 if *align == 0 {
-                    out.push(("size_bytes.align", "must be at least 1".to_string()));
+                    out.push(at(&["align"], "must be at least 1".to_string()));
                 }
             }
             SizeSpec::Choice { values, weights } => {
                 if values.is_empty() || values.contains(&0) {
-                    out.push((
-                        "size_bytes.values",
+                    out.push(at(
+                        &["values"],
                         "needs at least one size, each at least 1 byte".to_string(),
                     ));
                 }
                 if !weights.is_empty() && weights.len() != values.len() {
-                    out.push((
-                        "size_bytes.weights",
+                    out.push(at(
+                        &["weights"],
                         format!("has {} weights for {} values", weights.len(), values.len()),
                     ));
                 }
                 if weights.iter().any(|w| !w.is_finite() || *w < 0.0)
                     || (!weights.is_empty() && weights.iter().sum::<f64>() <= 0.0)
                 {
-                    out.push((
-                        "size_bytes.weights",
+                    out.push(at(
+                        &["weights"],
                         "must be finite, non-negative and not all zero".to_string(),
                     ));
                 }
@@ -161,8 +157,6 @@ impl SizeSpec {
 
 /// One guest: how it issues I/O.
 #[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(deny_unknown_fields, default))]
 pub struct GuestConfig {
     /// `open` (Poisson arrivals) or `closed` (fixed number outstanding).
     pub pattern: Pattern,
@@ -219,14 +213,13 @@ impl Default for GuestConfig {
 }
 
 impl GuestConfig {
-    /// Problems with this guest, as `(field, message)` pairs (field relative
-    /// to the guest).
+    /// Problems with this guest, at paths relative to the guest.
     #[must_use]
-    pub fn problems(&self) -> Vec<(&'static str, String)> {
+    pub fn problems(&self) -> Vec<Problem> {
         let mut out = self.size_bytes.problems();
         if self.pattern == Pattern::Open && (!self.rate_iops.is_finite() || self.rate_iops <= 0.0) {
-            out.push((
-                "rate_iops",
+            out.push(Problem::new(
+                KeyPath::of(&["rate_iops"]),
                 format!(
                     "must be a positive number for an open-loop guest, got {}",
                     self.rate_iops
@@ -234,32 +227,38 @@ impl GuestConfig {
             ));
         }
         if self.pattern == Pattern::Closed && self.queue_depth == 0 {
-            out.push((
-                "queue_depth",
+            out.push(Problem::new(
+                KeyPath::of(&["queue_depth"]),
                 "must be at least 1 for a closed-loop guest".to_string(),
             ));
         }
         if !self.think_time_ns.is_finite() || self.think_time_ns < 0.0 {
-            out.push(("think_time_ns", "must be a non-negative number".to_string()));
+            out.push(Problem::new(
+                KeyPath::of(&["think_time_ns"]),
+                "must be a non-negative number".to_string(),
+            ));
         }
         if !(0.0..=1.0).contains(&self.read_fraction) {
-            out.push((
-                "read_fraction",
+            out.push(Problem::new(
+                KeyPath::of(&["read_fraction"]),
                 format!("must be within 0..=1, got {}", self.read_fraction),
             ));
         }
         if self.queues == 0 {
-            out.push(("queues", "must be at least 1".to_string()));
+            out.push(Problem::new(
+                KeyPath::of(&["queues"]),
+                "must be at least 1".to_string(),
+            ));
         }
         if self.pattern == Pattern::Trace && self.trace.is_empty() {
-            out.push((
-                "trace",
+            out.push(Problem::new(
+                KeyPath::of(&["trace"]),
                 "a trace guest needs the path of its trace file".to_string(),
             ));
         }
         if self.pattern == Pattern::Trace && !TRACE_FORMATS.contains(&self.trace_format.as_str()) {
-            out.push((
-                "trace_format",
+            out.push(Problem::new(
+                KeyPath::of(&["trace_format"]),
                 format!(
                     "must be one of {}, got `{}`",
                     TRACE_FORMATS.join(", "),
@@ -268,15 +267,15 @@ impl GuestConfig {
             ));
         }
         if !self.time_scale.is_finite() || self.time_scale <= 0.0 {
-            out.push((
-                "time_scale",
+            out.push(Problem::new(
+                KeyPath::of(&["time_scale"]),
                 format!("must be a positive number, got {}", self.time_scale),
             ));
         }
         let max_pages = self.size_bytes.max_bytes().div_ceil(PAGE_BYTES);
         if u64::from(self.buffer_pages) < max_pages {
-            out.push((
-                "buffer_pages",
+            out.push(Problem::new(
+                KeyPath::of(&["buffer_pages"]),
                 format!("must hold the largest request ({max_pages} pages)"),
             ));
         }
@@ -528,7 +527,7 @@ mod tests {
             queues: 0,
             ..GuestConfig::default()
         };
-        let fields: Vec<_> = cfg.problems().into_iter().map(|(f, _)| f).collect();
-        assert_eq!(fields, vec!["read_fraction", "queues"]);
+        let keys: Vec<String> = cfg.problems().iter().map(|p| p.key.to_string()).collect();
+        assert_eq!(keys, ["read_fraction", "queues"]);
     }
 }
