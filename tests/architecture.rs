@@ -58,7 +58,9 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
 ];
 
-/// The model's crates: plain Rust, no CLI, no file formats, no reporting.
+/// The model's crates: plain Rust, no CLI, no file formats (not even serde
+/// derives: `scenarios` owns the input format, `reports` the output), no
+/// reporting.
 const CORE: &[&str] = &[
     "sim-core",
     "mmu",
@@ -79,6 +81,7 @@ const NOT_IN_CORE: &[&str] = &[
     "plotters",
     "rayon",
     "sha2",
+    "serde",
 ];
 
 fn root() -> &'static Path {
