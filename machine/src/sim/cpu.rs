@@ -115,3 +115,17 @@ impl<T> std::ops::IndexMut<CpuId> for PerCpu<T> {
         &mut self.0[c.index()]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_cpu_values_are_indexed_by_id() {
+        let mut v = PerCpu::new(vec![10, 11, 12]);
+        assert_eq!(v.count(), 3);
+        assert_eq!(v.ids().collect::<Vec<_>>(), [CpuId(0), CpuId(1), CpuId(2)]);
+        v[CpuId(2)] += 5;
+        assert_eq!(v.iter().copied().collect::<Vec<_>>(), [10, 11, 17]);
+    }
+}

@@ -96,3 +96,29 @@ impl<O: Observer> Simulation<O> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waiters_get_the_lock_in_arrival_order() {
+        let mut l = FifoLock::new(true);
+        assert!(l.take(CpuId(0)), "free: taken at once");
+        assert!(!l.take(CpuId(3)));
+        assert!(!l.take(CpuId(1)));
+        assert_eq!(l.release(), Some(CpuId(3)), "handed to the first waiter");
+        assert!(l.held, "the waiter now holds it");
+        assert_eq!(l.release(), Some(CpuId(1)));
+        assert_eq!(l.release(), None);
+        assert!(!l.held);
+        assert!(l.take(CpuId(2)));
+    }
+
+    #[test]
+    fn a_disabled_lock_never_queues() {
+        let mut l = FifoLock::new(false);
+        assert!(l.take(CpuId(0)) && l.take(CpuId(1)));
+        assert_eq!(l.release(), None);
+    }
+}

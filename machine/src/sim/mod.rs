@@ -1,32 +1,43 @@
 //! The discrete-event model of the whole machine.
 //!
-//! # A request's life (on registered CPU `c`, policy `P`)
+//! # A request's life (on registered CPU `c`)
 //! 1. The guest puts it on a ring steered to `c` and notifies; an idle
 //!    backend thread wakes `notify_cycles` later.
 //! 2. *Dequeue + map* (one thread-level segment): `dequeue_cycles`, the map
 //!    hypercall (`hypercall_cycles + pages * map_page_cycles`) into the
-//!    placement `P` chooses, and the flush the map asks for (percpu: the
-//!    request's slots on `c` only, INVLPG each or one full flush above the
-//!    ceiling). The page table changes at the segment's start.
+//!    placement the policy chooses, and the local flush of the policy's map
+//!    plan (INVLPG per page, or one full flush above the ceiling). The page
+//!    table changes at the segment's start.
 //! 3. *Data*: every cache line (or page) is touched through `c`'s TLB:
 //!    `data_line_cycles` per line plus the translation latency of each
 //!    lookup. With probability `host.migration_probability` the thread
 //!    instead migrates to another CPU `d` and touches the data there, at
 //!    interrupt level on `d` (it preempts whatever `d` does), after
-//!    `migrate_cycles` and, if `P` requires it (claim step 7), a flush of the
-//!    request's pages in `d`'s TLB; then it returns to `c`.
+//!    `migrate_cycles` and the flush of the policy's foreign-access plan
+//!    (claim step 7 for the per-CPU method); then it returns to `c`.
 //! 4. *Unmap*: the hypercall (`hypercall_cycles + pages * unmap_page_cycles`);
-//!    the page table changes at the segment's start. If `P` requires a
-//!    shootdown (global), one per request (or per page): take the domain's
-//!    flush lock, flush locally, send one IPI per other CPU
+//!    the page table changes at the segment's start. Then the policy's unmap
+//!    plan: a local flush, then the remote invalidation. An IPI shootdown
+//!    (one per request, or per page): take the flush lock if the plan is
+//!    serialized, flush locally, send one IPI per other CPU
 //!    (`ipi_send_cycles` each, one after another), each target runs its
 //!    handler after `ipi_delivery_cycles` (`ipi_handler_cycles` + its flush,
 //!    stolen from what it was doing), the initiator sees each
 //!    acknowledgement `ack_cycles` later, and continues when all are in
 //!    (see [`cpu_model::shootdown_latency_cycles`] for the closed form).
-//! 5. *Complete*: `complete_cycles`; the latency (arrival to here) is
-//!    recorded; a closed-loop guest issues its next request after its think
-//!    time.
+//! 5. *Complete*: the placement is released for reuse (only now, after every
+//!    invalidation of the unmap), `complete_cycles`; the latency (arrival to
+//!    here) is recorded; a closed-loop guest issues its next request after
+//!    its think time.
+//!
+//! # Within one cycle
+//! The engine runs events in `(time, sequence)` order: events of the same
+//! cycle run in the order they were scheduled. A handler's effects (a
+//! page-table change, a flush, a lock hand-over) are visible at once to
+//! every later event of the same cycle. An event scheduled for the current
+//! cycle runs after every event already pending for it. Interrupt-level work
+//! arriving while a thread-level segment runs pushes that segment's end back
+//! (the segment's end event re-schedules itself) instead of cancelling it.
 //!
 //! # Accuracy notes
 //! - A phase's TLB lookups are resolved when the phase starts; page-table
