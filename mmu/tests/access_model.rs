@@ -116,8 +116,8 @@ proptest! {
 
     #[test]
     fn access_matches_reference(
-        l1 in (1usize..=3, 1usize..=4),
-        l2 in prop::option::of((1usize..=4, 1usize..=6)),
+        l1 in (1usize..=3, 1usize..=20),
+        l2 in prop::option::of((1usize..=4, 1usize..=20)),
         nested in any::<bool>(),
         ops in prop::collection::vec(op(), 1..250),
     ) {

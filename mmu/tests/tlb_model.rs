@@ -131,8 +131,21 @@ fn sorted_entries(tlb: &SetAssocTlb) -> Vec<Translation> {
 // ---------------------------------------------------------------- strategies
 
 /// Virtual pages over a few 2 MiB regions so that sets and tags collide.
+/// Base pages of the regions pages are drawn from: four neighbouring page
+/// tables, the top of the lower canonical half and the bottom of the upper
+/// half (high address bits, which the TLB keys store apart).
+const REGIONS: [u64; 6] = [
+    0,
+    512,
+    1024,
+    1536,
+    (1 << 35) - 512,
+    0xFFFF_8000_0000_0000 >> 12,
+];
+
 fn page() -> impl Strategy<Value = VirtPage> {
-    (0u64..4, 0u64..24).prop_map(|(region, off)| VirtPage(region * 512 + off * 23 % 512))
+    (0usize..REGIONS.len(), 0u64..24)
+        .prop_map(|(region, off)| VirtPage(REGIONS[region] + off * 23 % 512))
 }
 
 fn asid() -> impl Strategy<Value = Asid> {
@@ -155,8 +168,15 @@ fn translation() -> impl Strategy<Value = Translation> {
     })
 }
 
+/// Every associativity from 1 to 20 ways (the fast paths switch at 8 and
+/// 16), mostly with few sets so that sets fill up, sometimes up to 4,096
+/// entries.
 fn geometry() -> impl Strategy<Value = TlbGeometry> {
-    (1usize..=4, 1usize..=4).prop_map(|(sets, ways)| TlbGeometry {
+    prop_oneof![
+        4 => (1usize..=4, 1usize..=20),
+        1 => (1usize..=204, 1usize..=20),
+    ]
+    .prop_map(|(sets, ways)| TlbGeometry {
         entries: sets * ways,
         ways,
     })
@@ -244,7 +264,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
-    fn set_assoc_tlb_matches_reference(g in geometry(), ops in prop::collection::vec(tlb_op(), 1..200)) {
+    fn set_assoc_tlb_matches_reference(g in geometry(), ops in prop::collection::vec(tlb_op(), 1..400)) {
         let mut tlb = SetAssocTlb::new(g).unwrap();
         let mut model = RefTlb::new(g);
         for op in ops {
