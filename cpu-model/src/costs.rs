@@ -3,7 +3,7 @@
 //! Every field is in cycles of the simulated CPU unless its name says
 //! otherwise. Defaults are for a bare-metal host domain on a Skylake-class
 //! x86 server at 2.5 GHz; each names its source (see
-//! `shared/reference/costs.md`). Where no published figure exists the doc says
+//! `docs/reference/costs.md`). Where no published figure exists the doc says
 //! "assumption" and why the value is plausible: change it with `costs.*`.
 
 /// A problem with one cost of a [`CostTable`]; it displays what is wrong
@@ -38,7 +38,7 @@ pub struct CostTable {
     /// One full local TLB flush (CR3 reload), excluding the refill misses it
     /// causes (those are simulated). Assumption: 500 cycles, between one
     /// INVPCID (about 350 cycles, D. Hansen, linux-mm 2017) and a page walk
-    /// per entry; no published figure in costs.md.
+    /// per entry; no published figure in docs/reference/costs.md.
     pub full_flush_cycles: u64,
     /// A hypercall's round trip (VM exit + entry) excluding the work inside:
     /// about 1,540-1,560 cycles. Source: kvm-unit-tests vmexit (vmcall),
@@ -52,7 +52,7 @@ pub struct CostTable {
     pub unmap_page_cycles: u64,
     /// Initiator's cost to send one IPI (an x2APIC ICR write), per target.
     /// Assumption for bare metal: 200 cycles (no published figure in
-    /// costs.md); the VM preset uses the published broadcast figure.
+    /// docs/reference/costs.md); the VM preset uses the published broadcast figure.
     pub ipi_send_cycles: u64,
     /// From the send of an IPI until its handler starts on the target: on the
     /// host about 1,500 cycles. Source: KVM list RFC, 2020 ("on the host 1.5k

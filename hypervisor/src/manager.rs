@@ -82,8 +82,8 @@ struct SlotRing {
 /// The hypervisor's manager of the host domain's page table.
 ///
 /// Counts every hypercall. Mapping and unmapping change the page table only:
-/// flushing TLBs is the caller's job, as the returned [`crate::FlushDirective`]
-/// of the policy says (the page table is the truth the stale-translation
+/// flushing TLBs is the caller's job, as the policy's plans say
+/// ([`crate::plan`]; the page table is the truth the stale-translation
 /// checker compares TLB hits against).
 #[derive(Clone, Debug)]
 pub struct PageTableManager {

@@ -206,6 +206,21 @@ impl Default for BackgroundConfig {
     }
 }
 
+/// Slowest and fastest clock, GHz (real CPUs run 0.5-6 GHz; the bounds keep
+/// every conversion between cycles and seconds finite).
+pub const MIN_FREQUENCY_GHZ: f64 = 0.1;
+/// See [`MIN_FREQUENCY_GHZ`].
+pub const MAX_FREQUENCY_GHZ: f64 = 10.0;
+/// Most I/Os a run may measure or warm up with (a billion: hours of wall
+/// time; a bound on run length).
+pub const MAX_IOS: u64 = 1_000_000_000;
+/// Most entries per page-walk-cache level (real ones have 16-64).
+pub const MAX_PWC_ENTRIES: u32 = 4_096;
+/// Longest single configured span of work, cycles (10^10: 4 s at 2.5 GHz).
+pub const MAX_SPAN_CYCLES: u64 = 10_000_000_000;
+/// Largest background working set, pages (2^24 pages = 64 GiB).
+pub const MAX_BACKGROUND_PAGES: u32 = 1 << 24;
+
 impl SimConfig {
     /// Every problem with this configuration (empty when it can run), each
     /// at the [`KeyPath`] of the offending field.
@@ -232,12 +247,56 @@ impl SimConfig {
                 format!("must be within 1..=4096, got {}", self.machine.cpus),
             );
         }
-        if !self.machine.frequency_ghz.is_finite() || self.machine.frequency_ghz <= 0.0 {
+        if !(MIN_FREQUENCY_GHZ..=MAX_FREQUENCY_GHZ).contains(&self.machine.frequency_ghz) {
             p(
                 &["machine", "frequency_ghz"],
                 format!(
-                    "must be a positive number, got {}",
+                    "must be within {MIN_FREQUENCY_GHZ}..={MAX_FREQUENCY_GHZ} GHz, got {:?}",
                     self.machine.frequency_ghz
+                ),
+            );
+        }
+        for (field, v) in [("ios", self.stop.ios), ("warmup_ios", self.stop.warmup_ios)] {
+            if v > MAX_IOS {
+                p(
+                    &["stop", field],
+                    format!("must be at most {MAX_IOS} I/Os, got {v}"),
+                );
+            }
+        }
+        if self.machine.pwc_entries > MAX_PWC_ENTRIES {
+            p(
+                &["machine", "pwc_entries"],
+                format!(
+                    "must be within 1..={MAX_PWC_ENTRIES}, got {}",
+                    self.machine.pwc_entries
+                ),
+            );
+        }
+        if self.host.process_cycles > MAX_SPAN_CYCLES {
+            p(
+                &["host", "process_cycles"],
+                format!(
+                    "must be at most {MAX_SPAN_CYCLES} cycles, got {}",
+                    self.host.process_cycles
+                ),
+            );
+        }
+        if self.background.working_set_pages > MAX_BACKGROUND_PAGES {
+            p(
+                &["background", "working_set_pages"],
+                format!(
+                    "must be at most {MAX_BACKGROUND_PAGES} pages, got {}",
+                    self.background.working_set_pages
+                ),
+            );
+        }
+        if self.background.cycles_between_accesses > MAX_SPAN_CYCLES {
+            p(
+                &["background", "cycles_between_accesses"],
+                format!(
+                    "must be at most {MAX_SPAN_CYCLES} cycles, got {}",
+                    self.background.cycles_between_accesses
                 ),
             );
         }

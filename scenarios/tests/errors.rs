@@ -310,3 +310,38 @@ fn moved_host_knobs_name_their_new_key() {
         .to_string();
     assert!(e.contains("policy.nope: unknown policy `nope`"), "{e}");
 }
+
+#[test]
+fn numbers_out_of_their_documented_range_are_located_errors() {
+    for (set, want) in [
+        (
+            "machine.frequency_ghz=1e300",
+            "--set: machine.frequency_ghz: must be within 0.1..=10 GHz, got 1e300",
+        ),
+        (
+            "guests.0.queue_depth=100000000",
+            "--set: guests.0.queue_depth: must be at most 65536",
+        ),
+        (
+            "guests.0.rate_iops=1e12",
+            "--set: guests.0.rate_iops: must be at most",
+        ),
+        (
+            "guests.0.size_bytes=4294967296",
+            "--set: guests.0.size_bytes: requests must be at most",
+        ),
+        (
+            "stop.ios=10000000000",
+            "--set: stop.ios: must be at most 1000000000",
+        ),
+        (
+            "background.working_set_pages=4000000000",
+            "--set: background.working_set_pages",
+        ),
+    ] {
+        let e = scenarios::load("default", &[set.to_string()])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(want), "{set}: {e}");
+    }
+}

@@ -244,10 +244,55 @@ impl GuestConfig {
                 format!("must be within 0..=1, got {}", self.read_fraction),
             ));
         }
-        if self.queues == 0 {
+        if self.queues == 0 || self.queues > MAX_QUEUES {
             out.push(Problem::new(
                 KeyPath::of(&["queues"]),
-                "must be at least 1".to_string(),
+                format!("must be within 1..={MAX_QUEUES}, got {}", self.queues),
+            ));
+        }
+        if self.queue_depth > MAX_QUEUE_DEPTH {
+            out.push(Problem::new(
+                KeyPath::of(&["queue_depth"]),
+                format!(
+                    "must be at most {MAX_QUEUE_DEPTH} (requests outstanding per guest), got {}",
+                    self.queue_depth
+                ),
+            ));
+        }
+        if self.rate_iops > MAX_RATE_IOPS {
+            out.push(Problem::new(
+                KeyPath::of(&["rate_iops"]),
+                format!(
+                    "must be at most {MAX_RATE_IOPS:e} I/Os per second, got {:?}",
+                    self.rate_iops
+                ),
+            ));
+        }
+        if self.think_time_ns > MAX_THINK_TIME_NS {
+            out.push(Problem::new(
+                KeyPath::of(&["think_time_ns"]),
+                format!(
+                    "must be at most {MAX_THINK_TIME_NS:e} ns, got {:?}",
+                    self.think_time_ns
+                ),
+            ));
+        }
+        if self.time_scale > MAX_TIME_SCALE {
+            out.push(Problem::new(
+                KeyPath::of(&["time_scale"]),
+                format!(
+                    "must be at most {MAX_TIME_SCALE}, got {:?}",
+                    self.time_scale
+                ),
+            ));
+        }
+        if self.size_bytes.max_bytes() > MAX_REQUEST_BYTES {
+            out.push(Problem::new(
+                KeyPath::of(&["size_bytes"]),
+                format!(
+                    "requests must be at most {MAX_REQUEST_BYTES} bytes (1 GiB), got {}",
+                    self.size_bytes.max_bytes()
+                ),
             ));
         }
         if self.pattern == Pattern::Trace && self.trace.is_empty() {
@@ -282,6 +327,25 @@ impl GuestConfig {
         out
     }
 }
+
+/// Largest request, bytes (1 GiB: far above any block or network request;
+/// a bound so that page counts and byte totals cannot overflow).
+pub const MAX_REQUEST_BYTES: u64 = 1 << 30;
+/// Most requests a closed-loop guest keeps outstanding (`queue_depth`): 16x
+/// the largest NVMe/blk-mq queue of 4,096 tags, and a bound on the run's
+/// memory (every outstanding request is one object) and set-up time.
+pub const MAX_QUEUE_DEPTH: u32 = 65_536;
+/// Most rings (`queues`) per guest: blk-mq and virtio-net use at most one per
+/// CPU; 1,024 bounds memory.
+pub const MAX_QUEUES: u32 = 1_024;
+/// Highest open-loop arrival rate, I/Os per second (1e9: far above any
+/// device; a bound so interarrival times stay at least a cycle apart at any
+/// supported clock).
+pub const MAX_RATE_IOPS: f64 = 1e9;
+/// Longest think time, ns (1,000 s).
+pub const MAX_THINK_TIME_NS: f64 = 1e12;
+/// Largest trace time scale (a trace slowed down a million times).
+pub const MAX_TIME_SCALE: f64 = 1e6;
 
 /// Trace formats a trace guest can name in `trace_format`.
 pub const TRACE_FORMATS: [&str; 4] = ["tlbsim", "fio", "blkparse", "msr"];

@@ -1,5 +1,5 @@
 //! `percpu` and `percpu-unsafe`: the patent's per-CPU slot method
-//! (`shared/reference/mechanism.md`, claim 1 steps 1-7).
+//! (`docs/reference/mechanism.md`, claim 1 steps 1-7).
 //!
 //! The backend registers its I/O CPUs (step 1) and pre-allocates page-table
 //! slots per CPU (step 2); a request is mapped into its CPU's slots (steps
@@ -34,7 +34,7 @@ const PARAMS: &[ParamSpec] = &[ParamSpec {
 pub(super) const INFO: PolicyInfo = PolicyInfo {
     name: "percpu",
     summary: "per-CPU pre-allocated slots, local flush at map, a foreign CPU flushes before it touches a buffer",
-    stands_for: "the patent's method (shared/reference/mechanism.md, claim 1 steps 1-7)",
+    stands_for: "the patent's method (docs/reference/mechanism.md, claim 1 steps 1-7)",
     unsafe_variant: false,
     params: PARAMS,
     build: build_safe,
