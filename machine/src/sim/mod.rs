@@ -42,6 +42,7 @@ mod cpu;
 mod data;
 mod guests;
 mod invalidate;
+mod ipi;
 mod locks;
 mod slab;
 mod window;
@@ -186,6 +187,7 @@ pub enum Event {
 pub struct Simulation<O: Observer = NoObserver> {
     obs: O,
     ipi_seq: u64,
+    ipis: ipi::Ipis,
     service_rng: SimRng,
     process_cycles: u64,
     process_exponential: bool,
@@ -334,6 +336,7 @@ impl<O: Observer> Simulation<O> {
         Ok(Self {
             obs,
             ipi_seq: 0,
+            ipis: ipi::Ipis::new(cfg.machine.ipi_delivery),
             service_rng: rng_stream(cfg.seed, STREAM_SERVICE),
             process_cycles: cfg.host.process_cycles,
             process_exponential: cfg.host.process_distribution
