@@ -18,10 +18,11 @@
 //! 4. *Unmap*: the hypercall (`hypercall_cycles + pages * unmap_page_cycles`);
 //!    the page table changes at the segment's start. If `P` requires a
 //!    shootdown (global), one per request (or per page): take the domain's
-//!    flush lock, flush locally, send one IPI per other CPU
-//!    (`ipi_send_cycles` each, one after another), each target runs its
-//!    handler after `ipi_delivery_cycles` (`ipi_handler_cycles` + its flush,
-//!    stolen from what it was doing), the initiator sees each
+//!    flush lock, flush locally, send one IPI per other CPU (timed by
+//!    `machine.ipi_delivery`, see `ipi/`: by default `ipi_send_cycles` each,
+//!    one after another), each target runs its handler after
+//!    `ipi_delivery_cycles` (`ipi_receive_cycles` + `ipi_handler_cycles` +
+//!    its flush, stolen from what it was doing), the initiator sees each
 //!    acknowledgement `ack_cycles` later, and continues when all are in
 //!    (see [`cpu_model::shootdown_latency_cycles`] for the closed form).
 //! 5. *Complete*: `complete_cycles`; the latency (arrival to here) is
