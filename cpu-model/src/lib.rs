@@ -2,8 +2,12 @@
 //!
 //! - [`CpuId`]: a physical CPU of the simulated machine.
 //! - [`CostTable`]: every cost the model charges, in cycles, each default
-//!   naming its source; [`CostTable::host_domain_in_vm`] is the preset for a
-//!   host domain that is itself a VM.
+//!   naming its source; presets named for real systems
+//!   ([`CostTable::preset`]: `bare-metal`, `kvm-guest`, `kvm-guest-posted`,
+//!   `xen-pv-dom0`, and the older `vm`).
+//! - [`IpiDeliveryMode`]: how a sender's IPIs leave (unicast, x2APIC
+//!   cluster, all-but-self shorthand, KVM PV send-IPI), with the closed form
+//!   of a broadcast shootdown under each ([`broadcast_shootdown_latency_cycles`]).
 //! - [`CpuClock`]: one CPU's two timelines (thread level and interrupt level)
 //!   and its accounting of busy and stolen cycles.
 //! - [`shootdown_latency_cycles`]: the closed form of the shootdown protocol
@@ -14,9 +18,14 @@
 
 mod clock;
 mod costs;
+mod ipi;
 
 pub use clock::CpuClock;
 pub use costs::{shootdown_latency_cycles, CostError, CostTable};
+pub use ipi::{
+    broadcast_send_cycles, broadcast_shootdown_latency_cycles, IpiDeliveryMode, PV_SEND_IPI_CPUS,
+    X2APIC_CLUSTER_CPUS,
+};
 
 use std::fmt;
 

@@ -83,6 +83,10 @@ pub struct MachineConfig {
     pub tlb: TlbConfig,
     /// Entries per level of each CPU's paging-structure (page-walk) cache.
     pub pwc_entries: u32,
+    /// How a shootdown's IPIs leave the sender (one ICR write per target,
+    /// per x2APIC cluster, one all-but-self shorthand, or KVM PV send-IPI
+    /// hypercalls; see [`cpu_model::IpiDeliveryMode`]). Default `unicast`.
+    pub ipi_delivery: cpu_model::IpiDeliveryMode,
 }
 
 impl Default for MachineConfig {
@@ -92,6 +96,7 @@ impl Default for MachineConfig {
             frequency_ghz: 2.5,
             tlb: TlbConfig::default(),
             pwc_entries: 32,
+            ipi_delivery: cpu_model::IpiDeliveryMode::Unicast,
         }
     }
 }

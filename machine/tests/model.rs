@@ -1,6 +1,8 @@
 //! Scenario-level properties of the machine model, on plain configs.
 
-use cpu_model::shootdown_latency_cycles;
+use cpu_model::{
+    broadcast_shootdown_latency_cycles, shootdown_latency_cycles, CostTable, IpiDeliveryMode,
+};
 use hypervisor::{BuildContext, MappingPolicy, RawValue, Registry};
 use machine::{run, BackgroundConfig, HostConfig, RunResult, SimConfig, StopConfig};
 use workloads::{GuestConfig, Pattern, SizeSpec};
@@ -133,43 +135,98 @@ fn same_seed_same_result_other_seed_differs() {
 }
 
 /// With one backend CPU (no lock contention, no other shootdowns) and fixed
-/// costs, each I/O's flush wait is exactly the documented closed form.
+/// costs, each I/O's flush wait is exactly the documented closed form: the
+/// unicast one in target count, and each delivery mode's, for both flush
+/// kinds and both a bare-metal and a trapping (`kvm-guest`) cost table.
 #[test]
 fn shootdown_latency_equals_closed_form() {
-    for (cpus, flush) in [(2u32, "full"), (8, "full"), (16, "range")] {
-        let cfg = SimConfig {
-            machine: machine::MachineConfig {
-                cpus,
-                ..Default::default()
-            },
-            host: HostConfig {
-                io_cpus: 1,
-                ..HostConfig::default()
-            },
-            stop: StopConfig {
-                ios: 500,
-                warmup_ios: 50,
-                max_cycles: 0,
-            },
-            guests: vec![GuestConfig {
-                queue_depth: 1,
-                size_bytes: SizeSpec::Fixed(8192),
-                ..GuestConfig::default()
-            }],
-            ..SimConfig::default()
-        };
-        let r = go_with(&cfg, "global", &[("flush", RawValue::Str(flush.into()))]);
-        let (local, remote) = match flush {
-            "full" => (cfg.costs.full_flush_cycles, cfg.costs.full_flush_cycles),
-            _ => (2 * cfg.costs.invlpg_cycles, 2 * cfg.costs.invlpg_cycles),
-        };
-        let expect = shootdown_latency_cycles(&cfg.costs, u64::from(cpus - 1), local, remote, true);
-        assert_eq!(
-            r.breakdown.flush_wait,
-            expect * r.io_completed,
-            "{cpus} CPUs, {flush:?}"
-        );
+    for costs in [CostTable::bare_metal(), CostTable::kvm_guest()] {
+        for mode in IpiDeliveryMode::ALL {
+            for cpus in [2u32, 8, 16, 64] {
+                for flush in ["full", "range"] {
+                    let cfg = SimConfig {
+                        machine: machine::MachineConfig {
+                            cpus,
+                            ipi_delivery: mode,
+                            ..Default::default()
+                        },
+                        costs: costs.clone(),
+                        host: HostConfig {
+                            io_cpus: 1,
+                            ..HostConfig::default()
+                        },
+                        stop: StopConfig {
+                            ios: 200,
+                            warmup_ios: 20,
+                            max_cycles: 0,
+                        },
+                        guests: vec![GuestConfig {
+                            queue_depth: 1,
+                            size_bytes: SizeSpec::Fixed(8192),
+                            ..GuestConfig::default()
+                        }],
+                        ..SimConfig::default()
+                    };
+                    let r = go_with(&cfg, "global", &[("flush", RawValue::Str(flush.into()))]);
+                    let (local, remote) = match flush {
+                        "full" => (cfg.costs.full_flush_cycles, cfg.costs.full_flush_cycles),
+                        _ => (2 * cfg.costs.invlpg_cycles, 2 * cfg.costs.invlpg_cycles),
+                    };
+                    let expect = broadcast_shootdown_latency_cycles(
+                        &cfg.costs, mode, cpus, 0, local, remote, true,
+                    );
+                    let what = format!(
+                        "{mode:?}, {cpus} CPUs, {flush}, kvm {}",
+                        costs.nested_paging
+                    );
+                    assert_eq!(r.breakdown.flush_wait, expect * r.io_completed, "{what}");
+                    assert_eq!(
+                        r.ipis_sent(),
+                        u64::from(cpus - 1) * r.io_completed,
+                        "{what}"
+                    );
+                    if mode == IpiDeliveryMode::Unicast {
+                        let unicast = shootdown_latency_cycles(
+                            &cfg.costs,
+                            u64::from(cpus - 1),
+                            local,
+                            remote,
+                            true,
+                        );
+                        assert_eq!(expect, unicast, "{what}");
+                    }
+                }
+            }
+        }
     }
+}
+
+/// The all-but-self shorthand cannot leave a CPU out: with lazy TLB on,
+/// unicast skips sleeping backends, shorthand interrupts every other CPU on
+/// every shootdown.
+#[test]
+fn shorthand_interrupts_lazy_cpus_too() {
+    let mut cfg = base(2_000);
+    cfg.host.io_cpus = 4;
+    for g in &mut cfg.guests {
+        g.pattern = Pattern::Open;
+        g.rate_iops = 40_000.0;
+        g.queues = 4;
+    }
+    let run_mode = |mode| {
+        let mut c = cfg.clone();
+        c.machine.ipi_delivery = mode;
+        go_with(&c, "global", &[LAZY])
+    };
+    let unicast = run_mode(IpiDeliveryMode::Unicast);
+    let shorthand = run_mode(IpiDeliveryMode::Shorthand);
+    let all = u64::from(cfg.machine.cpus - 1);
+    assert!(
+        unicast.ipis_sent() < all * unicast.shootdowns,
+        "{}",
+        unicast.ipis_sent()
+    );
+    assert_eq!(shorthand.ipis_sent(), all * shorthand.shootdowns);
 }
 
 #[test]

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 /// The plain core types the format converts into.
 mod plain {
-    pub(super) use cpu_model::CostTable;
+    pub(super) use cpu_model::{CostTable, IpiDeliveryMode};
     pub(super) use machine::{
         BackgroundConfig, Distribution, HostConfig, LockWaiter, MachineConfig, SimConfig,
         StopConfig, Touch,
@@ -167,7 +167,14 @@ section! {
         frequency_ghz: f64,
         tlb: TlbConfig,
         pwc_entries: u32,
+        ipi_delivery: IpiDeliveryMode,
     }
+}
+
+choice! {
+    /// `machine.ipi_delivery`.
+    #[serde(rename_all = "kebab-case")]
+    IpiDeliveryMode { Unicast, X2apicCluster, Shorthand, PvSendIpi, }
 }
 
 section! {
@@ -200,6 +207,8 @@ section! {
         unmap_page_cycles: u64,
         ipi_send_cycles: u64,
         ipi_delivery_cycles: u64,
+        ipi_receive_cycles: u64,
+        ipi_hypercall_cycles: u64,
         ipi_handler_cycles: u64,
         ack_cycles: u64,
         flush_lock_cycles: u64,

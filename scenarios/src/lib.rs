@@ -28,10 +28,13 @@
 //!   `policies` is checked but does not enter the scenario.
 //! - `seed`, `[stop]`, `[machine]`, `[costs]`, `[host]`, `[background]`,
 //!   `[[guests]]`: the sections of [`machine::SimConfig`].
-//! - `costs.preset = "bare-metal" | "vm"` picks
-//!   [`cpu_model::CostTable::bare_metal`] or
-//!   [`cpu_model::CostTable::host_domain_in_vm`] as the base cost table;
-//!   other `costs` keys override it.
+//! - `costs.preset = "bare-metal" | "kvm-guest" | "kvm-guest-posted" |
+//!   "xen-pv-dom0" | "vm"` picks [`cpu_model::CostTable::preset`] as the
+//!   base cost table (`vm`, the older VM preset, is kept for existing
+//!   scenarios; `kvm-guest` replaces it); other `costs` keys override it.
+//! - `machine.ipi_delivery = "unicast" | "x2apic-cluster" | "shorthand" |
+//!   "pv-send-ipi"`: how shootdown IPIs leave the sender
+//!   ([`cpu_model::IpiDeliveryMode`]).
 //! - `machine.tlb.l2 = false` means "no second-level TLB".
 //! - `guests.N.trace` (a trace guest's file): a relative path is relative
 //!   to the scenario file that set it (`--set`: the current directory);
@@ -560,13 +563,23 @@ const MOVED: [(&str, &str); 5] = [
         "policy.percpu.slots_per_cpu (and policy.percpu-unsafe.slots_per_cpu)",
     ),
 ];
-const PRESETS: &str = "\"bare-metal\" or \"vm\"";
+/// `costs.preset`'s allowed values, as a message lists them.
+fn presets() -> String {
+    let names: Vec<String> = CostTable::PRESETS
+        .iter()
+        .map(|p| format!("\"{p}\""))
+        .collect();
+    match names.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => names.join(""),
+    }
+}
 
 fn preset_costs(value: Option<&Value>) -> CostTable {
-    match value.and_then(Value::as_str) {
-        Some("vm") => CostTable::host_domain_in_vm(),
-        _ => CostTable::bare_metal(),
-    }
+    value
+        .and_then(Value::as_str)
+        .and_then(CostTable::preset)
+        .unwrap_or_else(CostTable::bare_metal)
 }
 
 /// Where `key` (or its nearest defined ancestor) came from.
@@ -642,10 +655,10 @@ fn finish(
     }
     if let Some(Value::Table(costs)) = tree.get_mut("costs") {
         if let Some(p) = costs.remove("preset") {
-            if !matches!(p.as_str(), Some("bare-metal" | "vm")) {
+            if p.as_str().and_then(CostTable::preset).is_none() {
                 diags.push(problem(
                     "costs.preset",
-                    format!("must be {PRESETS}, got {p}"),
+                    format!("must be {}, got {p}", presets()),
                 ));
             }
         }

@@ -90,3 +90,42 @@ fn hash_ignores_key_order_and_formatting() {
     assert_eq!(h1.hash, h3.hash);
     assert_ne!(h1.name, h2.name, "names differ, identity does not");
 }
+
+/// Every named preset loads as its cost table; `machine.ipi_delivery` reads
+/// each mode by name and a wrong one is reported at its line.
+#[test]
+fn named_presets_and_ipi_delivery_load() {
+    for name in CostTable::PRESETS {
+        let sc = scenarios::load("default", &sets(&[&format!("costs.preset={name}")])).unwrap();
+        assert_eq!(Some(sc.config.costs), CostTable::preset(name), "{name}");
+    }
+    let default = scenarios::load("default", &[]).unwrap();
+    assert_eq!(
+        default.config.machine.ipi_delivery,
+        cpu_model::IpiDeliveryMode::Unicast
+    );
+    for mode in cpu_model::IpiDeliveryMode::ALL {
+        let sc = scenarios::load(
+            "default",
+            &sets(&[&format!("machine.ipi_delivery={}", mode.name())]),
+        )
+        .unwrap();
+        assert_eq!(sc.config.machine.ipi_delivery, mode);
+        if mode == cpu_model::IpiDeliveryMode::Unicast {
+            assert_eq!(sc.hash, default.hash, "the default, written out");
+        } else {
+            assert_ne!(sc.hash, default.hash, "{mode:?} changes the hash");
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        dir.path(),
+        "bad.toml",
+        "[machine]\ncpus = 4\nipi_delivery = \"multicast\"\n",
+    );
+    let text = scenarios::load(s(&p), &[]).unwrap_err().to_string();
+    assert!(
+        text.contains("bad.toml:3: machine.ipi_delivery: unknown variant `multicast`"),
+        "{text}"
+    );
+}

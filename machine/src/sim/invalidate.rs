@@ -164,9 +164,11 @@ impl<O: Observer> Simulation<O> {
         let n = self.cpus.count();
         // Every other CPU, starting after the initiator.
         let others = (1..n).map(|i| CpuId((c.0 + i) % n));
-        // Lazy TLB: skipped CPUs flush before their next host-domain access.
+        // Lazy TLB: skipped CPUs flush before their next host-domain access
+        // (unless the delivery mode interrupts every other CPU anyway).
+        let skip_lazy = plan.skip_lazy && !self.ipis.delivery.all_others();
         let mut targets = n - 1;
-        if plan.skip_lazy {
+        if skip_lazy {
             for x in others.clone() {
                 if self.is_lazy(x, now, true) {
                     self.cpus[x].deferred_flush = Some(plan.flush);
@@ -181,25 +183,14 @@ impl<O: Observer> Simulation<O> {
             pages,
             flush: plan.flush,
         });
-        let mut t = t0 + local;
-        for target in others {
-            if self.is_lazy(target, now, plan.skip_lazy) {
-                continue;
-            }
-            t += self.costs.ipi_send_cycles;
-            sched.at(
-                Instant(t + self.costs.ipi_delivery_cycles),
-                Event::IpiArrive {
-                    target,
-                    shootdown: sd,
-                },
-            );
-        }
+        let start = t0 + local;
+        let sent = self.send_ipis(c, sd, start, now, skip_lazy, sched);
+        debug_assert_eq!(sent, targets);
         self.cpus[c].stats.ipis_sent += u64::from(targets);
         if targets == 0 {
             self.shootdowns.remove(sd);
             // Nothing to wait for: continue once the local flush is done.
-            self.shootdown_done(c, t, sched)?;
+            self.shootdown_done(c, start, sched)?;
         }
         Ok(())
     }
@@ -266,7 +257,7 @@ impl<O: Observer> Simulation<O> {
             self.bg_catch_up(c, now.max(self.cpus[c].clock.irq_free_at));
         }
         let flush = self.shootdown_flush_on(c, sd.flush, sd.first_page, sd.pages, true);
-        let length = self.costs.ipi_handler_cycles + flush;
+        let length = super::ipi::arrival_cycles(&self.costs) + flush;
         let (start, end) = self.interrupt(c, now, length);
         let cpu = &mut self.cpus[c];
         cpu.clock.stolen_cycles += length;

@@ -19,10 +19,11 @@
 //!    the page table changes at the segment's start. Then the policy's unmap
 //!    plan: a local flush, then the remote invalidation. An IPI shootdown
 //!    (one per request, or per page): take the flush lock if the plan is
-//!    serialized, flush locally, send one IPI per other CPU
-//!    (`ipi_send_cycles` each, one after another), each target runs its
-//!    handler after `ipi_delivery_cycles` (`ipi_handler_cycles` + its flush,
-//!    stolen from what it was doing), the initiator sees each
+//!    serialized, flush locally, send one IPI per other CPU (timed by
+//!    `machine.ipi_delivery`, see `ipi/`: by default `ipi_send_cycles` each,
+//!    one after another), each target runs its handler after
+//!    `ipi_delivery_cycles` (`ipi_receive_cycles` + `ipi_handler_cycles` +
+//!    its flush, stolen from what it was doing), the initiator sees each
 //!    acknowledgement `ack_cycles` later, and continues when all are in
 //!    (see [`cpu_model::shootdown_latency_cycles`] for the closed form).
 //! 5. *Complete*: the placement is released for reuse (only now, after every
@@ -53,6 +54,7 @@ mod cpu;
 mod data;
 mod guests;
 mod invalidate;
+mod ipi;
 mod locks;
 mod slab;
 mod window;
@@ -197,6 +199,7 @@ pub enum Event {
 pub struct Simulation<O: Observer = NoObserver> {
     obs: O,
     ipi_seq: u64,
+    ipis: ipi::Ipis,
     service_rng: SimRng,
     process_cycles: u64,
     process_exponential: bool,
@@ -345,6 +348,7 @@ impl<O: Observer> Simulation<O> {
         Ok(Self {
             obs,
             ipi_seq: 0,
+            ipis: ipi::Ipis::new(cfg.machine.ipi_delivery),
             service_rng: rng_stream(cfg.seed, STREAM_SERVICE),
             process_cycles: cfg.host.process_cycles,
             process_exponential: cfg.host.process_distribution

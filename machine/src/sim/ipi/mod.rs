@@ -1,0 +1,190 @@
+//! IPI delivery: how a shootdown's IPIs leave the sender
+//! (`machine.ipi_delivery`), one file per mode, and what a target pays when
+//! one arrives.
+//!
+//! A mode answers, for a target list, when each target's IPI leaves the
+//! sender (its cost timeline: ICR writes or hypercalls, one after another)
+//! and whether it interrupts every other CPU whatever the list (a
+//! shorthand). What a target pays on arrival is the same under every mode
+//! and modelled apart from the sender: `ipi_delivery_cycles` in flight, then
+//! `ipi_receive_cycles` (a VM exit without posted interrupts) and
+//! `ipi_handler_cycles` at interrupt level, stolen from the target
+//! ([`arrival_cycles`]). The closed forms the machine must equal are
+//! [`cpu_model::broadcast_shootdown_latency_cycles`].
+
+mod pv_send_ipi;
+mod shorthand;
+mod unicast;
+mod x2apic_cluster;
+
+use super::{Event, Instant, Observer, Sched, ShootdownId, Simulation};
+use cpu_model::{CostTable, CpuId, IpiDeliveryMode};
+
+/// The machine's IPI delivery and its reusable buffers.
+pub(super) struct Ipis {
+    /// The mode's behaviour.
+    pub(super) delivery: &'static dyn IpiDelivery,
+    /// Targets of the shootdown being sent.
+    targets: Vec<CpuId>,
+    /// Their departure offsets.
+    departs: Vec<u64>,
+}
+
+impl Ipis {
+    pub(super) fn new(mode: IpiDeliveryMode) -> Self {
+        Self {
+            delivery: delivery(mode),
+            targets: Vec::new(),
+            departs: Vec::new(),
+        }
+    }
+}
+
+impl<O: Observer> Simulation<O> {
+    /// Sends `shootdown`'s IPIs from CPU `from` to every other CPU (in
+    /// order, starting after `from`) except those lazy TLB skips at `now`,
+    /// the sender starting at `start`: each arrives `ipi_delivery_cycles`
+    /// after it leaves, as the delivery mode times it. Returns the number
+    /// sent.
+    pub(super) fn send_ipis(
+        &mut self,
+        from: CpuId,
+        shootdown: ShootdownId,
+        start: u64,
+        now: u64,
+        skip_lazy: bool,
+        sched: &mut Sched<'_>,
+    ) -> u32 {
+        let n = self.cpus.count();
+        let mut list = std::mem::take(&mut self.ipis.targets);
+        let mut departs = std::mem::take(&mut self.ipis.departs);
+        list.clear();
+        list.extend(
+            (1..n)
+                .map(|i| CpuId((from.0 + i) % n))
+                .filter(|&x| !self.is_lazy(x, now, skip_lazy)),
+        );
+        self.ipis.delivery.send(&list, &self.costs, &mut departs);
+        for (&target, &leave) in list.iter().zip(&departs) {
+            sched.at(
+                Instant(start + leave + self.costs.ipi_delivery_cycles),
+                Event::IpiArrive { target, shootdown },
+            );
+        }
+        let sent = u32::try_from(list.len()).expect("CPU count fits u32");
+        self.ipis.targets = list;
+        self.ipis.departs = departs;
+        sent
+    }
+}
+
+/// How IPIs leave a sender.
+pub(super) trait IpiDelivery: Send + Sync {
+    /// Whether an IPI reaches every other CPU whatever the target list (so
+    /// no CPU can be skipped, e.g. by lazy TLB).
+    fn all_others(&self) -> bool {
+        false
+    }
+
+    /// The sender's timeline for `targets` (in the order given): writes,
+    /// for each target in that order, the cycles after the sender starts
+    /// sending at which its IPI leaves (`departs`, cleared first).
+    fn send(&self, targets: &[CpuId], costs: &CostTable, departs: &mut Vec<u64>);
+}
+
+/// The delivery of `mode`.
+pub(super) fn delivery(mode: IpiDeliveryMode) -> &'static dyn IpiDelivery {
+    match mode {
+        IpiDeliveryMode::Unicast => &unicast::Unicast,
+        IpiDeliveryMode::X2apicCluster => &x2apic_cluster::X2apicCluster,
+        IpiDeliveryMode::Shorthand => &shorthand::Shorthand,
+        IpiDeliveryMode::PvSendIpi => &pv_send_ipi::PvSendIpi,
+    }
+}
+
+/// What a target pays at interrupt level when an IPI arrives, before the
+/// flush its handler does: the VM exit to take it (0 with posted
+/// interrupts or on bare metal) and the handler's entry, exit and
+/// acknowledgement write.
+pub(super) fn arrival_cycles(costs: &CostTable) -> u64 {
+    costs.ipi_receive_cycles + costs.ipi_handler_cycles
+}
+
+/// Groups `targets` by `group(target)` and charges `cost` per group, groups
+/// in ascending order (the kernel walks its cpumask upwards): each target's
+/// IPI leaves when its group's send ends. `group_of` gives each target's
+/// group, in the order of `targets`.
+fn grouped_sends(
+    targets: &[CpuId],
+    cost: u64,
+    departs: &mut Vec<u64>,
+    mut group_of: impl FnMut(&[CpuId]) -> Vec<u64>,
+) {
+    let groups = group_of(targets);
+    let mut order: Vec<u64> = groups.clone();
+    order.sort_unstable();
+    order.dedup();
+    departs.clear();
+    departs.extend(groups.iter().map(|g| {
+        let rank = order.partition_point(|x| x < g) as u64;
+        (rank + 1) * cost
+    }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn departs(mode: IpiDeliveryMode, targets: &[u32], costs: &CostTable) -> Vec<u64> {
+        let t: Vec<CpuId> = targets.iter().copied().map(CpuId).collect();
+        let mut out = vec![7; 3];
+        delivery(mode).send(&t, costs, &mut out);
+        out
+    }
+
+    #[test]
+    fn each_mode_times_its_sends() {
+        let c = CostTable::default();
+        let s = c.ipi_send_cycles;
+        assert_eq!(
+            departs(IpiDeliveryMode::Unicast, &[3, 1, 2], &c),
+            [s, 2 * s, 3 * s]
+        );
+        // CPUs 17 and 33 are in clusters 1 and 2, 3 in cluster 0.
+        assert_eq!(
+            departs(IpiDeliveryMode::X2apicCluster, &[17, 33, 3, 18], &c),
+            [2 * s, 3 * s, s, 2 * s]
+        );
+        assert_eq!(departs(IpiDeliveryMode::Shorthand, &[5, 1], &c), [s, s]);
+        let h = c.ipi_hypercall_cycles;
+        // Windows of 128 ids from the lowest target: 1..=128, then 129...
+        assert_eq!(
+            departs(IpiDeliveryMode::PvSendIpi, &[200, 1, 128, 129], &c),
+            [2 * h, h, h, 2 * h]
+        );
+        assert!(departs(IpiDeliveryMode::PvSendIpi, &[], &c).is_empty());
+        assert!(delivery(IpiDeliveryMode::Shorthand).all_others());
+        assert!(!delivery(IpiDeliveryMode::X2apicCluster).all_others());
+    }
+
+    /// The machine's timeline agrees with the closed form's send counts
+    /// when every other CPU is a target (targets in the machine's order:
+    /// starting after the initiator).
+    #[test]
+    fn last_departure_is_the_closed_form_send_time() {
+        let c = CostTable::default();
+        for mode in IpiDeliveryMode::ALL {
+            for (cpus, init) in [(2, 0), (17, 16), (17, 3), (64, 9), (129, 5), (256, 0)] {
+                let t: Vec<CpuId> = (1..cpus).map(|i| CpuId((init + i) % cpus)).collect();
+                let mut d = Vec::new();
+                delivery(mode).send(&t, &c, &mut d);
+                let last = d.iter().copied().max().unwrap_or(0);
+                assert_eq!(
+                    last,
+                    cpu_model::broadcast_send_cycles(&c, mode, cpus, init),
+                    "{mode:?} {cpus} CPUs from {init}"
+                );
+            }
+        }
+    }
+}
