@@ -40,7 +40,7 @@ impl TlbGeometry {
             "entries must be > 0"
         } else if self.ways == 0 {
             "ways must be > 0"
-        } else if self.entries % self.ways != 0 {
+        } else if !self.entries.is_multiple_of(self.ways) {
             "entries must be a multiple of ways"
         } else {
             return Ok(());

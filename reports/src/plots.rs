@@ -692,9 +692,9 @@ fn x_layout(values: &[serde_json::Value]) -> (Vec<f64>, Ticks, (f64, f64)) {
 
 /// `4096` -> `4 KiB`, `1048576` -> `1 MiB` (whole KiB only).
 fn binary_size(n: u64) -> String {
-    if n >= 1 << 30 && n % (1 << 30) == 0 {
+    if n >= 1 << 30 && n.is_multiple_of(1 << 30) {
         format!("{} GiB", n >> 30)
-    } else if n >= 1 << 20 && n % (1 << 20) == 0 {
+    } else if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
         format!("{} MiB", n >> 20)
     } else {
         format!("{} KiB", n >> 10)

@@ -555,7 +555,7 @@ mod tests {
         let mut seen = std::collections::BTreeSet::new();
         for _ in 0..10_000 {
             let v = s.draw(&mut rng);
-            assert!((4096..=45_056).contains(&v) && v % 4096 == 0);
+            assert!((4096..=45_056).contains(&v) && v.is_multiple_of(4096));
             seen.insert(v);
         }
         assert_eq!(seen.len(), 11, "all 11 segment counts drawn");
