@@ -859,6 +859,19 @@ impl TlbHierarchy {
         self.l1.contains(asid, va) || self.l2.as_ref().is_some_and(|l2| l2.contains(asid, va))
     }
 
+    /// Whether some level holds an entry (current or stale) for any of
+    /// `pages` in `asid`: a read-only query, no LRU update (an oracle of
+    /// which CPUs a shootdown must reach).
+    pub fn holds_any<I>(&self, asid: Asid, pages: I) -> bool
+    where
+        I: IntoIterator,
+        I::Item: Borrow<VirtPage>,
+    {
+        pages
+            .into_iter()
+            .any(|p| self.contains(asid, p.borrow().addr()))
+    }
+
     /// Install `t` (the result of a page walk) in every level.
     pub fn fill(&mut self, t: Translation) {
         self.l1.insert(t);

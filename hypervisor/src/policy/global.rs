@@ -73,6 +73,7 @@ fn build(p: &Params, _: &BuildContext) -> Result<Box<dyn MappingPolicy>, ParamPr
             },
             serialized: p.bool("flush_lock"),
             skip_lazy: p.bool("lazy_tlb"),
+            ..Shootdown::default()
         },
     }))
 }

@@ -12,17 +12,25 @@
 //! stands for. Adding a policy is one file plus one line in
 //! [`Registry::builtin`] (or [`Registry::register`] from outside this crate).
 
+mod area;
+mod batched;
+mod broadcast;
 mod global;
+mod hypercall_flush;
 mod params;
 mod percpu;
 pub mod plan;
 mod registry;
+mod targeted;
 
+pub use area::DomainArea;
+pub use batched::BatchedUnmaps;
 pub use global::GlobalFlush;
 pub use params::{BuildContext, ParamKind, ParamProblem, ParamSpec, ParamValue, Params, RawValue};
 pub use percpu::PerCpuSlots;
 pub use plan::{
-    LocalFlush, RemoteInvalidation, Shootdown, ShootdownFlush, ShootdownGranularity, UnmapPlan,
+    Batch, BatchRelease, Broadcast, IpiSend, LocalFlush, RemoteInvalidation, Shootdown,
+    ShootdownFlush, ShootdownGranularity, ShootdownTargets, UnmapPlan,
 };
 pub use registry::{BuildFn, PolicyInfo, PolicyName, PolicySpec, Registry, RegistryError};
 

@@ -14,6 +14,18 @@ pub(super) struct Shootdown {
     pub(super) pages: u32,
     /// What targets flush.
     pub(super) flush: ShootdownFlush,
+    /// What its last acknowledgement completes.
+    pub(super) settles: Settles,
+}
+
+/// What a shootdown's last acknowledgement completes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) enum Settles {
+    /// The initiator's current request's unmap.
+    #[default]
+    Request,
+    /// The initiator's batch of unmaps.
+    Batch,
 }
 
 impl<O: Observer> Simulation<O> {
@@ -152,6 +164,45 @@ impl<O: Observer> Simulation<O> {
             }
         };
         self.backends[b].phase = Phase::WaitAcks;
+        let range = (first, pages);
+        if let Some(t) = self.send_shootdown(c, plan, range, now, Settles::Request, sched) {
+            // Nothing to wait for: continue once the local flush is done.
+            self.shootdown_done(c, t, sched)?;
+        }
+        Ok(())
+    }
+
+    /// Whether shootdown `plan` of pages `first..first + pages` leaves CPU
+    /// `x` out: lazy (when the plan skips lazy CPUs), or holding none of
+    /// the pages (when the plan targets holders only).
+    fn leaves_out(&self, x: CpuId, plan: ShootdownPlan, range: (u64, u32), now: u64) -> bool {
+        if self.is_lazy(x, now, plan.skip_lazy) {
+            return true;
+        }
+        match plan.targets {
+            ShootdownTargets::All => false,
+            ShootdownTargets::Holders => !self.cpus[x].tlb.holds_any(
+                HOST_ASID,
+                (0..u64::from(range.1)).map(|i| VirtPage(range.0 + i)),
+            ),
+        }
+    }
+
+    /// Initiator `c` (holding the flush lock if `plan` is serialized)
+    /// flushes itself and sends `plan`'s IPIs for pages `range` (first,
+    /// count); `settles` says what the last acknowledgement completes.
+    /// Returns the cycle to go on at when no CPU was sent an IPI (the
+    /// caller then settles at once).
+    pub(super) fn send_shootdown(
+        &mut self,
+        c: CpuId,
+        plan: ShootdownPlan,
+        range: (u64, u32),
+        now: u64,
+        settles: Settles,
+        sched: &mut Sched<'_>,
+    ) -> Option<u64> {
+        let (first, pages) = range;
         self.window.shootdown();
         let lock = if plan.serialized {
             self.costs.flush_lock_cycles
@@ -166,12 +217,12 @@ impl<O: Observer> Simulation<O> {
         let others = (1..n).map(|i| CpuId((c.0 + i) % n));
         // Lazy TLB: skipped CPUs flush before their next host-domain access.
         let mut targets = n - 1;
-        if plan.skip_lazy {
-            for x in others.clone() {
-                if self.is_lazy(x, now, true) {
-                    self.cpus[x].deferred_flush = Some(plan.flush);
-                    targets -= 1;
-                }
+        for x in others.clone() {
+            if self.is_lazy(x, now, plan.skip_lazy) {
+                self.cpus[x].deferred_flush = Some(plan.flush);
+                targets -= 1;
+            } else if self.leaves_out(x, plan, range, now) {
+                targets -= 1;
             }
         }
         let sd = self.shootdowns.insert(Shootdown {
@@ -180,13 +231,25 @@ impl<O: Observer> Simulation<O> {
             first_page: first,
             pages,
             flush: plan.flush,
+            settles,
         });
         let mut t = t0 + local;
+        let per_target = match plan.send {
+            IpiSend::PerTarget => self.costs.ipi_send_cycles,
+            IpiSend::Hypercall { per_target_cycles } => {
+                if targets > 0 {
+                    // One hypercall; the hypervisor sends the IPIs.
+                    self.mgr.count_hypercall();
+                    t += self.costs.hypercall_cycles;
+                }
+                per_target_cycles
+            }
+        };
         for target in others {
-            if self.is_lazy(target, now, plan.skip_lazy) {
+            if self.leaves_out(target, plan, range, now) {
                 continue;
             }
-            t += self.costs.ipi_send_cycles;
+            t += per_target;
             sched.at(
                 Instant(t + self.costs.ipi_delivery_cycles),
                 Event::IpiArrive {
@@ -198,10 +261,9 @@ impl<O: Observer> Simulation<O> {
         self.cpus[c].stats.ipis_sent += u64::from(targets);
         if targets == 0 {
             self.shootdowns.remove(sd);
-            // Nothing to wait for: continue once the local flush is done.
-            self.shootdown_done(c, t, sched)?;
+            return Some(t);
         }
-        Ok(())
+        None
     }
 
     /// Every acknowledgement of CPU `c`'s shootdown is in at `now`.
@@ -219,7 +281,7 @@ impl<O: Observer> Simulation<O> {
         };
         if let Some(next) = released {
             // Handed over directly (FIFO), at this cycle.
-            self.begin_shootdown(next, now, sched)?;
+            self.resume_flush_lock_waiter(next, now, sched)?;
         }
         self.backends[b].shootdowns_left -= 1;
         if self.backends[b].shootdowns_left > 0 {
@@ -302,9 +364,12 @@ impl<O: Observer> Simulation<O> {
         let sd = &mut self.shootdowns[shootdown];
         sd.acks_left -= 1;
         if sd.acks_left == 0 {
-            let initiator = sd.initiator;
+            let (initiator, settles) = (sd.initiator, sd.settles);
             self.shootdowns.remove(shootdown);
-            self.shootdown_done(initiator, now, sched)?;
+            match settles {
+                Settles::Request => self.shootdown_done(initiator, now, sched)?,
+                Settles::Batch => self.batch_shootdown_done(initiator, now, sched)?,
+            }
         }
         Ok(())
     }

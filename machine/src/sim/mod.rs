@@ -38,6 +38,8 @@
 
 mod backend;
 mod background;
+mod batch;
+mod broadcast;
 mod cpu;
 mod data;
 mod guests;
@@ -59,9 +61,9 @@ use crate::observe::{IpiRecord, NoObserver, Observer, SliceKind};
 use crate::stats::{CpuStats, LatencyBreakdown, RunResult};
 use cpu_model::{CostTable, CpuClock, CpuId};
 use hypervisor::{
-    HvError, LocalFlush, MappingPolicy, PageTableManager, Placement, PolicyName,
+    HvError, IpiSend, LocalFlush, MappingPolicy, PageTableManager, Placement, PolicyName,
     RemoteInvalidation, Shootdown as ShootdownPlan, ShootdownFlush, ShootdownGranularity,
-    HOST_ASID,
+    ShootdownTargets, HOST_ASID,
 };
 use mmu::{
     AccessCosts, AccessOutcome, Asid, FlushKind, MmuError, PageSize, PageTable, PageWalkCache,
@@ -303,6 +305,7 @@ impl<O: Observer> Simulation<O> {
                 phase_start: 0,
                 shootdowns_left: 0,
                 shootdown: ShootdownPlan::default(),
+                pending: batch::PendingBatch::default(),
             })
             .collect();
         sources.resize_with(cfg.guests.len(), || None);
