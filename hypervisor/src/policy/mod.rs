@@ -17,6 +17,7 @@ mod batched;
 mod broadcast;
 mod global;
 mod hypercall_flush;
+mod kmap;
 mod params;
 mod percpu;
 pub mod plan;
@@ -84,4 +85,19 @@ pub trait MappingPolicy: Send {
     /// What the unmap needs: a local flush on the serving CPU, then the
     /// invalidation of other CPUs' TLBs.
     fn on_unmap(&self, placement: Placement) -> UnmapPlan;
+
+    /// A shootdown the map of the placement [`MappingPolicy::place`] just
+    /// chose needs before the buffer is touched (a pool that wrapped, for
+    /// example); `None` (the default) for none.
+    fn map_shootdown(&self, _placement: Placement) -> Option<Shootdown> {
+        None
+    }
+
+    /// Whether map and unmap are serialized by one domain-wide spinlock
+    /// (the machine's map lock, `costs.map_lock_cycles`, its waiters
+    /// spinning) even when `host.map_lock` is off (when it is on, its
+    /// `host.map_lock_waiter` applies). Default: no.
+    fn serializes_maps(&self) -> bool {
+        false
+    }
 }

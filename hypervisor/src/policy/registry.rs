@@ -119,6 +119,7 @@ impl Registry {
             super::broadcast::INFO,
             super::hypercall_flush::INFO,
             super::targeted::INFO,
+            super::kmap::INFO,
         ] {
             r.register(info).expect("built-in names are distinct");
         }

@@ -36,6 +36,10 @@ pub(super) enum Phase {
     WaitBatchAcks,
     /// Completion segment of every request of a flushed batch.
     CompleteBatch,
+    /// Waiting for the flush lock for the map's shootdown.
+    WaitMapFlushLock,
+    /// Waiting for the map shootdown's acknowledgements.
+    WaitMapAcks,
 }
 
 /// A backend thread, one per registered CPU.
@@ -52,6 +56,9 @@ pub(super) struct Backend {
     pub(super) shootdown: ShootdownPlan,
     /// Unmaps gathered for one shootdown (batched plans).
     pub(super) pending: super::batch::PendingBatch,
+    /// The map's shootdown, the map segment's cost, and since when
+    /// (policies whose map needs one).
+    pub(super) map_wait: Option<(ShootdownPlan, u64, u64)>,
 }
 
 impl Backend {
@@ -129,6 +136,9 @@ impl<O: Observer> Simulation<O> {
         match self.policy.on_map(placement) {
             LocalFlush::None => {}
             LocalFlush::Pages => cost += self.flush_range_local(c, placement.base.0, pages),
+        }
+        if let Some(plan) = self.policy.map_shootdown(placement) {
+            return self.start_map_shootdown(c, now, plan, cost, sched);
         }
         self.backends[b].phase = Phase::Map;
         self.start_segment(c, now, cost, sched);

@@ -127,10 +127,10 @@ impl<O: Observer> Simulation<O> {
         now: u64,
         sched: &mut Sched<'_>,
     ) -> Result<(), SimError> {
-        if self.backends[self.backend_of(next)].phase == Phase::WaitBatchLock {
-            self.begin_batch_shootdown(next, now, sched)
-        } else {
-            self.begin_shootdown(next, now, sched)
+        match self.backends[self.backend_of(next)].phase {
+            Phase::WaitBatchLock => self.begin_batch_shootdown(next, now, sched),
+            Phase::WaitMapFlushLock => self.begin_map_shootdown(next, now, sched),
+            _ => self.begin_shootdown(next, now, sched),
         }
     }
 

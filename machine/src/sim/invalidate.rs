@@ -26,6 +26,8 @@ pub(super) enum Settles {
     Request,
     /// The initiator's batch of unmaps.
     Batch,
+    /// The initiator's map.
+    Map,
 }
 
 impl<O: Observer> Simulation<O> {
@@ -369,6 +371,7 @@ impl<O: Observer> Simulation<O> {
             match settles {
                 Settles::Request => self.shootdown_done(initiator, now, sched)?,
                 Settles::Batch => self.batch_shootdown_done(initiator, now, sched)?,
+                Settles::Map => self.map_shootdown_done(initiator, now, sched)?,
             }
         }
         Ok(())

@@ -45,6 +45,7 @@ mod data;
 mod guests;
 mod invalidate;
 mod locks;
+mod map_flush;
 mod slab;
 mod window;
 
@@ -262,6 +263,14 @@ impl<O: Observer> Simulation<O> {
         let mut mgr = PageTableManager::new(n, io * 2, max_pages);
         let io_ids: Vec<CpuId> = (0..io).map(CpuId).collect();
         policy.setup(&mut mgr, &io_ids)?;
+        // A policy's own lock is a spinlock (kmap_lock): its waiters spin.
+        let policy_lock = !cfg.host.map_lock && policy.serializes_maps();
+        let map_lock = cfg.host.map_lock || policy_lock;
+        let map_lock_waiter = if policy_lock {
+            crate::config::LockWaiter::Spin
+        } else {
+            cfg.host.map_lock_waiter
+        };
 
         let mut bg_table = PageTable::new();
         if cfg.background.enabled {
@@ -306,6 +315,7 @@ impl<O: Observer> Simulation<O> {
                 shootdowns_left: 0,
                 shootdown: ShootdownPlan::default(),
                 pending: batch::PendingBatch::default(),
+                map_wait: None,
             })
             .collect();
         sources.resize_with(cfg.guests.len(), || None);
@@ -362,8 +372,8 @@ impl<O: Observer> Simulation<O> {
             shootdowns: Slab::default(),
             flush_lock: FifoLock::new(true),
             map_lock_through_flush: cfg.host.map_lock_through_flush,
-            map_lock_waiter: cfg.host.map_lock_waiter,
-            map_lock: FifoLock::new(cfg.host.map_lock),
+            map_lock_waiter,
+            map_lock: FifoLock::new(map_lock),
             migration_rng: rng_stream(cfg.seed, STREAM_MIGRATION),
             window: Window::new(&cfg.stop),
             peak_in_flight: 0,

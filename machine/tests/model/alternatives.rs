@@ -118,3 +118,31 @@ fn targeted_sends_no_useless_ipi() {
     // Only a CPU the request migrated to can hold its pages.
     assert!(r.ipis_sent() > 0 && r.ipis_sent() <= r.migrations);
 }
+
+#[test]
+fn kmap_flushes_every_cpu_once_per_wrap_of_its_pool() {
+    let cfg = migrating(4_000);
+    let others = u64::from(cfg.machine.cpus - 1);
+    let max_pages = cfg.max_request_pages();
+    for slots in [64_u64, 256] {
+        let raw = RawValue::Int(i64::try_from(slots).unwrap());
+        let r = go_with(&cfg, "kmap", &[("slots", raw)]);
+        assert_eq!(
+            r.stale_uses(),
+            0,
+            "slots are reused only after a wrap flush"
+        );
+        // Pages mapped in the window; a lap uses between `slots` less the
+        // in-flight requests' pages (skipped) and `slots` of them.
+        let pages = r.io_bytes.div_ceil(4096);
+        let in_flight = u64::from(cfg.host.io_cpus) * max_pages;
+        let (fewest, most) = (pages / slots, pages / (slots - in_flight) + 1);
+        assert!(
+            (fewest.saturating_sub(1)..=most).contains(&r.shootdowns),
+            "{} shootdowns for {pages} pages through {slots} slots",
+            r.shootdowns
+        );
+        assert_eq!(r.ipis_sent(), r.shootdowns * others);
+        assert_eq!(r.flushes().local_page, 0, "no flush on individual unmaps");
+    }
+}
