@@ -27,14 +27,14 @@
 //! batch's shootdown: the next request mapped there is served through TLB
 //! entries still holding the old frame (stale uses).
 
+use super::area::DomainArea;
+use super::global::FLUSH_LOCK;
 use super::params::{BuildContext, ParamKind, ParamProblem, ParamSpec, ParamValue, Params};
 use super::plan::{
     Batch, BatchRelease, LocalFlush, RemoteInvalidation, Shootdown, ShootdownFlush, UnmapPlan,
 };
 use super::registry::PolicyInfo;
 use super::MappingPolicy;
-use crate::{HvError, PageTableManager, Placement};
-use cpu_model::CpuId;
 
 const PARAMS: &[ParamSpec] = &[
     ParamSpec {
@@ -55,12 +55,7 @@ const PARAMS: &[ParamSpec] = &[
               request boundary, cycles (0: only when full or when the backend runs out of \
               requests, as netback)",
     },
-    ParamSpec {
-        name: "flush_lock",
-        kind: ParamKind::Bool,
-        default: ParamValue::Bool(true),
-        doc: "serialize batch shootdowns with one lock (Xen's flush_lock, costs.flush_lock_cycles)",
-    },
+    FLUSH_LOCK,
 ];
 
 /// The registry entry of `batched`.
@@ -87,79 +82,45 @@ pub(super) const UNSAFE_INFO: PolicyInfo = PolicyInfo {
     build: build_unsafe,
 };
 
-fn batch(p: &Params, release: BatchRelease) -> BatchedUnmaps {
-    BatchedUnmaps {
-        batch: Batch {
-            shootdown: Shootdown {
-                flush: ShootdownFlush::Full,
-                serialized: p.bool("flush_lock"),
-                ..Shootdown::default()
-            },
-            size: u32::try_from(p.int("batch_size")).expect("declared within u32"),
-            timeout_cycles: p.int("timeout_cycles"),
-            release,
+fn batch(p: &Params, name: &'static str, release: BatchRelease) -> Box<dyn MappingPolicy> {
+    let size = u32::try_from(p.int("batch_size")).expect("declared within u32");
+    Box::new(DomainArea {
+        name,
+        unmap: UnmapPlan {
+            local: LocalFlush::None,
+            remote: RemoteInvalidation::Batched(Batch {
+                shootdown: Shootdown {
+                    flush: ShootdownFlush::Full,
+                    serialized: p.bool("flush_lock"),
+                    ..Shootdown::default()
+                },
+                size,
+                timeout_cycles: p.int("timeout_cycles"),
+                release,
+            }),
         },
-    }
+        // Room for every backend's full batch besides the request it
+        // serves; the unsafe variant reuses at once and needs none.
+        extra_chunks_per_cpu: match release {
+            BatchRelease::AfterFlush => size,
+            BatchRelease::AtUnmap => 0,
+        },
+    })
 }
 
 fn build(p: &Params, _: &BuildContext) -> Result<Box<dyn MappingPolicy>, ParamProblem> {
-    Ok(Box::new(batch(p, BatchRelease::AfterFlush)))
+    Ok(batch(p, INFO.name, BatchRelease::AfterFlush))
 }
 
 fn build_unsafe(p: &Params, _: &BuildContext) -> Result<Box<dyn MappingPolicy>, ParamProblem> {
-    Ok(Box::new(batch(p, BatchRelease::AtUnmap)))
-}
-
-/// Batched unmaps.
-#[derive(Clone, Debug)]
-pub struct BatchedUnmaps {
-    /// The plan of every unmap.
-    pub batch: Batch,
-}
-
-impl MappingPolicy for BatchedUnmaps {
-    fn name(&self) -> &str {
-        match self.batch.release {
-            BatchRelease::AfterFlush => INFO.name,
-            BatchRelease::AtUnmap => UNSAFE_INFO.name,
-        }
-    }
-    fn setup(&mut self, mgr: &mut PageTableManager, io_cpus: &[CpuId]) -> Result<(), HvError> {
-        if self.batch.release == BatchRelease::AfterFlush {
-            // Room for every backend's full batch besides the request it serves.
-            let cpus = u32::try_from(io_cpus.len()).expect("CPU count fits u32");
-            mgr.add_chunks(cpus * self.batch.size);
-        }
-        Ok(())
-    }
-    fn place(
-        &mut self,
-        mgr: &mut PageTableManager,
-        _cpu: CpuId,
-        pages: u32,
-    ) -> Result<Placement, HvError> {
-        mgr.take_chunk(pages)
-    }
-    fn on_map(&self, _: Placement) -> LocalFlush {
-        // Mapping a fresh PTE needs no flush (x86 does not cache non-present
-        // entries).
-        LocalFlush::None
-    }
-    fn on_foreign_access(&self, _: Placement) -> LocalFlush {
-        // The batch's shootdown reaches every CPU before the area is reused.
-        LocalFlush::None
-    }
-    fn on_unmap(&self, _: Placement) -> UnmapPlan {
-        UnmapPlan {
-            local: LocalFlush::None,
-            remote: RemoteInvalidation::Batched(self.batch),
-        }
-    }
+    Ok(batch(p, UNSAFE_INFO.name, BatchRelease::AtUnmap))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::PageTableManager;
+    use cpu_model::CpuId;
 
     #[test]
     fn the_safe_variant_reserves_room_for_full_batches() {

@@ -20,9 +20,9 @@
 //! Safe: the initiator goes on (and the area is reused) only after
 //! `TLBSYNC`, when every TLB has lost the pages.
 
-use super::area::DomainArea;
+use super::area::{flush_param, DomainArea, RANGE_FLUSH};
 use super::params::{BuildContext, ParamKind, ParamProblem, ParamSpec, ParamValue, Params};
-use super::plan::{Broadcast, LocalFlush, RemoteInvalidation, ShootdownFlush, UnmapPlan};
+use super::plan::{Broadcast, RemoteInvalidation};
 use super::registry::PolicyInfo;
 use super::MappingPolicy;
 
@@ -35,13 +35,7 @@ pub(super) const INFO: PolicyInfo = PolicyInfo {
                  2025; arch/x86/include/asm/tlb.h)",
     unsafe_variant: false,
     params: &[
-        ParamSpec {
-            name: "flush",
-            kind: ParamKind::Choice(&["range", "full"]),
-            default: ParamValue::Choice("range"),
-            doc: "what is invalidated: \"range\" (the unmapped pages, the whole address space \
-                  above host.flush_ceiling_pages) or \"full\"",
-        },
+        RANGE_FLUSH,
         ParamSpec {
             name: "issue_cycles",
             kind: ParamKind::Int {
@@ -72,20 +66,14 @@ pub(super) const INFO: PolicyInfo = PolicyInfo {
 };
 
 fn build(p: &Params, _: &BuildContext) -> Result<Box<dyn MappingPolicy>, ParamProblem> {
-    Ok(Box::new(DomainArea {
-        name: INFO.name,
-        unmap: UnmapPlan {
-            local: LocalFlush::None,
-            remote: RemoteInvalidation::Broadcast(Broadcast {
-                flush: match p.choice("flush") {
-                    "full" => ShootdownFlush::Full,
-                    _ => ShootdownFlush::Range,
-                },
-                issue_cycles: p.int("issue_cycles"),
-                pages_per_instruction: u32::try_from(p.int("pages_per_instruction"))
-                    .expect("declared within u32"),
-                sync_cycles: p.int("sync_cycles"),
-            }),
-        },
-    }))
+    DomainArea::boxed(
+        INFO.name,
+        RemoteInvalidation::Broadcast(Broadcast {
+            flush: flush_param(p),
+            issue_cycles: p.int("issue_cycles"),
+            pages_per_instruction: u32::try_from(p.int("pages_per_instruction"))
+                .expect("declared within u32"),
+            sync_cycles: p.int("sync_cycles"),
+        }),
+    )
 }

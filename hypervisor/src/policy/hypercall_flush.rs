@@ -19,9 +19,10 @@
 //! Safe: the hypercall returns only when every CPU has flushed, before the
 //! area is reused (as `global`).
 
-use super::area::DomainArea;
+use super::area::{shootdown_param, DomainArea};
+use super::global::FLUSH_LOCK;
 use super::params::{BuildContext, ParamKind, ParamProblem, ParamSpec, ParamValue, Params};
-use super::plan::{IpiSend, LocalFlush, RemoteInvalidation, Shootdown, ShootdownFlush, UnmapPlan};
+use super::plan::{IpiSend, RemoteInvalidation, Shootdown};
 use super::registry::PolicyInfo;
 use super::MappingPolicy;
 
@@ -41,12 +42,7 @@ pub(super) const INFO: PolicyInfo = PolicyInfo {
             doc: "what each CPU flushes: \"full\" (HVMOP_flush_tlbs flushes everything) or \
                   \"range\" (a flush-list hypercall, full above host.flush_ceiling_pages)",
         },
-        ParamSpec {
-            name: "flush_lock",
-            kind: ParamKind::Bool,
-            default: ParamValue::Bool(true),
-            doc: "serialize flushes with one lock (Xen's flush_lock, costs.flush_lock_cycles)",
-        },
+        FLUSH_LOCK,
         ParamSpec {
             name: "host_send_cycles",
             kind: ParamKind::Int {
@@ -62,21 +58,13 @@ pub(super) const INFO: PolicyInfo = PolicyInfo {
 };
 
 fn build(p: &Params, _: &BuildContext) -> Result<Box<dyn MappingPolicy>, ParamProblem> {
-    Ok(Box::new(DomainArea {
-        name: INFO.name,
-        unmap: UnmapPlan {
-            local: LocalFlush::None,
-            remote: RemoteInvalidation::Ipi(Shootdown {
-                flush: match p.choice("flush") {
-                    "range" => ShootdownFlush::Range,
-                    _ => ShootdownFlush::Full,
-                },
-                serialized: p.bool("flush_lock"),
-                send: IpiSend::Hypercall {
-                    per_target_cycles: p.int("host_send_cycles"),
-                },
-                ..Shootdown::default()
-            }),
-        },
-    }))
+    DomainArea::boxed(
+        INFO.name,
+        RemoteInvalidation::Ipi(Shootdown {
+            send: IpiSend::Hypercall {
+                per_target_cycles: p.int("host_send_cycles"),
+            },
+            ..shootdown_param(p)
+        }),
+    )
 }

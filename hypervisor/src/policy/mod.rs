@@ -25,8 +25,6 @@ mod registry;
 mod targeted;
 
 pub use area::DomainArea;
-pub use batched::BatchedUnmaps;
-pub use global::GlobalFlush;
 pub use params::{BuildContext, ParamKind, ParamProblem, ParamSpec, ParamValue, Params, RawValue};
 pub use percpu::PerCpuSlots;
 pub use plan::{

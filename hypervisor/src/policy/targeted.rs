@@ -17,11 +17,10 @@
 //! of them (x86 caches no non-present entry), and every holder is flushed
 //! before the area is reused.
 
-use super::area::DomainArea;
-use super::params::{BuildContext, ParamKind, ParamProblem, ParamSpec, ParamValue, Params};
-use super::plan::{
-    LocalFlush, RemoteInvalidation, Shootdown, ShootdownFlush, ShootdownTargets, UnmapPlan,
-};
+use super::area::{shootdown_param, DomainArea, RANGE_FLUSH};
+use super::global::FLUSH_LOCK;
+use super::params::{BuildContext, ParamProblem, Params};
+use super::plan::{RemoteInvalidation, Shootdown, ShootdownTargets};
 use super::registry::PolicyInfo;
 use super::MappingPolicy;
 
@@ -32,38 +31,16 @@ pub(super) const INFO: PolicyInfo = PolicyInfo {
               its pages (an oracle)",
     stands_for: "the upper bound of access tracking, ABIS (N. Amit, USENIX ATC 2017)",
     unsafe_variant: false,
-    params: &[
-        ParamSpec {
-            name: "flush",
-            kind: ParamKind::Choice(&["range", "full"]),
-            default: ParamValue::Choice("range"),
-            doc: "what each holder flushes: \"range\" (the unmapped pages, full above \
-                  host.flush_ceiling_pages) or \"full\"",
-        },
-        ParamSpec {
-            name: "flush_lock",
-            kind: ParamKind::Bool,
-            default: ParamValue::Bool(true),
-            doc: "serialize shootdowns with one lock (costs.flush_lock_cycles)",
-        },
-    ],
+    params: &[RANGE_FLUSH, FLUSH_LOCK],
     build,
 };
 
 fn build(p: &Params, _: &BuildContext) -> Result<Box<dyn MappingPolicy>, ParamProblem> {
-    Ok(Box::new(DomainArea {
-        name: INFO.name,
-        unmap: UnmapPlan {
-            local: LocalFlush::None,
-            remote: RemoteInvalidation::Ipi(Shootdown {
-                flush: match p.choice("flush") {
-                    "full" => ShootdownFlush::Full,
-                    _ => ShootdownFlush::Range,
-                },
-                serialized: p.bool("flush_lock"),
-                targets: ShootdownTargets::Holders,
-                ..Shootdown::default()
-            }),
-        },
-    }))
+    DomainArea::boxed(
+        INFO.name,
+        RemoteInvalidation::Ipi(Shootdown {
+            targets: ShootdownTargets::Holders,
+            ..shootdown_param(p)
+        }),
+    )
 }

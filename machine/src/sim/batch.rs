@@ -92,11 +92,10 @@ impl<O: Observer> Simulation<O> {
         let b = self.backend_of(c);
         self.backends[b].pending.flush_start = now;
         let plan = self.backends[b].pending.plan.expect("a batch has a plan");
-        if plan.shootdown.serialized && !self.flush_lock.take(c) {
-            self.backends[b].phase = Phase::WaitBatchLock;
-            return Ok(());
+        if self.take_flush_lock(c, plan.shootdown.serialized, Phase::WaitBatchLock) {
+            self.begin_batch_shootdown(c, now, sched)?;
         }
-        self.begin_batch_shootdown(c, now, sched)
+        Ok(())
     }
 
     /// CPU `c` holds the flush lock (if any): its batch's shootdown starts.
@@ -117,6 +116,42 @@ impl<O: Observer> Simulation<O> {
             self.batch_shootdown_done(c, t, sched)?;
         }
         Ok(())
+    }
+
+    /// Takes the flush lock for CPU `c` if `serialized`: true if it may go
+    /// on now, false if it now waits in `phase`.
+    pub(super) fn take_flush_lock(&mut self, c: CpuId, serialized: bool, phase: Phase) -> bool {
+        if !serialized || self.flush_lock.take(c) {
+            return true;
+        }
+        let b = self.backend_of(c);
+        self.backends[b].phase = phase;
+        false
+    }
+
+    /// Releases the flush lock at `now` if `serialized`, handing it to its
+    /// first waiter.
+    pub(super) fn hand_over_flush_lock(
+        &mut self,
+        serialized: bool,
+        now: u64,
+        sched: &mut Sched<'_>,
+    ) -> Result<(), SimError> {
+        if serialized {
+            if let Some(next) = self.flush_lock.release() {
+                self.resume_flush_lock_waiter(next, now, sched)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// CPU `c` spun from `start` to `now` waiting for a shootdown.
+    pub(super) fn spun_for_flush(&mut self, c: CpuId, start: u64, now: u64) {
+        self.cpus[c].stats.busy_cycles += self.window.counted(now - start);
+        if O::ENABLED {
+            self.obs
+                .slice(self.cpus[c].stats.cpu, SliceKind::FlushWait, start, now);
+        }
     }
 
     /// The flush lock was handed to `next` at `now`: it starts the shootdown
@@ -144,17 +179,9 @@ impl<O: Observer> Simulation<O> {
     ) -> Result<(), SimError> {
         let b = self.backend_of(c);
         let plan = self.backends[b].pending.plan.expect("a batch has a plan");
-        if plan.shootdown.serialized {
-            if let Some(next) = self.flush_lock.release() {
-                self.resume_flush_lock_waiter(next, now, sched)?;
-            }
-        }
+        self.hand_over_flush_lock(plan.shootdown.serialized, now, sched)?;
         let start = self.backends[b].pending.flush_start;
-        self.cpus[c].stats.busy_cycles += self.window.counted(now - start);
-        if O::ENABLED {
-            self.obs
-                .slice(self.cpus[c].stats.cpu, SliceKind::FlushWait, start, now);
-        }
+        self.spun_for_flush(c, start, now);
         let done = std::mem::take(&mut self.backends[b].pending.requests);
         for &r in &done {
             self.window

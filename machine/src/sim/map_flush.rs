@@ -23,11 +23,10 @@ impl<O: Observer> Simulation<O> {
     ) -> Result<(), SimError> {
         let b = self.backend_of(c);
         self.backends[b].map_wait = Some((plan, cost, now));
-        if plan.serialized && !self.flush_lock.take(c) {
-            self.backends[b].phase = Phase::WaitMapFlushLock;
-            return Ok(());
+        if self.take_flush_lock(c, plan.serialized, Phase::WaitMapFlushLock) {
+            self.begin_map_shootdown(c, now, sched)?;
         }
-        self.begin_map_shootdown(c, now, sched)
+        Ok(())
     }
 
     /// CPU `c` holds the flush lock (if any): its map's shootdown starts.
@@ -61,16 +60,8 @@ impl<O: Observer> Simulation<O> {
             .map_wait
             .take()
             .expect("a map shootdown is pending");
-        if plan.serialized {
-            if let Some(next) = self.flush_lock.release() {
-                self.resume_flush_lock_waiter(next, now, sched)?;
-            }
-        }
-        self.cpus[c].stats.busy_cycles += self.window.counted(now - start);
-        if O::ENABLED {
-            self.obs
-                .slice(self.cpus[c].stats.cpu, SliceKind::FlushWait, start, now);
-        }
+        self.hand_over_flush_lock(plan.serialized, now, sched)?;
+        self.spun_for_flush(c, start, now);
         self.backends[b].phase = Phase::Map;
         self.start_segment(c, now, cost, sched);
         Ok(())

@@ -87,6 +87,7 @@ fn broadcast_sends_no_ipi_runs_no_handler_and_remote_tlbs_lose_the_pages() {
     let none = DomainArea {
         name: "control",
         unmap: UnmapPlan::NOTHING,
+        extra_chunks_per_cpu: 0,
     };
     let control = run(&cfg, Box::new(none)).expect("runs").0;
     assert!(control.stale_uses() > 0);
