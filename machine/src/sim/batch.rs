@@ -183,15 +183,16 @@ impl<O: Observer> Simulation<O> {
         let start = self.backends[b].pending.flush_start;
         self.spun_for_flush(c, start, now);
         let done = std::mem::take(&mut self.backends[b].pending.requests);
+        // One segment completes them all: each waits for the whole of it.
+        let cost = self.costs.complete_cycles * done.len() as u64;
         for &r in &done {
             self.window
                 .add(Part::FlushWait, now - self.requests[r].flush_wait_start);
-            self.window.add(Part::Complete, self.costs.complete_cycles);
+            self.window.add(Part::Complete, cost);
             if let Some(placement) = self.requests[r].placement.take() {
                 self.mgr.release(placement);
             }
         }
-        let cost = self.costs.complete_cycles * done.len() as u64;
         self.backends[b].pending.completing = done;
         self.backends[b].phase = Phase::CompleteBatch;
         self.backends[b].phase_start = now;
