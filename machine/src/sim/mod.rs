@@ -24,6 +24,9 @@
 //!    stolen from what it was doing), the initiator sees each
 //!    acknowledgement `ack_cycles` later, and continues when all are in
 //!    (see [`cpu_model::shootdown_latency_cycles`] for the closed form).
+//!    Other plans: the unmap joins a batch flushed by one shootdown
+//!    (`batch.rs`), or a broadcast invalidation without IPIs
+//!    (`broadcast.rs`); a map may need a shootdown first (`map_flush.rs`).
 //! 5. *Complete*: `complete_cycles`; the latency (arrival to here) is
 //!    recorded; a closed-loop guest issues its next request after its think
 //!    time.
