@@ -119,6 +119,26 @@ fn json_flag_prints_summary_and_jobs_do_not_change_it() {
 }
 
 #[test]
+fn policies_all_runs_every_registered_policy() {
+    let mut args = vec!["run", "default", "--json", "--policies", "all"];
+    args.extend(SMALL);
+    let out = tlbsim(&args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ran: Vec<&str> = v["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["policy"].as_str().unwrap())
+        .collect();
+    let registered: Vec<&str> = hypervisor::Registry::builtin()
+        .iter()
+        .map(|p| p.name)
+        .collect();
+    assert_eq!(ran, registered);
+}
+
+#[test]
 fn policies_flag_selects_and_validates() {
     let mut args = vec!["run", "default", "--json", "--policies", "percpu"];
     args.extend(SMALL);

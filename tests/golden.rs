@@ -173,6 +173,16 @@ fn cases() -> Vec<Case> {
             "guests.1.rate_iops=300000",
         ],
     ));
+    // The alternative policies (only here, so that the cases above keep
+    // their files), under migration so that `targeted` has holders to hit.
+    v.push(Case {
+        policies: "batched,batched-unsafe,broadcast,hypercall-flush,targeted,kmap",
+        ..case(
+            "alternatives-migration",
+            "default",
+            &["host.migration_probability=0.35", "policy.kmap.slots=256"],
+        )
+    });
     // Each trace format.
     v.push(trace_case(
         "trace-tlbsim",

@@ -93,6 +93,7 @@ pub struct PageTableManager {
     slots: Vec<Option<SlotRing>>,
     chunk_pages: u32,
     free_chunks: VecDeque<u32>,
+    total_chunks: u32,
     hypercalls: u64,
 }
 
@@ -109,6 +110,7 @@ impl PageTableManager {
             slots: vec![None; n],
             chunk_pages,
             free_chunks: (0..chunks).collect(),
+            total_chunks: chunks,
             hypercalls: 0,
         }
     }
@@ -227,6 +229,21 @@ impl PageTableManager {
             pages,
             chunk: Some(chunk),
         })
+    }
+
+    /// Grows the domain-wide area by `chunks` chunks (a policy that keeps
+    /// unmapped placements until a later flush needs room for them). Not a
+    /// hypercall: the area is the driver's address space.
+    pub fn add_chunks(&mut self, chunks: u32) {
+        let next = self.total_chunks;
+        self.free_chunks.extend(next..next + chunks);
+        self.total_chunks = next + chunks;
+    }
+
+    /// Counts one hypercall that is not a page-table change (a flush the
+    /// host domain asks the hypervisor for, Xen `HVMOP_flush_tlbs`).
+    pub fn count_hypercall(&mut self) {
+        self.hypercalls += 1;
     }
 
     /// Returns a placement's chunk (if any) to the domain-wide area.

@@ -436,3 +436,6 @@ fn lock_waiters_spin_or_sleep() {
         "endless spin = spin: {ipis:?}"
     );
 }
+
+#[path = "model/alternatives.rs"]
+mod alternatives;

@@ -859,6 +859,19 @@ impl TlbHierarchy {
         self.l1.contains(asid, va) || self.l2.as_ref().is_some_and(|l2| l2.contains(asid, va))
     }
 
+    /// Whether some level holds an entry (current or stale) for any of
+    /// `pages` in `asid`: a read-only query, no LRU update (an oracle of
+    /// which CPUs a shootdown must reach).
+    pub fn holds_any<I>(&self, asid: Asid, pages: I) -> bool
+    where
+        I: IntoIterator,
+        I::Item: Borrow<VirtPage>,
+    {
+        pages
+            .into_iter()
+            .any(|p| self.contains(asid, p.borrow().addr()))
+    }
+
     /// Install `t` (the result of a page walk) in every level.
     pub fn fill(&mut self, t: Translation) {
         self.l1.insert(t);
@@ -1125,6 +1138,38 @@ mod tests {
         assert_eq!(h.flush_asid(a), 1);
         h.fill(t4k(2, 1, 10));
         assert_eq!(h.flush_all(), 2);
+    }
+
+    #[test]
+    fn holds_any_sees_every_level_and_changes_nothing() {
+        let cfg = TlbConfig {
+            l1: geo(1, 1),
+            l2: Some(geo(4, 4)),
+        };
+        let mut h = TlbHierarchy::new(cfg).unwrap();
+        let a = Asid(1);
+        assert!(!h.holds_any(a, [VirtPage(1), VirtPage(2)]));
+        h.fill(t4k(1, 1, 10));
+        h.fill(t4k(1, 2, 20)); // page 1 now only in L2.
+        assert!(
+            h.holds_any(a, [VirtPage(7), VirtPage(1)]),
+            "an L2 entry counts"
+        );
+        assert!(h.holds_any(a, [VirtPage(2)].iter()));
+        assert!(!h.holds_any(a, [VirtPage(3)]));
+        assert!(
+            !h.holds_any(Asid(2), [VirtPage(1), VirtPage(2)]),
+            "per ASID"
+        );
+        // Read only: page 1 stays out of L1 (no refill, no LRU update).
+        assert_eq!(h.occupancy(), 3);
+        assert_eq!(
+            h.lookup(a, VirtPage(1).addr()),
+            TlbLookup::L2Hit(t4k(1, 1, 10))
+        );
+        h.flush_page(a, VirtPage(1));
+        h.flush_page(a, VirtPage(2));
+        assert!(!h.holds_any(a, [VirtPage(1), VirtPage(2)]));
     }
 
     #[test]

@@ -718,6 +718,9 @@ fn finish(
     }
 }
 
+/// The `policies` entry that stands for every registered policy.
+pub const ALL_POLICIES: &str = "all";
+
 fn extract_policies(
     value: Option<Value>,
     registry: &Registry,
@@ -747,6 +750,17 @@ fn extract_policies(
     let mut out: Vec<String> = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let key = join("policies", &i.to_string());
+        if item.as_str() == Some(ALL_POLICIES) {
+            // Every registered policy, in registration order.
+            for p in registry.iter() {
+                if out.iter().any(|o| o == p.name) {
+                    report(&key, format!("policy `{}` is listed twice", p.name));
+                } else {
+                    out.push(p.name.to_string());
+                }
+            }
+            continue;
+        }
         match item.as_str().map(|s| registry.lookup(s)) {
             Some(Ok(p)) if out.iter().any(|o| o == p.name) => {
                 report(&key, format!("policy `{}` is listed twice", p.name));

@@ -135,9 +135,26 @@ fn overridden_problems_point_at_set() {
         .unwrap_err()
         .to_string();
     assert!(
-        text.contains(
-            "--set: policies.1: unknown policy `fast` (allowed: global, percpu, percpu-unsafe)"
-        ),
+        text.contains(&format!(
+            "--set: policies.1: unknown policy `fast` (allowed: {})",
+            hypervisor::Registry::builtin().names()
+        )),
+        "{text}"
+    );
+}
+
+#[test]
+fn all_runs_every_registered_policy_in_registry_order() {
+    let sc = scenarios::load("default", &sets(&["policies=[\"all\"]"])).unwrap();
+    let registry = hypervisor::Registry::builtin();
+    let expected: Vec<&str> = registry.iter().map(|p| p.name).collect();
+    assert!(expected.len() > 3);
+    assert_eq!(sc.policy_names(), expected);
+    let text = scenarios::load("default", &sets(&["policies=[\"percpu\", \"all\"]"]))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("--set: policies.1: policy `percpu` is listed twice"),
         "{text}"
     );
 }

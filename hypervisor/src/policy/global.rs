@@ -13,14 +13,19 @@
 //! Safe: after the unmap every CPU's TLB has lost the pages (or will, before
 //! its next host-domain access when it was lazy) before the area is reused.
 
+use super::area::{shootdown_param, DomainArea};
 use super::params::{BuildContext, ParamKind, ParamProblem, ParamSpec, ParamValue, Params};
-use super::plan::{
-    LocalFlush, RemoteInvalidation, Shootdown, ShootdownFlush, ShootdownGranularity, UnmapPlan,
-};
+use super::plan::{RemoteInvalidation, Shootdown, ShootdownGranularity};
 use super::registry::PolicyInfo;
 use super::MappingPolicy;
-use crate::{HvError, PageTableManager, Placement};
-use cpu_model::CpuId;
+
+/// The `flush_lock` parameter of the policies that shoot down.
+pub(super) const FLUSH_LOCK: ParamSpec = ParamSpec {
+    name: "flush_lock",
+    kind: ParamKind::Bool,
+    default: ParamValue::Bool(true),
+    doc: "serialize shootdowns with one lock (Xen's flush_lock, costs.flush_lock_cycles)",
+};
 
 /// The registry entry.
 pub(super) const INFO: PolicyInfo = PolicyInfo {
@@ -43,12 +48,7 @@ pub(super) const INFO: PolicyInfo = PolicyInfo {
             default: ParamValue::Choice("request"),
             doc: "one shootdown per request, or one per page (a backend unmapping page by page)",
         },
-        ParamSpec {
-            name: "flush_lock",
-            kind: ParamKind::Bool,
-            default: ParamValue::Bool(true),
-            doc: "serialize shootdowns with one lock (Xen's flush_lock, costs.flush_lock_cycles)",
-        },
+        FLUSH_LOCK,
         ParamSpec {
             name: "lazy_tlb",
             kind: ParamKind::Bool,
@@ -61,56 +61,15 @@ pub(super) const INFO: PolicyInfo = PolicyInfo {
 };
 
 fn build(p: &Params, _: &BuildContext) -> Result<Box<dyn MappingPolicy>, ParamProblem> {
-    Ok(Box::new(GlobalFlush {
-        shootdown: Shootdown {
-            flush: match p.choice("flush") {
-                "range" => ShootdownFlush::Range,
-                _ => ShootdownFlush::Full,
-            },
+    DomainArea::boxed(
+        INFO.name,
+        RemoteInvalidation::Ipi(Shootdown {
             granularity: match p.choice("per") {
                 "page" => ShootdownGranularity::Page,
                 _ => ShootdownGranularity::Request,
             },
-            serialized: p.bool("flush_lock"),
             skip_lazy: p.bool("lazy_tlb"),
-        },
-    }))
-}
-
-/// The baseline policy.
-#[derive(Clone, Debug, Default)]
-pub struct GlobalFlush {
-    /// How its unmaps shoot down.
-    pub shootdown: Shootdown,
-}
-
-impl MappingPolicy for GlobalFlush {
-    fn name(&self) -> &str {
-        INFO.name
-    }
-    fn setup(&mut self, _: &mut PageTableManager, _: &[CpuId]) -> Result<(), HvError> {
-        Ok(())
-    }
-    fn place(
-        &mut self,
-        mgr: &mut PageTableManager,
-        _cpu: CpuId,
-        pages: u32,
-    ) -> Result<Placement, HvError> {
-        mgr.take_chunk(pages)
-    }
-    fn on_map(&self, _: Placement) -> LocalFlush {
-        // Mapping a fresh PTE needs no flush (x86 does not cache non-present
-        // entries).
-        LocalFlush::None
-    }
-    fn on_foreign_access(&self, _: Placement) -> LocalFlush {
-        LocalFlush::None
-    }
-    fn on_unmap(&self, _: Placement) -> UnmapPlan {
-        UnmapPlan {
-            local: LocalFlush::None,
-            remote: RemoteInvalidation::Ipi(self.shootdown),
-        }
-    }
+            ..shootdown_param(p)
+        }),
+    )
 }

@@ -12,17 +12,24 @@
 //! stands for. Adding a policy is one file plus one line in
 //! [`Registry::builtin`] (or [`Registry::register`] from outside this crate).
 
+mod area;
+mod batched;
+mod broadcast;
 mod global;
+mod hypercall_flush;
+mod kmap;
 mod params;
 mod percpu;
 pub mod plan;
 mod registry;
+mod targeted;
 
-pub use global::GlobalFlush;
+pub use area::DomainArea;
 pub use params::{BuildContext, ParamKind, ParamProblem, ParamSpec, ParamValue, Params, RawValue};
 pub use percpu::PerCpuSlots;
 pub use plan::{
-    LocalFlush, RemoteInvalidation, Shootdown, ShootdownFlush, ShootdownGranularity, UnmapPlan,
+    Batch, BatchRelease, Broadcast, IpiSend, LocalFlush, RemoteInvalidation, Shootdown,
+    ShootdownFlush, ShootdownGranularity, ShootdownTargets, UnmapPlan,
 };
 pub use registry::{BuildFn, PolicyInfo, PolicyName, PolicySpec, Registry, RegistryError};
 
@@ -76,4 +83,19 @@ pub trait MappingPolicy: Send {
     /// What the unmap needs: a local flush on the serving CPU, then the
     /// invalidation of other CPUs' TLBs.
     fn on_unmap(&self, placement: Placement) -> UnmapPlan;
+
+    /// A shootdown the map of the placement [`MappingPolicy::place`] just
+    /// chose needs before the buffer is touched (a pool that wrapped, for
+    /// example); `None` (the default) for none.
+    fn map_shootdown(&self, _placement: Placement) -> Option<Shootdown> {
+        None
+    }
+
+    /// Whether map and unmap are serialized by one domain-wide spinlock
+    /// (the machine's map lock, `costs.map_lock_cycles`, its waiters
+    /// spinning) even when `host.map_lock` is off (when it is on, its
+    /// `host.map_lock_waiter` applies). Default: no.
+    fn serializes_maps(&self) -> bool {
+        false
+    }
 }

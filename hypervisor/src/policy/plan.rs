@@ -52,6 +52,84 @@ pub struct Shootdown {
     /// backend thread is not running; such a CPU flushes the host domain's
     /// entries before its next access instead.
     pub skip_lazy: bool,
+    /// How the initiator gets the IPIs sent.
+    pub send: IpiSend,
+    /// Which CPUs are sent an IPI.
+    pub targets: ShootdownTargets,
+}
+
+/// How a shootdown's IPIs are sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum IpiSend {
+    /// The initiator sends one IPI per target itself (`costs.ipi_send_cycles`
+    /// each, one after another).
+    #[default]
+    PerTarget,
+    /// The initiator makes one hypercall (`costs.hypercall_cycles`) and the
+    /// hypervisor sends the physical IPIs, `per_target_cycles` each (Xen
+    /// `HVMOP_flush_tlbs`, Hyper-V `HvFlushVirtualAddressSpace`, KVM PV TLB
+    /// flush).
+    Hypercall {
+        /// The hypervisor's cost of sending one physical IPI, cycles.
+        per_target_cycles: u64,
+    },
+}
+
+/// Which CPUs a shootdown interrupts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ShootdownTargets {
+    /// Every other CPU of the host domain (less lazy ones with `skip_lazy`).
+    #[default]
+    All,
+    /// Only the CPUs whose TLB holds one of the flushed pages at the time of
+    /// the shootdown (an oracle of access tracking, the upper bound of ABIS,
+    /// Amit, USENIX ATC 2017).
+    Holders,
+}
+
+/// A broadcast invalidation without IPIs (AMD `INVLPGB` + `TLBSYNC`): the
+/// initiator issues `ceil(pages / pages_per_instruction)` invalidations
+/// (one for a full flush), `issue_cycles` each, then waits `sync_cycles` for
+/// `TLBSYNC`; every other CPU's TLB loses the pages with no handler and no
+/// stolen cycles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Broadcast {
+    /// What every CPU flushes.
+    pub flush: ShootdownFlush,
+    /// Cycles to issue one `INVLPGB`.
+    pub issue_cycles: u64,
+    /// Pages one `INVLPGB` covers (its count field).
+    pub pages_per_instruction: u32,
+    /// Cycles the initiator waits in `TLBSYNC`.
+    pub sync_cycles: u64,
+}
+
+/// When a batch's placements go back to the allocator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BatchRelease {
+    /// After the batch's shootdown: safe.
+    AfterFlush,
+    /// At the unmap, before the batch's shootdown: unsafe (a reused virtual
+    /// page may still be cached by a TLB with the old frame).
+    AtUnmap,
+}
+
+/// Unmaps gathered per backend CPU and invalidated by one shootdown per
+/// batch (Xen `GNTTAB_UNMAP_BATCH_SIZE`, netback's pending unmaps). The
+/// requests of a batch complete to the guest only after its shootdown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Batch {
+    /// The shootdown each batch costs (its flush is always full: a batch's
+    /// pages are not one range).
+    pub shootdown: Shootdown,
+    /// Unmaps per batch: a full batch is flushed at once.
+    pub size: u32,
+    /// A partial batch whose oldest unmap is this old (cycles) is flushed at
+    /// the backend's next request boundary (0: never for age). A backend
+    /// that runs out of requests flushes its partial batch in any case.
+    pub timeout_cycles: u64,
+    /// When the placements are released.
+    pub release: BatchRelease,
 }
 
 /// How other CPUs' TLBs are invalidated after an unmap.
@@ -62,6 +140,10 @@ pub enum RemoteInvalidation {
     None,
     /// An IPI shootdown of every other CPU.
     Ipi(Shootdown),
+    /// A broadcast invalidation instruction, no IPIs.
+    Broadcast(Broadcast),
+    /// The unmap joins its backend CPU's batch; one shootdown per batch.
+    Batched(Batch),
 }
 
 /// What an unmap needs, in order: the local flush, then the remote

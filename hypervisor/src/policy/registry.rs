@@ -114,6 +114,12 @@ impl Registry {
             super::global::INFO,
             super::percpu::INFO,
             super::percpu::UNSAFE_INFO,
+            super::batched::INFO,
+            super::batched::UNSAFE_INFO,
+            super::broadcast::INFO,
+            super::hypercall_flush::INFO,
+            super::targeted::INFO,
+            super::kmap::INFO,
         ] {
             r.register(info).expect("built-in names are distinct");
         }

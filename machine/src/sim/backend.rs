@@ -30,6 +30,16 @@ pub(super) enum Phase {
     WaitAcks,
     /// Completion segment.
     Complete,
+    /// Waiting for the flush lock for the batch's shootdown.
+    WaitBatchLock,
+    /// Waiting for the batch shootdown's acknowledgements.
+    WaitBatchAcks,
+    /// Completion segment of every request of a flushed batch.
+    CompleteBatch,
+    /// Waiting for the flush lock for the map's shootdown.
+    WaitMapFlushLock,
+    /// Waiting for the map shootdown's acknowledgements.
+    WaitMapAcks,
 }
 
 /// A backend thread, one per registered CPU.
@@ -44,6 +54,11 @@ pub(super) struct Backend {
     pub(super) shootdowns_left: u32,
     /// The IPI shootdown the current request's unmap plan asked for.
     pub(super) shootdown: ShootdownPlan,
+    /// Unmaps gathered for one shootdown (batched plans).
+    pub(super) pending: super::batch::PendingBatch,
+    /// The map's shootdown, the map segment's cost, and since when
+    /// (policies whose map needs one).
+    pub(super) map_wait: Option<(ShootdownPlan, u64, u64)>,
 }
 
 impl Backend {
@@ -78,6 +93,9 @@ impl<O: Observer> Simulation<O> {
     ) -> Result<(), SimError> {
         let b = self.backend_of(c);
         let Some(r) = self.backends[b].ring.pop_front() else {
+            if self.flush_batch_when_idle(c, now, sched)? {
+                return Ok(());
+            }
             self.backends[b].phase = Phase::Idle;
             return Ok(());
         };
@@ -118,6 +136,9 @@ impl<O: Observer> Simulation<O> {
         match self.policy.on_map(placement) {
             LocalFlush::None => {}
             LocalFlush::Pages => cost += self.flush_range_local(c, placement.base.0, pages),
+        }
+        if let Some(plan) = self.policy.map_shootdown(placement) {
+            return self.start_map_shootdown(c, now, plan, cost, sched);
         }
         self.backends[b].phase = Phase::Map;
         self.start_segment(c, now, cost, sched);
@@ -278,6 +299,10 @@ impl<O: Observer> Simulation<O> {
                 // The local flush runs before the shootdown starts.
                 self.next_shootdown(c, now + local, sched)?;
             }
+            RemoteInvalidation::Broadcast(bc) => {
+                self.broadcast_invalidate(c, now, local, bc, sched)?
+            }
+            RemoteInvalidation::Batched(batch) => self.join_batch(c, now, local, batch, sched)?,
             RemoteInvalidation::None => {
                 self.window.add(Part::FlushWait, local);
                 self.finish_request_flushes(c, now, local, sched);
@@ -314,6 +339,22 @@ impl<O: Observer> Simulation<O> {
     ) -> Result<Control, SimError> {
         let b = self.backend_of(c);
         let r = self.backends[b].request();
+        if self.retire_request(r, now, sched) == Control::Stop {
+            return Ok(Control::Stop);
+        }
+        self.next_request(c, now, sched)?;
+        Ok(Control::Continue)
+    }
+
+    /// Request `r` is complete at `now`: its latency is recorded and a
+    /// closed-loop guest issues its next one. `Stop` when the measurement
+    /// window is full.
+    pub(super) fn retire_request(
+        &mut self,
+        r: RequestId,
+        now: u64,
+        sched: &mut Sched<'_>,
+    ) -> Control {
         let req = self.requests[r];
         self.requests.remove(r);
         if O::ENABLED {
@@ -332,10 +373,9 @@ impl<O: Observer> Simulation<O> {
         match window {
             Completion::Counted => {}
             Completion::Opens => self.start_window(now),
-            Completion::Full => return Ok(Control::Stop),
+            Completion::Full => return Control::Stop,
         }
-        self.next_request(c, now, sched)?;
-        Ok(Control::Continue)
+        Control::Continue
     }
 
     /// CPU `c`'s thread-level segment is due to end at `now`: if interrupt
@@ -386,6 +426,7 @@ impl<O: Observer> Simulation<O> {
                 self.after_unmap(c, now, sched)?;
             }
             Phase::Complete => return self.complete(c, now, sched),
+            Phase::CompleteBatch => return self.complete_batch(c, now, sched),
             p => unreachable!("segment ended in phase {p:?}"),
         }
         Ok(Control::Continue)

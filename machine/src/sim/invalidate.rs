@@ -14,6 +14,20 @@ pub(super) struct Shootdown {
     pub(super) pages: u32,
     /// What targets flush.
     pub(super) flush: ShootdownFlush,
+    /// What its last acknowledgement completes.
+    pub(super) settles: Settles,
+}
+
+/// What a shootdown's last acknowledgement completes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) enum Settles {
+    /// The initiator's current request's unmap.
+    #[default]
+    Request,
+    /// The initiator's batch of unmaps.
+    Batch,
+    /// The initiator's map.
+    Map,
 }
 
 impl<O: Observer> Simulation<O> {
@@ -152,6 +166,45 @@ impl<O: Observer> Simulation<O> {
             }
         };
         self.backends[b].phase = Phase::WaitAcks;
+        let range = (first, pages);
+        if let Some(t) = self.send_shootdown(c, plan, range, now, Settles::Request, sched) {
+            // Nothing to wait for: continue once the local flush is done.
+            self.shootdown_done(c, t, sched)?;
+        }
+        Ok(())
+    }
+
+    /// Whether shootdown `plan` of pages `first..first + pages` leaves CPU
+    /// `x` out: lazy (when the plan skips lazy CPUs), or holding none of
+    /// the pages (when the plan targets holders only).
+    fn leaves_out(&self, x: CpuId, plan: ShootdownPlan, range: (u64, u32), now: u64) -> bool {
+        if self.is_lazy(x, now, plan.skip_lazy) {
+            return true;
+        }
+        match plan.targets {
+            ShootdownTargets::All => false,
+            ShootdownTargets::Holders => !self.cpus[x].tlb.holds_any(
+                HOST_ASID,
+                (0..u64::from(range.1)).map(|i| VirtPage(range.0 + i)),
+            ),
+        }
+    }
+
+    /// Initiator `c` (holding the flush lock if `plan` is serialized)
+    /// flushes itself and sends `plan`'s IPIs for pages `range` (first,
+    /// count); `settles` says what the last acknowledgement completes.
+    /// Returns the cycle to go on at when no CPU was sent an IPI (the
+    /// caller then settles at once).
+    pub(super) fn send_shootdown(
+        &mut self,
+        c: CpuId,
+        plan: ShootdownPlan,
+        range: (u64, u32),
+        now: u64,
+        settles: Settles,
+        sched: &mut Sched<'_>,
+    ) -> Option<u64> {
+        let (first, pages) = range;
         self.window.shootdown();
         let lock = if plan.serialized {
             self.costs.flush_lock_cycles
@@ -164,35 +217,39 @@ impl<O: Observer> Simulation<O> {
         let n = self.cpus.count();
         // Every other CPU, starting after the initiator.
         let others = (1..n).map(|i| CpuId((c.0 + i) % n));
-        // Lazy TLB: skipped CPUs flush before their next host-domain access
-        // (unless the delivery mode interrupts every other CPU anyway).
-        let skip_lazy = plan.skip_lazy && !self.ipis.delivery.all_others();
-        let mut targets = n - 1;
-        if skip_lazy {
-            for x in others.clone() {
-                if self.is_lazy(x, now, true) {
-                    self.cpus[x].deferred_flush = Some(plan.flush);
-                    targets -= 1;
-                }
+        // A shorthand interrupts every other CPU whatever the list, so it
+        // can skip no one (only when the guest sends the IPIs itself).
+        let everyone = plan.send == IpiSend::PerTarget && self.ipis.delivery.all_others();
+        // Lazy TLB: skipped CPUs flush before their next host-domain access.
+        let skip_lazy = plan.skip_lazy && !everyone;
+        let plan = ShootdownPlan { skip_lazy, ..plan };
+        let mut list = std::mem::take(&mut self.ipis.targets);
+        list.clear();
+        for x in others {
+            if self.is_lazy(x, now, skip_lazy) {
+                self.cpus[x].deferred_flush = Some(plan.flush);
+            } else if everyone || !self.leaves_out(x, plan, range, now) {
+                list.push(x);
             }
         }
+        let targets = u32::try_from(list.len()).expect("CPU count fits u32");
         let sd = self.shootdowns.insert(Shootdown {
             initiator: c,
             acks_left: targets,
             first_page: first,
             pages,
             flush: plan.flush,
+            settles,
         });
         let start = t0 + local;
-        let sent = self.send_ipis(c, sd, start, now, skip_lazy, sched);
-        debug_assert_eq!(sent, targets);
+        self.send_ipis(&list, sd, start, plan.send, sched);
+        self.ipis.targets = list;
         self.cpus[c].stats.ipis_sent += u64::from(targets);
         if targets == 0 {
             self.shootdowns.remove(sd);
-            // Nothing to wait for: continue once the local flush is done.
-            self.shootdown_done(c, start, sched)?;
+            return Some(start);
         }
-        Ok(())
+        None
     }
 
     /// Every acknowledgement of CPU `c`'s shootdown is in at `now`.
@@ -210,7 +267,7 @@ impl<O: Observer> Simulation<O> {
         };
         if let Some(next) = released {
             // Handed over directly (FIFO), at this cycle.
-            self.begin_shootdown(next, now, sched)?;
+            self.resume_flush_lock_waiter(next, now, sched)?;
         }
         self.backends[b].shootdowns_left -= 1;
         if self.backends[b].shootdowns_left > 0 {
@@ -293,9 +350,13 @@ impl<O: Observer> Simulation<O> {
         let sd = &mut self.shootdowns[shootdown];
         sd.acks_left -= 1;
         if sd.acks_left == 0 {
-            let initiator = sd.initiator;
+            let (initiator, settles) = (sd.initiator, sd.settles);
             self.shootdowns.remove(shootdown);
-            self.shootdown_done(initiator, now, sched)?;
+            match settles {
+                Settles::Request => self.shootdown_done(initiator, now, sched)?,
+                Settles::Batch => self.batch_shootdown_done(initiator, now, sched)?,
+                Settles::Map => self.map_shootdown_done(initiator, now, sched)?,
+            }
         }
         Ok(())
     }

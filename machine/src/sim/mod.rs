@@ -26,6 +26,9 @@
 //!    its flush, stolen from what it was doing), the initiator sees each
 //!    acknowledgement `ack_cycles` later, and continues when all are in
 //!    (see [`cpu_model::shootdown_latency_cycles`] for the closed form).
+//!    Other plans: the unmap joins a batch flushed by one shootdown
+//!    (`batch.rs`), or a broadcast invalidation without IPIs
+//!    (`broadcast.rs`); a map may need a shootdown first (`map_flush.rs`).
 //! 5. *Complete*: the placement is released for reuse (only now, after every
 //!    invalidation of the unmap), `complete_cycles`; the latency (arrival to
 //!    here) is recorded; a closed-loop guest issues its next request after
@@ -50,12 +53,15 @@
 
 mod backend;
 mod background;
+mod batch;
+mod broadcast;
 mod cpu;
 mod data;
 mod guests;
 mod invalidate;
 mod ipi;
 mod locks;
+mod map_flush;
 mod slab;
 mod window;
 
@@ -72,9 +78,9 @@ use crate::observe::{IpiRecord, NoObserver, Observer, SliceKind};
 use crate::stats::{CpuStats, LatencyBreakdown, RunResult};
 use cpu_model::{CostTable, CpuClock, CpuId};
 use hypervisor::{
-    HvError, LocalFlush, MappingPolicy, PageTableManager, Placement, PolicyName,
+    HvError, IpiSend, LocalFlush, MappingPolicy, PageTableManager, Placement, PolicyName,
     RemoteInvalidation, Shootdown as ShootdownPlan, ShootdownFlush, ShootdownGranularity,
-    HOST_ASID,
+    ShootdownTargets, HOST_ASID,
 };
 use mmu::{
     AccessCosts, AccessOutcome, Asid, FlushKind, MmuError, PageSize, PageTable, PageWalkCache,
@@ -274,6 +280,14 @@ impl<O: Observer> Simulation<O> {
         let mut mgr = PageTableManager::new(n, io * 2, max_pages);
         let io_ids: Vec<CpuId> = (0..io).map(CpuId).collect();
         policy.setup(&mut mgr, &io_ids)?;
+        // A policy's own lock is a spinlock (kmap_lock): its waiters spin.
+        let policy_lock = !cfg.host.map_lock && policy.serializes_maps();
+        let map_lock = cfg.host.map_lock || policy_lock;
+        let map_lock_waiter = if policy_lock {
+            crate::config::LockWaiter::Spin
+        } else {
+            cfg.host.map_lock_waiter
+        };
 
         let mut bg_table = PageTable::new();
         if cfg.background.enabled {
@@ -317,6 +331,8 @@ impl<O: Observer> Simulation<O> {
                 phase_start: 0,
                 shootdowns_left: 0,
                 shootdown: ShootdownPlan::default(),
+                pending: batch::PendingBatch::default(),
+                map_wait: None,
             })
             .collect();
         sources.resize_with(cfg.guests.len(), || None);
@@ -374,8 +390,8 @@ impl<O: Observer> Simulation<O> {
             shootdowns: Slab::default(),
             flush_lock: FifoLock::new(true),
             map_lock_through_flush: cfg.host.map_lock_through_flush,
-            map_lock_waiter: cfg.host.map_lock_waiter,
-            map_lock: FifoLock::new(cfg.host.map_lock),
+            map_lock_waiter,
+            map_lock: FifoLock::new(map_lock),
             migration_rng: rng_stream(cfg.seed, STREAM_MIGRATION),
             window: Window::new(&cfg.stop),
             peak_in_flight: 0,

@@ -19,13 +19,14 @@ mod x2apic_cluster;
 
 use super::{Event, Instant, Observer, Sched, ShootdownId, Simulation};
 use cpu_model::{CostTable, CpuId, IpiDeliveryMode};
+use hypervisor::IpiSend;
 
 /// The machine's IPI delivery and its reusable buffers.
 pub(super) struct Ipis {
     /// The mode's behaviour.
     pub(super) delivery: &'static dyn IpiDelivery,
     /// Targets of the shootdown being sent.
-    targets: Vec<CpuId>,
+    pub(super) targets: Vec<CpuId>,
     /// Their departure offsets.
     departs: Vec<u64>,
 }
@@ -41,40 +42,40 @@ impl Ipis {
 }
 
 impl<O: Observer> Simulation<O> {
-    /// Sends `shootdown`'s IPIs from CPU `from` to every other CPU (in
-    /// order, starting after `from`) except those lazy TLB skips at `now`,
-    /// the sender starting at `start`: each arrives `ipi_delivery_cycles`
-    /// after it leaves, as the delivery mode times it. Returns the number
-    /// sent.
+    /// Sends shootdown `shootdown`'s IPIs to `targets`, the sender
+    /// starting at cycle `start`: `send` says who sends them (the guest
+    /// through the delivery mode, or the hypervisor after one hypercall,
+    /// one physical IPI per target).
     pub(super) fn send_ipis(
         &mut self,
-        from: CpuId,
+        targets: &[CpuId],
         shootdown: ShootdownId,
         start: u64,
-        now: u64,
-        skip_lazy: bool,
+        send: IpiSend,
         sched: &mut Sched<'_>,
-    ) -> u32 {
-        let n = self.cpus.count();
-        let mut list = std::mem::take(&mut self.ipis.targets);
+    ) {
         let mut departs = std::mem::take(&mut self.ipis.departs);
-        list.clear();
-        list.extend(
-            (1..n)
-                .map(|i| CpuId((from.0 + i) % n))
-                .filter(|&x| !self.is_lazy(x, now, skip_lazy)),
-        );
-        self.ipis.delivery.send(&list, &self.costs, &mut departs);
-        for (&target, &leave) in list.iter().zip(&departs) {
+        match send {
+            IpiSend::PerTarget => self.ipis.delivery.send(targets, &self.costs, &mut departs),
+            IpiSend::Hypercall { per_target_cycles } => {
+                departs.clear();
+                if !targets.is_empty() {
+                    // One hypercall; the hypervisor sends the IPIs.
+                    self.mgr.count_hypercall();
+                }
+                departs.extend(
+                    (1..=u64::try_from(targets.len()).expect("CPU count fits u64"))
+                        .map(|i| self.costs.hypercall_cycles + i * per_target_cycles),
+                );
+            }
+        }
+        for (&target, &leave) in targets.iter().zip(&departs) {
             sched.at(
                 Instant(start + leave + self.costs.ipi_delivery_cycles),
                 Event::IpiArrive { target, shootdown },
             );
         }
-        let sent = u32::try_from(list.len()).expect("CPU count fits u32");
-        self.ipis.targets = list;
         self.ipis.departs = departs;
-        sent
     }
 }
 
