@@ -93,7 +93,7 @@ fn cases() -> Vec<Case> {
         "default",
         &[
             "policy.global.flush=range",
-            "host.touch=page",
+            "host.touch=page-lookup",
             "guests.0.size_bytes={ min = 4096, max = 45056, align = 4096 }",
         ],
     ));

@@ -225,6 +225,7 @@ section! {
         io_cpus: u32,
         migration_probability: f64,
         touch: Touch,
+        touch_header_bytes: u64,
         flush_ceiling_pages: u32,
         map_lock: bool,
         map_lock_through_flush: bool,
@@ -236,8 +237,8 @@ section! {
 
 choice! {
     /// `host.touch`.
-    #[serde(rename_all = "lowercase")]
-    Touch { Line, Page, }
+    #[serde(rename_all = "kebab-case")]
+    Touch { Line, PageLookup, Page, Header, Dma, }
 }
 
 choice! {
