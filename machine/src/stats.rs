@@ -48,6 +48,10 @@ pub struct FlushCounts {
     pub local_full: u64,
     /// Flushes run in an IPI handler on behalf of another CPU.
     pub remote: u64,
+    /// Full flushes a CPU ran before its next host-domain access because a
+    /// lazy-TLB shootdown skipped it (Linux `switch_mm_irqs_off` flushing a
+    /// CPU whose `tlb_gen` fell behind, arch/x86/mm/tlb.c).
+    pub deferred: u64,
 }
 
 impl FlushCounts {
@@ -56,6 +60,7 @@ impl FlushCounts {
         self.local_page += other.local_page;
         self.local_full += other.local_full;
         self.remote += other.remote;
+        self.deferred += other.deferred;
     }
 }
 
@@ -101,6 +106,9 @@ pub struct LatencyBreakdown {
     pub migration: u64,
     /// Touching the data through the TLB.
     pub data: u64,
+    /// The full flush a CPU skipped by a lazy-TLB shootdown runs before it
+    /// touches the data (on the home CPU, or on the CPU migrated to).
+    pub deferred_flush: u64,
     /// Protocol processing (`host.process_cycles`).
     pub process: u64,
     /// The unmap hypercall, excluding flushes.
@@ -139,7 +147,8 @@ pub struct RunResult {
     pub hypercalls: u64,
     /// Backend thread migrations.
     pub migrations: u64,
-    /// Largest number of requests in flight at once.
+    /// Largest number of requests in flight at once in the window (from
+    /// what was in flight when it opened).
     pub peak_in_flight: u64,
     /// Per-CPU counters, by CPU index.
     pub per_cpu: Vec<CpuStats>,

@@ -80,3 +80,49 @@ fn touch_modes_translate_and_charge_what_they_touch() {
     assert!(page.1 < page_lookup.1, "page charges one line per page");
     assert!(header.1 < page.1, "a 2-line peek costs less than 4 pages");
 }
+
+#[test]
+fn set_up_hypercalls_are_outside_a_window_without_warm_up() {
+    let mut cfg = base(500);
+    cfg.stop.warmup_ios = 0;
+    cfg.guests[0].queue_depth = 1;
+    for name in ["global", "percpu"] {
+        let r = go(&cfg, name);
+        // One request at a time, the run stops at a completion: exactly a map
+        // and an unmap per I/O (percpu's registrations and pre-allocations
+        // happened before the run).
+        assert_eq!(r.hypercalls, 2 * r.io_completed, "{name}");
+    }
+}
+
+#[test]
+fn a_lazy_tlb_deferred_flush_has_its_own_counter_and_latency_part() {
+    let mut cfg = base(2_000);
+    cfg.guests[0].pattern = workloads::Pattern::Open;
+    cfg.guests[0].rate_iops = 50_000.0;
+    cfg.guests[0].queues = 2;
+    let registry = Registry::builtin();
+    let spec = registry
+        .resolve(
+            "global",
+            &[("lazy_tlb".into(), hypervisor::RawValue::Bool(true))],
+        )
+        .expect("known");
+    let ctx = BuildContext {
+        max_request_pages: cfg.max_request_pages(),
+    };
+    let r = run(&cfg, registry.build(&spec, &ctx).expect("builds"))
+        .expect("runs")
+        .0;
+    let f = r.flushes();
+    assert!(f.deferred > 0, "idle backends are skipped and flush later");
+    assert_eq!(
+        r.breakdown.deferred_flush,
+        f.deferred * cfg.costs.full_flush_cycles,
+        "each deferred flush's cost is in its own part"
+    );
+    assert_eq!(
+        f.local_full, r.shootdowns,
+        "local: the initiators' flushes only"
+    );
+}

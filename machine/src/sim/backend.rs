@@ -141,9 +141,10 @@ impl<O: Observer> Simulation<O> {
         self.window.add(Part::Process, process);
         if !migrate {
             let deferred = self.apply_deferred_flush(c);
-            let cost = self.touch_data(c, r)? + deferred;
-            self.window.add(Part::Data, cost);
-            let cost = cost + process;
+            self.window.add(Part::DeferredFlush, deferred);
+            let data = self.touch_data(c, r)?;
+            self.window.add(Part::Data, data);
+            let cost = deferred + data + process;
             self.backends[b].phase = Phase::Data;
             self.backends[b].phase_start = now;
             self.start_segment(c, now, cost, sched);
@@ -159,13 +160,15 @@ impl<O: Observer> Simulation<O> {
         if self.cpus[d].bg_next != u64::MAX {
             self.bg_catch_up(d, now.max(self.cpus[d].clock.irq_free_at));
         }
-        let mut cost = self.costs.migrate_cycles + self.apply_deferred_flush(d);
+        let deferred = self.apply_deferred_flush(d);
+        self.window.add(Part::DeferredFlush, deferred);
+        let mut cost = self.costs.migrate_cycles + deferred;
         let p = self.requests[r].placement.expect("mapped");
         match self.policy.on_foreign_access(p) {
             LocalFlush::None => {}
             LocalFlush::Pages => cost += self.flush_range_local(d, p.base.0, p.pages),
         }
-        let migration_cost = cost;
+        let migration_cost = cost - deferred;
         let data_cost = self.touch_data(d, r)?;
         cost += data_cost + process;
         let (start, end) = self.interrupt(d, now, cost);
@@ -370,8 +373,9 @@ impl<O: Observer> Simulation<O> {
         }
         match self.backends[b].phase {
             Phase::Map => {
+                let elapsed = now - self.backends[b].phase_start;
                 self.window
-                    .add(Part::Map, now - self.backends[b].phase_start);
+                    .add(Part::Map, elapsed - self.cpus[c].seg_deferred);
                 self.release_map_lock(now, sched)?;
                 self.start_data(c, now, sched)?;
             }

@@ -261,6 +261,9 @@ impl<O: Observer> Simulation<O> {
         let mut mgr = PageTableManager::new(n, io * 2, max_pages);
         let io_ids: Vec<CpuId> = (0..io).map(CpuId).collect();
         policy.setup(&mut mgr, &io_ids)?;
+        // Set-up hypercalls (registration, slot pre-allocation) happen
+        // before the run: they belong to no measured window, warm-up or not.
+        mgr.reset_counters();
 
         let mut bg_table = PageTable::new();
         if cfg.background.enabled {
@@ -293,6 +296,7 @@ impl<O: Observer> Simulation<O> {
                 seg_start: 0,
                 bg_resumed: 0,
                 deferred_flush: None,
+                seg_deferred: 0,
                 wake_debt: 0,
             });
         }

@@ -16,6 +16,7 @@ pub(super) enum Part {
     Map,
     Migration,
     Data,
+    DeferredFlush,
     Process,
     Unmap,
     FlushWait,
@@ -92,6 +93,7 @@ impl Window {
             Part::Map => &mut b.map,
             Part::Migration => &mut b.migration,
             Part::Data => &mut b.data,
+            Part::DeferredFlush => &mut b.deferred_flush,
             Part::Process => &mut b.process,
             Part::Unmap => &mut b.unmap,
             Part::FlushWait => &mut b.flush_wait,
@@ -156,6 +158,8 @@ impl<O: Observer> Simulation<O> {
             };
         }
         self.mgr.reset_counters();
+        // The window's peak starts from what is in flight as it opens.
+        self.peak_in_flight = self.requests.live() as u64;
         self.window.open(now);
     }
 }
