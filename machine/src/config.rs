@@ -340,12 +340,7 @@ impl SimConfig {
     pub fn max_request_pages(&self) -> u64 {
         self.guests
             .iter()
-            .map(|g| {
-                g.size_bytes
-                    .max_bytes()
-                    .div_ceil(workloads::PAGE_BYTES)
-                    .max(1)
-            })
+            .map(|g| g.mapped_bytes().div_ceil(workloads::PAGE_BYTES).max(1))
             .max()
             .unwrap_or(1)
     }

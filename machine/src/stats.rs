@@ -131,6 +131,9 @@ pub struct RunResult {
     pub io_bytes: u64,
     /// Reads among them.
     pub io_reads: u64,
+    /// Backend requests completed in the window: `io_completed` plus the
+    /// extra pieces of trace requests split by `guests.N.split`.
+    pub io_pieces: u64,
     /// Length of the window, cycles.
     pub sim_cycles: u64,
     /// Clock frequency, GHz (to convert cycles to seconds).

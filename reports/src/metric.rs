@@ -591,6 +591,14 @@ pub static METRICS: &[MetricDef] = &[
     .both("latency_breakdown_cycles_per_io.complete"),
     // Added later: appended, so that earlier CSV columns keep their places.
     MetricDef::new(
+        "io_pieces",
+        "backend requests",
+        N,
+        "backend requests completed in the window: one per I/O, one per piece of a trace request split by guests.N.split",
+        |r| Count(r.io_pieces),
+    )
+    .both("io.pieces"),
+    MetricDef::new(
         "flushes_deferred",
         "deferred flushes",
         N,
@@ -995,6 +1003,7 @@ mod tests {
                 "unmap_cycles_per_io",
                 "flush_wait_cycles_per_io",
                 "complete_cycles_per_io",
+                "io_pieces",
                 "flushes_deferred",
                 "deferred_flush_cycles_per_io",
             ]

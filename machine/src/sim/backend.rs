@@ -65,6 +65,8 @@ pub(super) struct Request {
     pub(super) first_frame: u64,
     pub(super) placement: Option<Placement>,
     pub(super) flush_wait_start: u64,
+    /// The split I/O this request is a piece of, if any.
+    pub(super) split: Option<SplitId>,
 }
 
 impl<O: Observer> Simulation<O> {
@@ -322,9 +324,24 @@ impl<O: Observer> Simulation<O> {
         if O::ENABLED {
             self.obs.in_flight(now, self.requests.live() as u64);
         }
-        let window = self
-            .window
-            .complete(now - req.arrival, req.size_bytes, req.read);
+        let window = match req.split {
+            None => self
+                .window
+                .complete(now - req.arrival, req.size_bytes, req.read),
+            Some(s) => {
+                let io = &mut self.splits[s];
+                io.pieces_left -= 1;
+                if io.pieces_left > 0 {
+                    self.window.piece();
+                    self.next_request(c, now, sched)?;
+                    return Ok(Control::Continue);
+                }
+                let io = *io;
+                self.splits.remove(s);
+                self.window
+                    .complete(now - io.arrival, io.size_bytes, io.read)
+            }
+        };
         let guest = &self.guests[req.guest as usize];
         if guest.gen.config().pattern == Pattern::Closed {
             sched.after(

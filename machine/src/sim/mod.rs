@@ -48,10 +48,10 @@ mod window;
 
 use backend::{Backend, Phase, Request};
 use cpu::{count_access, Cpu, PerCpu};
-use guests::Guest;
+use guests::{Guest, SplitIo};
 use invalidate::Shootdown;
 use locks::FifoLock;
-use slab::{RequestId, ShootdownId, Slab};
+use slab::{RequestId, ShootdownId, Slab, SplitId};
 use window::{Completion, Part, Window};
 
 use crate::config::{SimConfig, Touch};
@@ -206,6 +206,9 @@ pub struct Simulation<O: Observer = NoObserver> {
     backends: Vec<Backend>,
     guests: Vec<Guest>,
     requests: Slab<Request, RequestId>,
+    splits: Slab<SplitIo, SplitId>,
+    /// Pages of the mapping area: the largest backend request.
+    max_pages: u32,
     shootdowns: Slab<Shootdown, ShootdownId>,
     flush_lock: FifoLock,
     map_lock_through_flush: bool,
@@ -321,7 +324,7 @@ impl<O: Observer> Simulation<O> {
                 source,
                 pending: None,
                 trace_cycles_per_ns: gc.time_scale * cfg.machine.frequency_ghz,
-                split_bytes: gc.size_bytes.max_bytes().max(1),
+                piece_bytes: gc.split.piece_bytes(),
                 gen: Generator::new(
                     gc.clone(),
                     cfg.machine.frequency_ghz,
@@ -362,6 +365,8 @@ impl<O: Observer> Simulation<O> {
             backends,
             guests,
             requests: Slab::default(),
+            splits: Slab::default(),
+            max_pages,
             shootdowns: Slab::default(),
             flush_lock: FifoLock::new(true),
             map_lock_through_flush: cfg.host.map_lock_through_flush,
@@ -428,6 +433,7 @@ impl<O: Observer> Simulation<O> {
             io_completed: self.window.io_completed,
             io_bytes: self.window.io_bytes,
             io_reads: self.window.io_reads,
+            io_pieces: self.window.io_pieces,
             sim_cycles: end.saturating_sub(self.window.start),
             frequency_ghz: self.frequency_ghz,
             latency: self.window.latency.summary(),

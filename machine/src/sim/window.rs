@@ -49,6 +49,9 @@ pub(super) struct Window {
     pub(super) io_completed: u64,
     pub(super) io_bytes: u64,
     pub(super) io_reads: u64,
+    /// Backend requests completed (an unsplit I/O is one, a split I/O
+    /// one per piece).
+    pub(super) io_pieces: u64,
     pub(super) shootdowns: u64,
     pub(super) migrations: u64,
 }
@@ -68,6 +71,7 @@ impl Window {
             io_completed: 0,
             io_bytes: 0,
             io_reads: 0,
+            io_pieces: 0,
             shootdowns: 0,
             migrations: 0,
         }
@@ -107,6 +111,11 @@ impl Window {
         self.shootdowns += self.counted(1);
     }
 
+    /// A piece of a split I/O completed, not its last.
+    pub(super) fn piece(&mut self) {
+        self.io_pieces += self.counted(1);
+    }
+
     /// A backend thread migrated for a data phase.
     pub(super) fn migration(&mut self) {
         self.migrations += self.counted(1);
@@ -124,6 +133,7 @@ impl Window {
             self.io_completed += 1;
             self.io_bytes += size_bytes;
             self.io_reads += u64::from(read);
+            self.io_pieces += 1;
         }
         self.completed += 1;
         if !self.open && self.completed == self.warmup_ios {
