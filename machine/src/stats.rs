@@ -120,6 +120,20 @@ pub struct LatencyBreakdown {
     pub complete: u64,
 }
 
+/// Arrivals against completions of open-loop and trace guests over the
+/// window (see `machine/src/sim/overload.rs` for the definition).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Overload {
+    /// I/Os open-loop and trace guests issued in the window.
+    pub arrivals: u64,
+    /// Their I/Os in flight when the window opened.
+    pub backlog_start: u64,
+    /// Their I/Os in flight just after the window's last arrival.
+    pub backlog_end: u64,
+    /// Whether the backlog grew by more than a tenth of the arrivals.
+    pub overloaded: bool,
+}
+
 /// Everything one run of one policy measured (the window after warm-up).
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunResult {
@@ -150,6 +164,8 @@ pub struct RunResult {
     pub hypercalls: u64,
     /// Backend thread migrations.
     pub migrations: u64,
+    /// Open-loop arrivals against completions.
+    pub overload: Overload,
     /// Largest number of requests in flight at once in the window (from
     /// what was in flight when it opened).
     pub peak_in_flight: u64,

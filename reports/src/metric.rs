@@ -591,6 +591,39 @@ pub static METRICS: &[MetricDef] = &[
     .both("latency_breakdown_cycles_per_io.complete"),
     // Added later: appended, so that earlier CSV columns keep their places.
     MetricDef::new(
+        "overload_arrivals",
+        "open-loop arrivals",
+        N,
+        "I/Os open-loop and trace guests issued in the window",
+        |r| Count(r.overload.arrivals),
+    )
+    .json("overload.arrivals"),
+    MetricDef::new(
+        "overload_backlog_start",
+        "open-loop backlog at start",
+        N,
+        "their I/Os in flight when the window opened",
+        |r| Count(r.overload.backlog_start),
+    )
+    .json("overload.backlog_start"),
+    MetricDef::new(
+        "overload_backlog_end",
+        "open-loop backlog at last arrival",
+        N,
+        "their I/Os in flight just after the window's last arrival",
+        |r| Count(r.overload.backlog_end),
+    )
+    .json("overload.backlog_end"),
+    MetricDef::new(
+        "overloaded",
+        "overloaded",
+        Unit::Flag,
+        "1 when arrivals outpace completions: the open-loop backlog grew by more than a tenth of the window's arrivals (machine/src/sim/overload.rs)",
+        |r| Count(u64::from(r.overload.overloaded)),
+    )
+    .both("overload.overloaded")
+    .table(14, "open-loop overload", 0),
+    MetricDef::new(
         "io_pieces",
         "backend requests",
         N,
@@ -636,6 +669,7 @@ pub const RUN_JSON_SECTIONS: &[&str] = &[
     "migrations",
     "peak_in_flight",
     "background",
+    "overload",
 ];
 
 /// One entry of a per-CPU object of `summary.json`, defined once.
@@ -820,7 +854,10 @@ impl Row {
     pub fn cell(&self, r: &RunResult) -> String {
         self.defs
             .iter()
-            .map(|d| (d.value)(r).to_cell(self.decimals))
+            .map(|d| match ((d.value)(r), d.unit) {
+                (Metric::Count(v), Unit::Flag) => if v == 0 { "no" } else { "yes" }.to_string(),
+                (m, _) => m.to_cell(self.decimals),
+            })
             .collect::<Vec<_>>()
             .join(" / ")
     }
@@ -1003,6 +1040,7 @@ mod tests {
                 "unmap_cycles_per_io",
                 "flush_wait_cycles_per_io",
                 "complete_cycles_per_io",
+                "overloaded",
                 "io_pieces",
                 "flushes_deferred",
                 "deferred_flush_cycles_per_io",
@@ -1031,6 +1069,7 @@ mod tests {
                 "stolen cycles per I/O",
                 "hypercalls per I/O",
                 "stale uses",
+                "open-loop overload",
             ]
         );
         // A metric joining a row has no label of its own; a row's first has one.

@@ -348,6 +348,8 @@ impl<O: Observer> Simulation<O> {
                 Span(guest.gen.think_cycles()),
                 Event::Issue { guest: req.guest },
             );
+        } else {
+            self.overload.depart();
         }
         match window {
             Completion::Counted => {}

@@ -83,6 +83,7 @@ impl<O: Observer> Simulation<O> {
                 let spec = g.gen.next_request();
                 let dt = g.gen.next_interarrival_cycles();
                 sched.after(Span(dt), Event::Issue { guest });
+                self.overload.arrive(self.window.counted(1) == 1);
                 self.enqueue(guest, spec, now, sched);
             }
             Pattern::Closed => {
@@ -141,6 +142,7 @@ impl<O: Observer> Simulation<O> {
             });
         }
         let pieces = u32::try_from(size.div_ceil(piece)).expect("pieces of a request fit u32");
+        self.overload.arrive(self.window.counted(1) == 1);
         let queue = t.queue % g.gen.config().queues;
         let split = (pieces > 1).then(|| {
             self.splits.insert(SplitIo {

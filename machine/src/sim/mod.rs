@@ -43,6 +43,7 @@ mod data;
 mod guests;
 mod invalidate;
 mod locks;
+mod overload;
 mod slab;
 mod window;
 
@@ -51,6 +52,7 @@ use cpu::{count_access, Cpu, PerCpu};
 use guests::{Guest, SplitIo};
 use invalidate::Shootdown;
 use locks::FifoLock;
+use overload::OverloadTracker;
 use slab::{RequestId, ShootdownId, Slab, SplitId};
 use window::{Completion, Part, Window};
 
@@ -217,6 +219,7 @@ pub struct Simulation<O: Observer = NoObserver> {
     migration_rng: SimRng,
 
     window: Window,
+    overload: OverloadTracker,
     peak_in_flight: u64,
     /// The first error a handler returned (the engine's model interface
     /// returns only a control value): the run stops and reports it.
@@ -374,6 +377,7 @@ impl<O: Observer> Simulation<O> {
             map_lock: FifoLock::new(cfg.host.map_lock),
             migration_rng: rng_stream(cfg.seed, STREAM_MIGRATION),
             window: Window::new(&cfg.stop),
+            overload: OverloadTracker::default(),
             peak_in_flight: 0,
             error: None,
             total_bg_accesses: 0,
@@ -442,6 +446,7 @@ impl<O: Observer> Simulation<O> {
             shootdowns: self.window.shootdowns,
             hypercalls: self.mgr.hypercalls(),
             migrations: self.window.migrations,
+            overload: self.overload.result(),
             peak_in_flight: self.peak_in_flight,
             per_cpu,
             events: outcome.events,

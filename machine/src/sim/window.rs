@@ -170,6 +170,7 @@ impl<O: Observer> Simulation<O> {
         self.mgr.reset_counters();
         // The window's peak starts from what is in flight as it opens.
         self.peak_in_flight = self.requests.live() as u64;
+        self.overload.window_opens();
         self.window.open(now);
     }
 }
