@@ -164,6 +164,14 @@ pub struct HostConfig {
     pub process_cycles: u64,
     /// Distribution of that processing time.
     pub process_distribution: Distribution,
+    /// Mean cycles the device takes to serve a request after the data phase
+    /// (the disk or NIC; 0 = none, the default). The request completes (is
+    /// unmapped) after it. Assumption: the backend waits for its device
+    /// before taking its next request (no pipelining of requests to the
+    /// device), so this adds to every request's service time.
+    pub device_cycles: u64,
+    /// Distribution of the device time.
+    pub device_distribution: Distribution,
 }
 
 /// What a thread does while it waits for a lock.
@@ -201,6 +209,8 @@ impl Default for HostConfig {
             map_lock_waiter: LockWaiter::Sleep,
             process_cycles: 0,
             process_distribution: Distribution::Fixed,
+            device_cycles: 0,
+            device_distribution: Distribution::Fixed,
         }
     }
 }

@@ -111,6 +111,8 @@ pub struct LatencyBreakdown {
     pub deferred_flush: u64,
     /// Protocol processing (`host.process_cycles`).
     pub process: u64,
+    /// The device serving the request (`host.device_cycles`).
+    pub device: u64,
     /// The unmap hypercall, excluding flushes.
     pub unmap: u64,
     /// Waiting for the flush lock, flushing locally and waiting for every

@@ -126,3 +126,34 @@ fn a_lazy_tlb_deferred_flush_has_its_own_counter_and_latency_part() {
         "local: the initiators' flushes only"
     );
 }
+
+#[test]
+fn device_time_is_its_own_phase_before_the_unmap() {
+    let mut cfg = base(1_000);
+    cfg.guests[0].queue_depth = 1;
+    cfg.background.enabled = false;
+    let without = go(&cfg, "percpu");
+    cfg.host.device_cycles = 40_000;
+    let fixed = go(&cfg, "percpu");
+    assert_eq!(without.breakdown.device, 0);
+    assert_eq!(fixed.breakdown.device, 40_000 * fixed.io_completed);
+    // One request at a time and fixed costs: each I/O takes the device's
+    // time longer (to the latency histogram's 3 significant digits).
+    let longer = fixed.latency.mean - without.latency.mean;
+    assert!(
+        (longer - 40_000.0).abs() < 0.001 * fixed.latency.mean,
+        "{longer}"
+    );
+    cfg.host.device_distribution = machine::Distribution::Exponential;
+    let exp = go(&cfg, "percpu");
+    #[allow(clippy::cast_precision_loss, reason = "a mean")]
+    let mean = exp.breakdown.device as f64 / exp.io_completed as f64;
+    assert!(
+        (36_000.0..44_000.0).contains(&mean),
+        "mean device time {mean}"
+    );
+    assert!(
+        exp.latency.p99 > fixed.latency.p99,
+        "exponential spreads latency"
+    );
+}

@@ -591,6 +591,14 @@ pub static METRICS: &[MetricDef] = &[
     .both("latency_breakdown_cycles_per_io.complete"),
     // Added later: appended, so that earlier CSV columns keep their places.
     MetricDef::new(
+        "device_cycles_per_io",
+        "device per I/O",
+        CyclesPerIo,
+        "the device serving the request (`host.device_cycles`)",
+        |r| Real(r.per_io(r.breakdown.device)),
+    )
+    .both("latency_breakdown_cycles_per_io.device"),
+    MetricDef::new(
         "overload_arrivals",
         "open-loop arrivals",
         N,
@@ -1040,6 +1048,7 @@ mod tests {
                 "unmap_cycles_per_io",
                 "flush_wait_cycles_per_io",
                 "complete_cycles_per_io",
+                "device_cycles_per_io",
                 "overloaded",
                 "io_pieces",
                 "flushes_deferred",

@@ -232,6 +232,8 @@ section! {
         map_lock_waiter: LockWaiter,
         process_cycles: u64,
         process_distribution: Distribution,
+        device_cycles: u64,
+        device_distribution: Distribution,
     }
 }
 

@@ -16,6 +16,8 @@ pub(super) enum Phase {
     Data,
     /// Data phase on another CPU.
     Away,
+    /// Waiting for the device (`host.device_cycles`).
+    Device,
     /// Unmap hypercall segment.
     Unmap,
     /// Waiting for the flush lock.
@@ -187,18 +189,36 @@ impl<O: Observer> Simulation<O> {
         Ok(())
     }
 
-    /// Instant of protocol processing for one request.
+    /// Cycles of protocol processing for one request.
     pub(super) fn process_cost(&mut self) -> u64 {
-        if self.process_cycles == 0 {
-            return 0;
+        draw_time(
+            &mut self.service_rng,
+            self.process_cycles,
+            self.process_exponential,
+        )
+    }
+
+    /// After the data phase: the device's service, if any, then the unmap.
+    pub(super) fn after_data(
+        &mut self,
+        c: CpuId,
+        now: u64,
+        sched: &mut Sched<'_>,
+    ) -> Result<(), SimError> {
+        let device = draw_time(
+            &mut self.device_rng,
+            self.device_cycles,
+            self.device_exponential,
+        );
+        if device == 0 && self.device_cycles == 0 {
+            return self.start_unmap(c, now, sched);
         }
-        if !self.process_exponential {
-            return self.process_cycles;
-        }
-        let u: f64 = 1.0 - self.service_rng.random::<f64>();
-        #[allow(clippy::cast_precision_loss, reason = "a mean in cycles")]
-        let mean = self.process_cycles as f64;
-        workloads::round_cycles(-u.ln() * mean)
+        self.window.add(Part::Device, device);
+        let b = self.backend_of(c);
+        self.backends[b].phase = Phase::Device;
+        self.backends[b].phase_start = now;
+        sched.after(Span(device), Event::DeviceDone { cpu: c });
+        Ok(())
     }
 
     pub(super) fn start_unmap(
@@ -398,7 +418,7 @@ impl<O: Observer> Simulation<O> {
                 self.release_map_lock(now, sched)?;
                 self.start_data(c, now, sched)?;
             }
-            Phase::Data => self.start_unmap(c, now, sched)?,
+            Phase::Data => self.after_data(c, now, sched)?,
             Phase::Unmap => {
                 let (_, _, placement) = self.current_request(c);
                 let holds_through_flush =
@@ -413,4 +433,16 @@ impl<O: Observer> Simulation<O> {
         }
         Ok(Control::Continue)
     }
+}
+
+/// A time of mean `mean` cycles, fixed or exponential (drawn from `rng`
+/// only when exponential and `mean > 0`).
+fn draw_time(rng: &mut SimRng, mean: u64, exponential: bool) -> u64 {
+    if mean == 0 || !exponential {
+        return mean;
+    }
+    let u: f64 = 1.0 - rng.random::<f64>();
+    #[allow(clippy::cast_precision_loss, reason = "a mean in cycles")]
+    let mean = mean as f64;
+    workloads::round_cycles(-u.ln() * mean)
 }

@@ -15,6 +15,9 @@
 //!    interrupt level on `d` (it preempts whatever `d` does), after
 //!    `migrate_cycles` and, if `P` requires it (claim step 7), a flush of the
 //!    request's pages in `d`'s TLB; then it returns to `c`.
+//!    With `host.device_cycles` > 0 the device then serves the request
+//!    (fixed or exponential time, its own latency part); the backend waits
+//!    for it (an assumption: no pipelining), then unmaps.
 //! 4. *Unmap*: the hypercall (`hypercall_cycles + pages * unmap_page_cycles`);
 //!    the page table changes at the segment's start. If `P` requires a
 //!    shootdown (global), one per request (or per page): take the domain's
@@ -89,6 +92,7 @@ const BACKGROUND_FRAME_BASE: u64 = 1 << 30;
 /// Random-stream ids (one per component, see [`sim_core::rng_stream`]).
 const STREAM_MIGRATION: u64 = 1;
 const STREAM_SERVICE: u64 = 2;
+const STREAM_DEVICE: u64 = 3;
 const STREAM_GUEST_BASE: u64 = 1_000;
 const STREAM_BACKGROUND_BASE: u64 = 1_000_000;
 
@@ -170,6 +174,11 @@ pub enum Event {
         /// The thread's home CPU.
         cpu: CpuId,
     },
+    /// The device finished CPU `cpu`'s current request.
+    DeviceDone {
+        /// The backend's CPU.
+        cpu: CpuId,
+    },
     /// A shootdown IPI reaches its target.
     IpiArrive {
         /// The target.
@@ -191,6 +200,9 @@ pub struct Simulation<O: Observer = NoObserver> {
     service_rng: SimRng,
     process_cycles: u64,
     process_exponential: bool,
+    device_rng: SimRng,
+    device_cycles: u64,
+    device_exponential: bool,
     policy: Box<dyn MappingPolicy>,
     costs: CostTable,
     access_costs: AccessCosts,
@@ -349,6 +361,10 @@ impl<O: Observer> Simulation<O> {
             process_cycles: cfg.host.process_cycles,
             process_exponential: cfg.host.process_distribution
                 == crate::config::Distribution::Exponential,
+            device_rng: rng_stream(cfg.seed, STREAM_DEVICE),
+            device_cycles: cfg.host.device_cycles,
+            device_exponential: cfg.host.device_distribution
+                == crate::config::Distribution::Exponential,
             policy,
             costs: cfg.costs.clone(),
             access_costs: AccessCosts {
@@ -499,7 +515,8 @@ impl<O: Observer> Simulation<O> {
                 }
             }
             Event::SegmentEnd { cpu } => return self.segment_end(cpu, now, sched),
-            Event::MigratedBack { cpu } => self.start_unmap(cpu, now, sched)?,
+            Event::MigratedBack { cpu } => self.after_data(cpu, now, sched)?,
+            Event::DeviceDone { cpu } => self.start_unmap(cpu, now, sched)?,
             Event::IpiArrive { target, shootdown } => {
                 self.ipi_arrive(target, shootdown, now, sched)
             }
