@@ -157,3 +157,62 @@ fn device_time_is_its_own_phase_before_the_unmap() {
         "exponential spreads latency"
     );
 }
+
+/// A recorded stream: a burst of `burst` requests at time 0, then one
+/// request every millisecond.
+struct BurstThenTrickle {
+    burst: u64,
+    next: u64,
+}
+
+impl workloads::RequestSource for BurstThenTrickle {
+    fn next_request(&mut self) -> Option<Result<workloads::TimedRequest, workloads::SourceError>> {
+        let i = self.next;
+        self.next += 1;
+        (i < self.burst + 200).then_some(Ok(workloads::TimedRequest {
+            at_ns: if i < self.burst {
+                0
+            } else {
+                (i - self.burst + 1) * 1_000_000
+            },
+            size_bytes: 4096,
+            read: true,
+            queue: 0,
+            offset: 0,
+        }))
+    }
+}
+
+#[test]
+fn peak_in_flight_and_overload_cover_the_window_only() {
+    let mut cfg = base(100);
+    cfg.stop.warmup_ios = 100;
+    cfg.guests[0] = workloads::GuestConfig {
+        pattern: workloads::Pattern::Trace,
+        trace: "burst".into(),
+        max_request_bytes: Some(4096),
+        ..workloads::GuestConfig::default()
+    };
+    let registry = Registry::builtin();
+    let ctx = BuildContext {
+        max_request_pages: cfg.max_request_pages(),
+    };
+    let policy = registry
+        .build(&registry.resolve("percpu", &[]).expect("known"), &ctx)
+        .expect("builds");
+    let source: Box<dyn workloads::RequestSource + Send> = Box::new(BurstThenTrickle {
+        burst: 100,
+        next: 0,
+    });
+    let (r, _) =
+        machine::Simulation::with_parts(&cfg, policy, vec![Some(source)], machine::NoObserver)
+            .expect("builds")
+            .run(0)
+            .expect("runs");
+    assert_eq!(r.io_completed, 100);
+    // The warm-up served the burst of 100; in the window requests arrive a
+    // millisecond apart and are served in microseconds.
+    assert_eq!(r.peak_in_flight, 1, "the window's peak, not the burst's");
+    assert_eq!(r.overload.backlog_start, 0);
+    assert!(!r.overload.overloaded);
+}
