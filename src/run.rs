@@ -139,6 +139,15 @@ pub fn cmd_run(args: &RunArgs) -> Result<()> {
         let html = reports::run_html(&report, &sc.description, &scenarios::to_toml(&sc), &plots);
         write(dir, "report.html", html.as_bytes())?;
     }
+    for r in &runs {
+        let o = r.overload;
+        if o.overloaded {
+            eprintln!(
+                "warning: {}: open-loop arrivals outpace completions: the backlog grew from {} to {} I/Os over {} arrivals (latencies grow with the run's length; see overload in summary.json)",
+                r.policy, o.backlog_start, o.backlog_end, o.arrivals
+            );
+        }
+    }
     if args.json {
         print!("{json}");
     } else {

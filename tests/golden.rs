@@ -93,7 +93,7 @@ fn cases() -> Vec<Case> {
         "default",
         &[
             "policy.global.flush=range",
-            "host.touch=page",
+            "host.touch=page-lookup",
             "guests.0.size_bytes={ min = 4096, max = 45056, align = 4096 }",
         ],
     ));
@@ -173,6 +173,26 @@ fn cases() -> Vec<Case> {
             "guests.1.rate_iops=300000",
         ],
     ));
+    v.push(case("knob-touch-dma", "default", &["host.touch=dma"]));
+    v.push(case(
+        "knob-touch-header-open",
+        "default",
+        &[
+            "host.touch=header",
+            "host.touch_header_bytes=200",
+            "guests.1.pattern=open",
+            "guests.1.rate_iops=100000",
+        ],
+    ));
+    v.push(case("knob-touch-page", "default", &["host.touch=page"]));
+    v.push(case(
+        "knob-device-exponential",
+        "default",
+        &[
+            "host.device_cycles=30000",
+            "host.device_distribution=exponential",
+        ],
+    ));
     // The alternative policies (only here, so that the cases above keep
     // their files), under migration so that `targeted` has holders to hit.
     v.push(Case {
@@ -196,6 +216,9 @@ fn cases() -> Vec<Case> {
         "blkparse",
     ));
     v.push(trace_case("trace-msr", "traces/msr-sample.csv", "msr"));
+    let mut split = trace_case("trace-fio-split-blkif", "traces/fio-randrw.iolog", "fio");
+    split.sets.push("guests.0.split=\"blkif\"".to_string());
+    v.push(split);
     v
 }
 

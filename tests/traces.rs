@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 mod common;
-use common::{text, tlbsim};
+use common::{runs_of, text, tlbsim};
 
 fn repo(p: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
@@ -15,23 +15,12 @@ const ALL_POLICIES: &str = "global,percpu,percpu-unsafe";
 
 /// `(policy, io.completed)` of each run of `tlbsim run ARGS --json`.
 fn completed(args: &[&str]) -> Vec<(String, u64)> {
-    let mut a = vec!["run"];
-    a.extend(args);
-    a.push("--json");
-    let out = tlbsim(&a);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    v["runs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            (
-                r["policy"].as_str().unwrap().to_string(),
-                r["io"]["completed"].as_u64().unwrap(),
-            )
-        })
-        .collect()
+    runs_of(args, |r| {
+        (
+            r["policy"].as_str().unwrap().to_string(),
+            r["io"]["completed"].as_u64().unwrap(),
+        )
+    })
 }
 
 /// Read and write records of a fio iolog, counted without the traces crate.

@@ -101,15 +101,34 @@ impl Default for MachineConfig {
     }
 }
 
-/// How the backend touches a request's data through the TLB.
+/// How the backend touches a request's data through the TLB, and what it
+/// is charged for it (`costs.data_line_cycles` per 64-byte line it touches,
+/// plus the translation latency of each lookup).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Touch {
-    /// One TLB lookup per 64-byte cache line (a copy).
+    /// A copy: every cache line of the request, one TLB lookup per line.
     #[default]
     Line,
-    /// One TLB lookup per page (a header peek, or DMA set-up).
+    /// A copy of every line, but with one TLB lookup counted per page: the
+    /// timing of `Line` (a page's further lookups are L1 hits costing 0
+    /// cycles) with fewer lookups in the counters. What `page` meant before
+    /// it was fixed; kept so calibrated scenarios keep their results.
+    PageLookup,
+    /// One cache line per page (a scan that reads one word of each page):
+    /// one lookup and one line charged per page.
     Page,
+    /// A peek at the request's first `host.touch_header_bytes` bytes
+    /// (protocol headers), one lookup per line of them.
+    Header,
+    /// No CPU access to the data: the device moves it by DMA (blkback,
+    /// zero-copy netback). No TLB lookups and no line cost.
+    Dma,
 }
+
+/// `host.touch_header_bytes` default: Linux xen-netback grant-copies the
+/// first 128 bytes of each packet (`XEN_NETBACK_TX_COPY_LEN`,
+/// drivers/net/xen-netback/netback.c), the header it parses.
+pub const DEFAULT_TOUCH_HEADER_BYTES: u64 = 128;
 
 /// The host domain and its backend driver.
 #[derive(Clone, Debug, PartialEq)]
@@ -120,8 +139,14 @@ pub struct HostConfig {
     /// Probability that a request's data phase runs on another CPU (the
     /// backend thread migrates there and back).
     pub migration_probability: f64,
-    /// One TLB lookup per cache line or per page of data.
+    /// How the data phase touches the data: every line (`line`, a copy),
+    /// `page-lookup` (every line, one lookup counted per page), one line per
+    /// page (`page`), the first `touch_header_bytes` (`header`) or nothing
+    /// (`dma`). Default `line`.
     pub touch: Touch,
+    /// Bytes of each request a `header` touch reads (default 128,
+    /// [`DEFAULT_TOUCH_HEADER_BYTES`]).
+    pub touch_header_bytes: u64,
     /// Range flushes above this many pages become full flushes (Linux
     /// tlb_single_page_flush_ceiling = 33).
     pub flush_ceiling_pages: u32,
@@ -144,6 +169,14 @@ pub struct HostConfig {
     pub process_cycles: u64,
     /// Distribution of that processing time.
     pub process_distribution: Distribution,
+    /// Mean cycles the device takes to serve a request after the data phase
+    /// (the disk or NIC; 0 = none, the default). The request completes (is
+    /// unmapped) after it. Assumption: the backend waits for its device
+    /// before taking its next request (no pipelining of requests to the
+    /// device), so this adds to every request's service time.
+    pub device_cycles: u64,
+    /// Distribution of the device time.
+    pub device_distribution: Distribution,
 }
 
 /// What a thread does while it waits for a lock.
@@ -174,12 +207,15 @@ impl Default for HostConfig {
             io_cpus: 2,
             migration_probability: 0.0,
             touch: Touch::Line,
+            touch_header_bytes: DEFAULT_TOUCH_HEADER_BYTES,
             flush_ceiling_pages: 33,
             map_lock: false,
             map_lock_through_flush: false,
             map_lock_waiter: LockWaiter::Sleep,
             process_cycles: 0,
             process_distribution: Distribution::Fixed,
+            device_cycles: 0,
+            device_distribution: Distribution::Fixed,
         }
     }
 }
@@ -345,6 +381,12 @@ impl SimConfig {
                 "needs at least 2 CPUs to migrate between".into(),
             );
         }
+        if self.host.touch == Touch::Header && self.host.touch_header_bytes == 0 {
+            p(
+                &["host", "touch_header_bytes"],
+                "must be at least 1 with host.touch = \"header\"".into(),
+            );
+        }
         if self.background.enabled && self.background.working_set_pages == 0 {
             p(
                 &["background", "working_set_pages"],
@@ -372,12 +414,7 @@ impl SimConfig {
     pub fn max_request_pages(&self) -> u64 {
         self.guests
             .iter()
-            .map(|g| {
-                g.size_bytes
-                    .max_bytes()
-                    .div_ceil(workloads::PAGE_BYTES)
-                    .max(1)
-            })
+            .map(|g| g.mapped_bytes().div_ceil(workloads::PAGE_BYTES).max(1))
             .max()
             .unwrap_or(1)
     }

@@ -48,6 +48,10 @@ pub struct FlushCounts {
     pub local_full: u64,
     /// Flushes run in an IPI handler on behalf of another CPU.
     pub remote: u64,
+    /// Full flushes a CPU ran before its next host-domain access because a
+    /// lazy-TLB shootdown skipped it (Linux `switch_mm_irqs_off` flushing a
+    /// CPU whose `tlb_gen` fell behind, arch/x86/mm/tlb.c).
+    pub deferred: u64,
 }
 
 impl FlushCounts {
@@ -56,6 +60,7 @@ impl FlushCounts {
         self.local_page += other.local_page;
         self.local_full += other.local_full;
         self.remote += other.remote;
+        self.deferred += other.deferred;
     }
 }
 
@@ -101,8 +106,13 @@ pub struct LatencyBreakdown {
     pub migration: u64,
     /// Touching the data through the TLB.
     pub data: u64,
+    /// The full flush a CPU skipped by a lazy-TLB shootdown runs before it
+    /// touches the data (on the home CPU, or on the CPU migrated to).
+    pub deferred_flush: u64,
     /// Protocol processing (`host.process_cycles`).
     pub process: u64,
+    /// The device serving the request (`host.device_cycles`).
+    pub device: u64,
     /// The unmap hypercall, excluding flushes.
     pub unmap: u64,
     /// Waiting for the flush lock, flushing locally and waiting for every
@@ -110,6 +120,20 @@ pub struct LatencyBreakdown {
     pub flush_wait: u64,
     /// Completing the request to the guest.
     pub complete: u64,
+}
+
+/// Arrivals against completions of open-loop and trace guests over the
+/// window (see `machine/src/sim/overload.rs` for the definition).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Overload {
+    /// I/Os open-loop and trace guests issued in the window.
+    pub arrivals: u64,
+    /// Their I/Os in flight when the window opened.
+    pub backlog_start: u64,
+    /// Their I/Os in flight just after the window's last arrival.
+    pub backlog_end: u64,
+    /// Whether the backlog grew by more than a tenth of the arrivals.
+    pub overloaded: bool,
 }
 
 /// Everything one run of one policy measured (the window after warm-up).
@@ -123,6 +147,9 @@ pub struct RunResult {
     pub io_bytes: u64,
     /// Reads among them.
     pub io_reads: u64,
+    /// Backend requests completed in the window: `io_completed` plus the
+    /// extra pieces of trace requests split by `guests.N.split`.
+    pub io_pieces: u64,
     /// Length of the window, cycles.
     pub sim_cycles: u64,
     /// Clock frequency, GHz (to convert cycles to seconds).
@@ -139,7 +166,10 @@ pub struct RunResult {
     pub hypercalls: u64,
     /// Backend thread migrations.
     pub migrations: u64,
-    /// Largest number of requests in flight at once.
+    /// Open-loop arrivals against completions.
+    pub overload: Overload,
+    /// Largest number of requests in flight at once in the window (from
+    /// what was in flight when it opened).
     pub peak_in_flight: u64,
     /// Per-CPU counters, by CPU index.
     pub per_cpu: Vec<CpuStats>,

@@ -331,7 +331,7 @@ fn lazy_tlb_skips_sleeping_backends_and_stays_correct() {
         .per_cpu
         .iter()
         .filter(|c| c.registered)
-        .map(|c| c.flushes.local_full)
+        .map(|c| c.flushes.local_full + c.flushes.deferred)
         .sum();
     let eager_full: u64 = eager
         .per_cpu
@@ -343,6 +343,7 @@ fn lazy_tlb_skips_sleeping_backends_and_stays_correct() {
         registered_full > eager_full,
         "deferred flushes happen at wake-up"
     );
+    assert!(lazy.flushes().deferred > 0 && eager.flushes().deferred == 0);
 }
 
 /// A domain-wide map lock serializes map/unmap hypercalls: with four busy

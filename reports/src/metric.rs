@@ -221,7 +221,7 @@ fn background_cycles_per_access(r: &RunResult) -> Metric {
 /// Local and remote flushes, over all CPUs.
 fn all_flushes(r: &RunResult) -> u64 {
     let f = r.flushes();
-    f.local_page + f.local_full + f.remote
+    f.local_page + f.local_full + f.remote + f.deferred
 }
 
 /// Every metric of a run. Order matters: it is the column order of
@@ -368,7 +368,7 @@ pub static METRICS: &[MetricDef] = &[
         |r| Count(r.flushes().remote),
     )
     .both("flushes.remote")
-    .table(8, "  remote", 0),
+    .table(8, "  remote / deferred", 0),
     MetricDef::new(
         "flushes_per_io",
         "TLB flushes per I/O",
@@ -496,7 +496,7 @@ pub static METRICS: &[MetricDef] = &[
         "peak_in_flight",
         "peak requests in flight",
         N,
-        "largest number of requests in flight at once",
+        "largest number of requests in flight at once during the measured window",
         |r| Count(r.peak_in_flight),
     )
     .json("peak_in_flight"),
@@ -589,6 +589,73 @@ pub static METRICS: &[MetricDef] = &[
         |r| Real(r.per_io(r.breakdown.complete)),
     )
     .both("latency_breakdown_cycles_per_io.complete"),
+    // Added later: appended, so that earlier CSV columns keep their places.
+    MetricDef::new(
+        "device_cycles_per_io",
+        "device per I/O",
+        CyclesPerIo,
+        "the device serving the request (`host.device_cycles`)",
+        |r| Real(r.per_io(r.breakdown.device)),
+    )
+    .both("latency_breakdown_cycles_per_io.device"),
+    MetricDef::new(
+        "overload_arrivals",
+        "open-loop arrivals",
+        N,
+        "I/Os open-loop and trace guests issued in the window",
+        |r| Count(r.overload.arrivals),
+    )
+    .json("overload.arrivals"),
+    MetricDef::new(
+        "overload_backlog_start",
+        "open-loop backlog at start",
+        N,
+        "their I/Os in flight when the window opened",
+        |r| Count(r.overload.backlog_start),
+    )
+    .json("overload.backlog_start"),
+    MetricDef::new(
+        "overload_backlog_end",
+        "open-loop backlog at last arrival",
+        N,
+        "their I/Os in flight just after the window's last arrival",
+        |r| Count(r.overload.backlog_end),
+    )
+    .json("overload.backlog_end"),
+    MetricDef::new(
+        "overloaded",
+        "overloaded",
+        Unit::Flag,
+        "1 when arrivals outpace completions: the open-loop backlog grew by more than a tenth of the window's arrivals (machine/src/sim/overload.rs)",
+        |r| Count(u64::from(r.overload.overloaded)),
+    )
+    .both("overload.overloaded")
+    .table(14, "open-loop overload", 0),
+    MetricDef::new(
+        "io_pieces",
+        "backend requests",
+        N,
+        "backend requests completed in the window: one per I/O, one per piece of a trace request split by guests.N.split",
+        |r| Count(r.io_pieces),
+    )
+    .both("io.pieces"),
+    MetricDef::new(
+        "flushes_deferred",
+        "deferred flushes",
+        N,
+        "full flushes a CPU skipped by a lazy-TLB shootdown ran before its next host-domain access",
+        |r| Count(r.flushes().deferred),
+    )
+    .both("flushes.deferred")
+    .table(8, "", 0),
+    MetricDef::new(
+        "deferred_flush_cycles_per_io",
+        "deferred flush per I/O",
+        CyclesPerIo,
+        "the flush a CPU skipped by a lazy-TLB shootdown runs before touching the data",
+        |r| Real(r.per_io(r.breakdown.deferred_flush)),
+    )
+    .both("latency_breakdown_cycles_per_io.deferred_flush"),
 ];
 
 /// The top-level keys of a run object of `summary.json` that hold metrics,
@@ -610,6 +677,7 @@ pub const RUN_JSON_SECTIONS: &[&str] = &[
     "migrations",
     "peak_in_flight",
     "background",
+    "overload",
 ];
 
 /// One entry of a per-CPU object of `summary.json`, defined once.
@@ -687,6 +755,12 @@ pub static CPU_METRICS: &[CpuMetricDef] = &[
         N,
         "flushes run here in an IPI handler for another CPU",
         |c| c.flushes.remote.into(),
+    ),
+    cpu(
+        "flushes.deferred",
+        N,
+        "flushes run here before an access, owed to a lazy-TLB shootdown that skipped it",
+        |c| c.flushes.deferred.into(),
     ),
     cpu(
         "tlb_lookups",
@@ -788,7 +862,10 @@ impl Row {
     pub fn cell(&self, r: &RunResult) -> String {
         self.defs
             .iter()
-            .map(|d| (d.value)(r).to_cell(self.decimals))
+            .map(|d| match ((d.value)(r), d.unit) {
+                (Metric::Count(v), Unit::Flag) => if v == 0 { "no" } else { "yes" }.to_string(),
+                (m, _) => m.to_cell(self.decimals),
+            })
             .collect::<Vec<_>>()
             .join(" / ")
     }
@@ -971,6 +1048,11 @@ mod tests {
                 "unmap_cycles_per_io",
                 "flush_wait_cycles_per_io",
                 "complete_cycles_per_io",
+                "device_cycles_per_io",
+                "overloaded",
+                "io_pieces",
+                "flushes_deferred",
+                "deferred_flush_cycles_per_io",
             ]
         );
     }
@@ -990,12 +1072,13 @@ mod tests {
                 "IPIs per I/O",
                 "flushes per I/O",
                 "  local page / full",
-                "  remote",
+                "  remote / deferred",
                 "flush wait per I/O (cycles)",
                 "TLB misses per I/O",
                 "stolen cycles per I/O",
                 "hypercalls per I/O",
                 "stale uses",
+                "open-loop overload",
             ]
         );
         // A metric joining a row has no label of its own; a row's first has one.

@@ -23,7 +23,7 @@ mod plain {
         StopConfig, Touch,
     };
     pub(super) use mmu::{TlbConfig, TlbGeometry};
-    pub(super) use workloads::{GuestConfig, Pattern, SizeSpec};
+    pub(super) use workloads::{GuestConfig, Pattern, SizeSpec, Split};
 }
 
 /// A file-format type and the plain core type it converts to and from.
@@ -234,19 +234,22 @@ section! {
         io_cpus: u32,
         migration_probability: f64,
         touch: Touch,
+        touch_header_bytes: u64,
         flush_ceiling_pages: u32,
         map_lock: bool,
         map_lock_through_flush: bool,
         map_lock_waiter: LockWaiter,
         process_cycles: u64,
         process_distribution: Distribution,
+        device_cycles: u64,
+        device_distribution: Distribution,
     }
 }
 
 choice! {
     /// `host.touch`.
-    #[serde(rename_all = "lowercase")]
-    Touch { Line, Page, }
+    #[serde(rename_all = "kebab-case")]
+    Touch { Line, PageLookup, Page, Header, Dma, }
 }
 
 choice! {
@@ -287,6 +290,8 @@ section! {
         trace_format: String,
         time_scale: f64,
         trace_device: Option<u32>,
+        split: Split,
+        max_request_bytes: Option<u64>,
     }
 }
 
@@ -327,6 +332,46 @@ pub(crate) enum SizeSpec {
         #[serde(default)]
         weights: Vec<f64>,
     },
+}
+
+/// `guests.N.split`: a protocol's name or a piece size in bytes.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+#[serde(
+    untagged,
+    expecting = "must be \"none\", \"blkif\", \"blkif-indirect\" or a number of bytes"
+)]
+pub(crate) enum Split {
+    Named(SplitName),
+    Bytes(u64),
+}
+
+/// The named values of `guests.N.split`.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum SplitName {
+    None,
+    Blkif,
+    BlkifIndirect,
+}
+
+impl Mirror for Split {
+    type Core = plain::Split;
+    fn from_core(core: &plain::Split) -> Self {
+        match *core {
+            plain::Split::None => Self::Named(SplitName::None),
+            plain::Split::Blkif => Self::Named(SplitName::Blkif),
+            plain::Split::BlkifIndirect => Self::Named(SplitName::BlkifIndirect),
+            plain::Split::Bytes(n) => Self::Bytes(n),
+        }
+    }
+    fn into_core(self) -> plain::Split {
+        match self {
+            Self::Named(SplitName::None) => plain::Split::None,
+            Self::Named(SplitName::Blkif) => plain::Split::Blkif,
+            Self::Named(SplitName::BlkifIndirect) => plain::Split::BlkifIndirect,
+            Self::Bytes(n) => plain::Split::Bytes(n),
+        }
+    }
 }
 
 /// `align` when a uniform size does not say: any size.

@@ -162,6 +162,16 @@ pub(crate) fn resolve(
                 ),
             ));
         }
+        let known_format = workloads::TRACE_FORMATS.contains(&g.trace_format.as_str());
+        if file.is_file() && known_format && g.max_request_bytes.is_none() {
+            // The largest request sizes the mapping area and percpu's
+            // slots: one streaming pass now, so that a too-small slot count
+            // is a located load error rather than a run failure.
+            match traces::max_request_bytes(&file, &g.trace_format, g.trace_device) {
+                Ok(n) => g.max_request_bytes = Some(n.max(1)),
+                Err(e) => diags.push(Diagnostic::at(&loc, &key, e.to_string())),
+            }
+        }
         g.trace = resolved;
     }
 }

@@ -110,7 +110,7 @@ fn bad_overrides_are_reported_together() {
         "{text}"
     );
     assert!(
-        text.contains("--set: host.touch: unknown variant `word`, expected `line` or `page`"),
+        text.contains("--set: host.touch: unknown variant `word`, expected one of `line`, `page-lookup`, `page`, `header`, `dma`"),
         "{text}"
     );
 }

@@ -346,6 +346,27 @@ pub fn open_source(
     Ok(Box::new(TraceReader::open(path, format, device)?))
 }
 
+/// The largest request of a trace (of `device`, if given), bytes, in one
+/// streaming pass (constant memory): what a trace guest's mapping area and
+/// `percpu`'s slots must hold. 0 for a trace with no requests.
+///
+/// # Errors
+/// Unknown format, the file cannot be read, or a bad record (by file and
+/// line).
+pub fn max_request_bytes(
+    path: &Path,
+    format: &str,
+    device: Option<u32>,
+) -> Result<u64, TraceError> {
+    let format: Format = format.parse()?;
+    let mut reader = TraceReader::open(path, format, device)?;
+    let mut largest = 0;
+    while let Some(r) = reader.next_record() {
+        largest = largest.max(r?.size);
+    }
+    Ok(largest)
+}
+
 /// Guesses a file's format from its first non-blank line: fio's version
 /// line, the `tlbsim` header, a blkparse event (`MAJ,MIN ...`), or seven
 /// comma-separated fields (MSR, with or without its header).

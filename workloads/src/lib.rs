@@ -191,6 +191,46 @@ pub struct GuestConfig {
     /// number (the trace's `guest` column, fio's file, MSR's disk); absent:
     /// all records.
     pub trace_device: Option<u32>,
+    /// Trace replay: whether the backend serves a recorded request whole
+    /// (default) or in pieces, as a split-request protocol would. A split
+    /// request is still one I/O (its latency ends with its last piece).
+    pub split: Split,
+    /// Trace replay: the largest recorded request, bytes, which sizes the
+    /// mapping area and must fit `percpu`'s slots. The scenario loader fills
+    /// it in by scanning the trace when it is not given; with none, the
+    /// guest's `size_bytes` maximum stands for it, and a larger request is a
+    /// run error.
+    pub max_request_bytes: Option<u64>,
+}
+
+/// How a trace guest's requests reach the backend.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Split {
+    /// Each recorded request is one backend request, mapped whole.
+    #[default]
+    None,
+    /// Pieces of at most 11 segments of 4 KiB (45,056 bytes): a Xen blkif
+    /// request without indirect descriptors
+    /// (`BLKIF_MAX_SEGMENTS_PER_REQUEST`, include/xen/interface/io/blkif.h).
+    Blkif,
+    /// Pieces of at most 32 segments of 4 KiB (131,072 bytes): xen-blkfront's
+    /// default `max_indirect_segments` (drivers/block/xen-blkfront.c).
+    BlkifIndirect,
+    /// Pieces of at most this many bytes.
+    Bytes(u64),
+}
+
+impl Split {
+    /// Largest piece, bytes (`None`: requests are not split).
+    #[must_use]
+    pub fn piece_bytes(self) -> Option<u64> {
+        match self {
+            Split::None => None,
+            Split::Blkif => Some(11 * PAGE_BYTES),
+            Split::BlkifIndirect => Some(32 * PAGE_BYTES),
+            Split::Bytes(n) => Some(n),
+        }
+    }
 }
 
 impl Default for GuestConfig {
@@ -208,11 +248,30 @@ impl Default for GuestConfig {
             trace_format: "tlbsim".to_string(),
             time_scale: 1.0,
             trace_device: None,
+            split: Split::None,
+            max_request_bytes: None,
         }
     }
 }
 
 impl GuestConfig {
+    /// The largest backend request of this guest, bytes: what one mapping
+    /// must hold. A synthetic guest's largest size; a trace guest's largest
+    /// recorded request (`max_request_bytes`, else the `size_bytes`
+    /// maximum), cut to the split's piece size.
+    #[must_use]
+    pub fn mapped_bytes(&self) -> u64 {
+        if self.pattern != Pattern::Trace {
+            return self.size_bytes.max_bytes();
+        }
+        let largest = self
+            .max_request_bytes
+            .unwrap_or_else(|| self.size_bytes.max_bytes());
+        self.split
+            .piece_bytes()
+            .map_or(largest, |piece| largest.min(piece))
+    }
+
     /// Problems with this guest, at paths relative to the guest.
     #[must_use]
     pub fn problems(&self) -> Vec<Problem> {
@@ -317,7 +376,25 @@ impl GuestConfig {
                 format!("must be a positive number, got {}", self.time_scale),
             ));
         }
-        let max_pages = self.size_bytes.max_bytes().div_ceil(PAGE_BYTES);
+        if self.pattern != Pattern::Trace && self.split != Split::None {
+            out.push(Problem::new(
+                KeyPath::of(&["split"]),
+                "applies to trace guests only (pattern = \"trace\")".to_string(),
+            ));
+        }
+        if self.split == Split::Bytes(0) {
+            out.push(Problem::new(
+                KeyPath::of(&["split"]),
+                "must be at least 1 byte".to_string(),
+            ));
+        }
+        if self.max_request_bytes == Some(0) {
+            out.push(Problem::new(
+                KeyPath::of(&["max_request_bytes"]),
+                "must be at least 1 byte".to_string(),
+            ));
+        }
+        let max_pages = self.mapped_bytes().div_ceil(PAGE_BYTES);
         if u64::from(self.buffer_pages) < max_pages {
             out.push(Problem::new(
                 KeyPath::of(&["buffer_pages"]),

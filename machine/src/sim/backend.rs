@@ -16,6 +16,8 @@ pub(super) enum Phase {
     Data,
     /// Data phase on another CPU.
     Away,
+    /// Waiting for the device (`host.device_cycles`).
+    Device,
     /// Unmap hypercall segment.
     Unmap,
     /// Waiting for the flush lock.
@@ -80,6 +82,8 @@ pub(super) struct Request {
     pub(super) first_frame: u64,
     pub(super) placement: Option<Placement>,
     pub(super) flush_wait_start: u64,
+    /// The split I/O this request is a piece of, if any.
+    pub(super) split: Option<SplitId>,
 }
 
 impl<O: Observer> Simulation<O> {
@@ -162,9 +166,10 @@ impl<O: Observer> Simulation<O> {
         self.window.add(Part::Process, process);
         if !migrate {
             let deferred = self.apply_deferred_flush(c);
-            let cost = self.touch_data(c, r)? + deferred;
-            self.window.add(Part::Data, cost);
-            let cost = cost + process;
+            self.window.add(Part::DeferredFlush, deferred);
+            let data = self.touch_data(c, r)?;
+            self.window.add(Part::Data, data);
+            let cost = deferred + data + process;
             self.backends[b].phase = Phase::Data;
             self.backends[b].phase_start = now;
             self.start_segment(c, now, cost, sched);
@@ -180,13 +185,15 @@ impl<O: Observer> Simulation<O> {
         if self.cpus[d].bg_next != u64::MAX {
             self.bg_catch_up(d, now.max(self.cpus[d].clock.irq_free_at));
         }
-        let mut cost = self.costs.migrate_cycles + self.apply_deferred_flush(d);
+        let deferred = self.apply_deferred_flush(d);
+        self.window.add(Part::DeferredFlush, deferred);
+        let mut cost = self.costs.migrate_cycles + deferred;
         let p = self.requests[r].placement.expect("mapped");
         match self.policy.on_foreign_access(p) {
             LocalFlush::None => {}
             LocalFlush::Pages => cost += self.flush_range_local(d, p.base.0, p.pages),
         }
-        let migration_cost = cost;
+        let migration_cost = cost - deferred;
         let data_cost = self.touch_data(d, r)?;
         cost += data_cost + process;
         let (start, end) = self.interrupt(d, now, cost);
@@ -203,18 +210,36 @@ impl<O: Observer> Simulation<O> {
         Ok(())
     }
 
-    /// Instant of protocol processing for one request.
+    /// Cycles of protocol processing for one request.
     pub(super) fn process_cost(&mut self) -> u64 {
-        if self.process_cycles == 0 {
-            return 0;
+        draw_time(
+            &mut self.service_rng,
+            self.process_cycles,
+            self.process_exponential,
+        )
+    }
+
+    /// After the data phase: the device's service, if any, then the unmap.
+    pub(super) fn after_data(
+        &mut self,
+        c: CpuId,
+        now: u64,
+        sched: &mut Sched<'_>,
+    ) -> Result<(), SimError> {
+        let device = draw_time(
+            &mut self.device_rng,
+            self.device_cycles,
+            self.device_exponential,
+        );
+        if device == 0 && self.device_cycles == 0 {
+            return self.start_unmap(c, now, sched);
         }
-        if !self.process_exponential {
-            return self.process_cycles;
-        }
-        let u: f64 = 1.0 - self.service_rng.random::<f64>();
-        #[allow(clippy::cast_precision_loss, reason = "a mean in cycles")]
-        let mean = self.process_cycles as f64;
-        workloads::round_cycles(-u.ln() * mean)
+        self.window.add(Part::Device, device);
+        let b = self.backend_of(c);
+        self.backends[b].phase = Phase::Device;
+        self.backends[b].phase_start = now;
+        sched.after(Span(device), Event::DeviceDone { cpu: c });
+        Ok(())
     }
 
     pub(super) fn start_unmap(
@@ -360,15 +385,32 @@ impl<O: Observer> Simulation<O> {
         if O::ENABLED {
             self.obs.in_flight(now, self.requests.live() as u64);
         }
-        let window = self
-            .window
-            .complete(now - req.arrival, req.size_bytes, req.read);
+        let window = match req.split {
+            None => self
+                .window
+                .complete(now - req.arrival, req.size_bytes, req.read),
+            Some(s) => {
+                let io = &mut self.splits[s];
+                io.pieces_left -= 1;
+                if io.pieces_left > 0 {
+                    // Not the last piece: the I/O goes on.
+                    self.window.piece();
+                    return Control::Continue;
+                }
+                let io = *io;
+                self.splits.remove(s);
+                self.window
+                    .complete(now - io.arrival, io.size_bytes, io.read)
+            }
+        };
         let guest = &self.guests[req.guest as usize];
         if guest.gen.config().pattern == Pattern::Closed {
             sched.after(
                 Span(guest.gen.think_cycles()),
                 Event::Issue { guest: req.guest },
             );
+        } else {
+            self.overload.depart();
         }
         match window {
             Completion::Counted => {}
@@ -410,12 +452,13 @@ impl<O: Observer> Simulation<O> {
         }
         match self.backends[b].phase {
             Phase::Map => {
+                let elapsed = now - self.backends[b].phase_start;
                 self.window
-                    .add(Part::Map, now - self.backends[b].phase_start);
+                    .add(Part::Map, elapsed - self.cpus[c].seg_deferred);
                 self.release_map_lock(now, sched)?;
                 self.start_data(c, now, sched)?;
             }
-            Phase::Data => self.start_unmap(c, now, sched)?,
+            Phase::Data => self.after_data(c, now, sched)?,
             Phase::Unmap => {
                 let (_, _, placement) = self.current_request(c);
                 let holds_through_flush =
@@ -431,4 +474,16 @@ impl<O: Observer> Simulation<O> {
         }
         Ok(Control::Continue)
     }
+}
+
+/// A time of mean `mean` cycles, fixed or exponential (drawn from `rng`
+/// only when exponential and `mean > 0`).
+fn draw_time(rng: &mut SimRng, mean: u64, exponential: bool) -> u64 {
+    if mean == 0 || !exponential {
+        return mean;
+    }
+    let u: f64 = 1.0 - rng.random::<f64>();
+    #[allow(clippy::cast_precision_loss, reason = "a mean in cycles")]
+    let mean = mean as f64;
+    workloads::round_cycles(-u.ln() * mean)
 }

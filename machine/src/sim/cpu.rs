@@ -23,6 +23,8 @@ pub(super) struct Cpu {
     /// Lazy TLB: a shootdown of this kind skipped this CPU; flush before
     /// its next host-domain access.
     pub(super) deferred_flush: Option<ShootdownFlush>,
+    /// Cycles of the deferred flush the current segment began with.
+    pub(super) seg_deferred: u64,
     /// Instant added to the next segment (a sleeping lock waiter's wake-up).
     pub(super) wake_debt: u64,
 }
@@ -66,9 +68,13 @@ impl<O: Observer> Simulation<O> {
 
     /// Starts a thread-level segment of `length` cycles on CPU `c`.
     pub(super) fn start_segment(&mut self, c: CpuId, now: u64, length: u64, sched: &mut Sched<'_>) {
-        let length =
-            length + self.apply_deferred_flush(c) + std::mem::take(&mut self.cpus[c].wake_debt);
+        // A flush owed to a lazy-TLB shootdown runs first; its cost is its
+        // own part of the latency (the phase's part leaves it out).
+        let deferred = self.apply_deferred_flush(c);
+        self.window.add(Part::DeferredFlush, deferred);
+        let length = length + deferred + std::mem::take(&mut self.cpus[c].wake_debt);
         let cpu = &mut self.cpus[c];
+        cpu.seg_deferred = deferred;
         cpu.seg_len = length;
         cpu.seg_start = now.max(cpu.clock.irq_free_at);
         let end = cpu.clock.start_segment(now, length);

@@ -1,25 +1,83 @@
 //! The data phase's touches of a request's buffer through a CPU's TLB.
+//!
+//! What is touched depends on `host.touch` ([`Touch`]): every line (a
+//! copy), one line per page, the first bytes (a header peek), or nothing
+//! (DMA: the device moves the data, the CPU never translates it).
 
 use super::*;
 
+/// The lines of a request's buffer that a touch mode reads: `lines(p)` of
+/// page `p` (each looked up when `per_line`, else one lookup for the
+/// page), over pages `0..pages`; `charged` lines cost `data_line_cycles`.
+struct TouchPlan {
+    pages: u64,
+    /// Lines touched in total (they are spread in order over the pages, 64 per
+    /// page).
+    lines: u64,
+    per_line: bool,
+    charged: u64,
+}
+
+impl TouchPlan {
+    fn of(touch: Touch, header_bytes: u64, size_bytes: u64, pages: u32) -> Option<Self> {
+        let pages = u64::from(pages);
+        let all_lines = size_bytes.div_ceil(64).max(1);
+        Some(match touch {
+            Touch::Line => Self {
+                pages,
+                lines: all_lines,
+                per_line: true,
+                charged: all_lines,
+            },
+            Touch::PageLookup => Self {
+                pages,
+                lines: all_lines,
+                per_line: false,
+                charged: all_lines,
+            },
+            Touch::Page => Self {
+                pages,
+                lines: pages,
+                per_line: false,
+                charged: pages,
+            },
+            Touch::Header => {
+                let bytes = header_bytes.min(size_bytes).max(1);
+                let lines = bytes.div_ceil(64);
+                Self {
+                    pages: bytes.div_ceil(workloads::PAGE_BYTES),
+                    lines,
+                    per_line: true,
+                    charged: lines,
+                }
+            }
+            Touch::Dma => return None,
+        })
+    }
+}
+
 impl<O: Observer> Simulation<O> {
-    /// Touches request `r`'s data on CPU `c` through its TLB; returns the
-    /// cycles it takes.
+    /// Touches request `r`'s data on CPU `c` through its TLB as `host.touch`
+    /// says; returns the cycles it takes (0 for DMA, which makes no access).
     pub(super) fn touch_data(&mut self, c: CpuId, r: RequestId) -> Result<u64, SimError> {
         let req = self.requests[r];
         let placement = req.placement.expect("mapped before touched");
-        let lines_total = req.size_bytes.div_ceil(64).max(1);
-        let mut cost = lines_total * self.costs.data_line_cycles;
+        let Some(plan) = TouchPlan::of(self.touch, self.header_bytes, req.size_bytes, req.pages)
+        else {
+            return Ok(0);
+        };
+        let mut cost = plan.charged * self.costs.data_line_cycles;
         let cpu = &mut self.cpus[c];
         let table = self.mgr.table();
-        let mut lines_left = lines_total;
-        for p in 0..u64::from(req.pages) {
-            let lines = lines_left.min(64);
-            lines_left -= lines;
-            let lookups = match self.touch {
-                Touch::Line => lines,
-                Touch::Page => 1,
+        let mut lines_left = plan.lines;
+        for p in 0..plan.pages {
+            let lines = if plan.lines == plan.pages && !plan.per_line {
+                1
+            } else {
+                lines_left.min(64)
             };
+            lines_left = lines_left.saturating_sub(lines);
+            let lookups = if plan.per_line { lines.max(1) } else { 1 };
             let va = VirtAddr((placement.base.0 + p) << 12);
             let a = mmu::access(
                 &mut cpu.tlb,
@@ -50,5 +108,32 @@ impl<O: Observer> Simulation<O> {
             cpu.stats.stale_uses += more * u64::from(a.stale);
         }
         Ok(cost)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_mode_touches_and_charges_what_it_says() {
+        // 3 pages, 10,000 bytes = 157 lines.
+        let line = TouchPlan::of(Touch::Line, 128, 10_000, 3).expect("touches");
+        assert_eq!((line.pages, line.lines, line.charged), (3, 157, 157));
+        assert!(line.per_line);
+        let pl = TouchPlan::of(Touch::PageLookup, 128, 10_000, 3).expect("touches");
+        assert_eq!((pl.pages, pl.charged), (3, 157));
+        assert!(!pl.per_line);
+        let page = TouchPlan::of(Touch::Page, 128, 10_000, 3).expect("touches");
+        assert_eq!((page.pages, page.lines, page.charged), (3, 3, 3));
+        let header = TouchPlan::of(Touch::Header, 128, 10_000, 3).expect("touches");
+        assert_eq!((header.pages, header.lines, header.charged), (1, 2, 2));
+        let small = TouchPlan::of(Touch::Header, 128, 60, 1).expect("touches");
+        assert_eq!(
+            (small.pages, small.charged),
+            (1, 1),
+            "a header no larger than the request"
+        );
+        assert!(TouchPlan::of(Touch::Dma, 128, 10_000, 3).is_none());
     }
 }

@@ -11,11 +11,20 @@ pub(super) struct Guest {
     pub(super) pending: Option<TimedRequest>,
     /// Trace replay: cycles per trace nanosecond (`time_scale` x GHz).
     pub(super) trace_cycles_per_ns: f64,
-    /// Largest request before splitting, bytes.
-    pub(super) split_bytes: u64,
+    /// Trace replay: largest piece a request is split into (`None`: whole).
+    pub(super) piece_bytes: Option<u64>,
     /// Registered CPU serving each of its rings.
     pub(super) ring_cpu: Vec<CpuId>,
     pub(super) frame_base: u64,
+}
+
+/// A trace request served in pieces: one I/O, complete with its last piece.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct SplitIo {
+    pub(super) arrival: u64,
+    pub(super) size_bytes: u64,
+    pub(super) read: bool,
+    pub(super) pieces_left: u32,
 }
 
 /// Instant from a trace's nanoseconds (already scaled by `time_scale`).
@@ -74,6 +83,7 @@ impl<O: Observer> Simulation<O> {
                 let spec = g.gen.next_request();
                 let dt = g.gen.next_interarrival_cycles();
                 sched.after(Span(dt), Event::Issue { guest });
+                self.overload.arrive(self.window.counted(1) == 1);
                 self.enqueue(guest, spec, now, sched);
             }
             Pattern::Closed => {
@@ -85,8 +95,6 @@ impl<O: Observer> Simulation<O> {
                     .pending
                     .take()
                     .expect("an Issue is scheduled only with a pending record");
-                let split = g.split_bytes;
-                let queues = g.gen.config().queues;
                 // Read the next record first: its time schedules the next Issue.
                 let source = g.source.as_mut().expect("trace guests have a source");
                 match source.next_request() {
@@ -103,21 +111,61 @@ impl<O: Observer> Simulation<O> {
                     }
                     None => {}
                 }
-                let mut left = t.size_bytes.max(1);
-                while left > 0 {
-                    let size_bytes = left.min(split);
-                    left -= size_bytes;
-                    let g = &mut self.guests[guest as usize];
-                    let mut spec = workloads::RequestSpec {
-                        size_bytes,
-                        read: t.read,
-                        queue: t.queue % queues,
-                        first_buffer_page: 0,
-                    };
-                    spec.first_buffer_page = g.gen.buffer_pool().take(spec.pages());
-                    self.enqueue(guest, spec, now, sched);
-                }
+                self.issue_recorded(guest, &t, now, sched)?;
             }
+        }
+        Ok(())
+    }
+
+    /// A recorded request of trace guest `guest` reaches its ring: whole,
+    /// or in pieces of at most the guest's `split` size (one I/O, counted
+    /// complete with its last piece).
+    fn issue_recorded(
+        &mut self,
+        guest: u32,
+        t: &TimedRequest,
+        now: u64,
+        sched: &mut Sched<'_>,
+    ) -> Result<(), SimError> {
+        let size = t.size_bytes.max(1);
+        let g = &self.guests[guest as usize];
+        let piece = g.piece_bytes.unwrap_or(size).min(size);
+        if piece.div_ceil(workloads::PAGE_BYTES) > u64::from(self.max_pages) {
+            return Err(SimError::Trace {
+                guest,
+                message: format!(
+                    "a recorded request of {size} bytes does not fit the mapping area of {} pages \
+                     (guests.{guest}.max_request_bytes is smaller than the trace's largest request; \
+                     leave it out to have the trace scanned, or set guests.{guest}.split)",
+                    self.max_pages
+                ),
+            });
+        }
+        let pieces = u32::try_from(size.div_ceil(piece)).expect("pieces of a request fit u32");
+        self.overload.arrive(self.window.counted(1) == 1);
+        let queue = t.queue % g.gen.config().queues;
+        let split = (pieces > 1).then(|| {
+            self.splits.insert(SplitIo {
+                arrival: now,
+                size_bytes: size,
+                read: t.read,
+                pieces_left: pieces,
+            })
+        });
+        let mut left = size;
+        while left > 0 {
+            let size_bytes = left.min(piece);
+            left -= size_bytes;
+            let mut spec = workloads::RequestSpec {
+                size_bytes,
+                read: t.read,
+                queue,
+                first_buffer_page: 0,
+            };
+            let g = &mut self.guests[guest as usize];
+            spec.first_buffer_page = g.gen.buffer_pool().take(spec.pages());
+            let r = self.enqueue(guest, spec, now, sched);
+            self.requests[r].split = split;
         }
         Ok(())
     }
@@ -129,7 +177,7 @@ impl<O: Observer> Simulation<O> {
         spec: workloads::RequestSpec,
         now: u64,
         sched: &mut Sched<'_>,
-    ) {
+    ) -> RequestId {
         let g = &self.guests[guest as usize];
         let cpu = g.ring_cpu[spec.queue as usize];
         let r = self.requests.insert(Request {
@@ -141,6 +189,7 @@ impl<O: Observer> Simulation<O> {
             first_frame: g.frame_base + u64::from(spec.first_buffer_page),
             placement: None,
             flush_wait_start: 0,
+            split: None,
         });
         let live = self.requests.live() as u64;
         self.peak_in_flight = self.peak_in_flight.max(live);
@@ -153,5 +202,6 @@ impl<O: Observer> Simulation<O> {
             self.backends[b].phase = Phase::Waking;
             sched.after(Span(self.costs.notify_cycles), Event::Wake { cpu });
         }
+        r
     }
 }

@@ -127,7 +127,7 @@ impl<O: Observer> Simulation<O> {
                 cpu.pwc.flush_asid(HOST_ASID);
             }
         }
-        cpu.stats.flushes.local_full += 1;
+        cpu.stats.flushes.deferred += 1;
         self.costs.full_flush_cycles
     }
 

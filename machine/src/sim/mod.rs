@@ -15,6 +15,9 @@
 //!    interrupt level on `d` (it preempts whatever `d` does), after
 //!    `migrate_cycles` and the flush of the policy's foreign-access plan
 //!    (claim step 7 for the per-CPU method); then it returns to `c`.
+//!    With `host.device_cycles` > 0 the device then serves the request
+//!    (fixed or exponential time, its own latency part); the backend waits
+//!    for it (an assumption: no pipelining), then unmaps.
 //! 4. *Unmap*: the hypercall (`hypercall_cycles + pages * unmap_page_cycles`);
 //!    the page table changes at the segment's start. Then the policy's unmap
 //!    plan: a local flush, then the remote invalidation. An IPI shootdown
@@ -62,15 +65,17 @@ mod invalidate;
 mod ipi;
 mod locks;
 mod map_flush;
+mod overload;
 mod slab;
 mod window;
 
 use backend::{Backend, Phase, Request};
 use cpu::{count_access, Cpu, PerCpu};
-use guests::Guest;
+use guests::{Guest, SplitIo};
 use invalidate::Shootdown;
 use locks::FifoLock;
-use slab::{RequestId, ShootdownId, Slab};
+use overload::OverloadTracker;
+use slab::{RequestId, ShootdownId, Slab, SplitId};
 use window::{Completion, Part, Window};
 
 use crate::config::{SimConfig, Touch};
@@ -106,6 +111,7 @@ const BACKGROUND_FRAME_BASE: u64 = 1 << 30;
 /// Random-stream ids (one per component, see [`sim_core::rng_stream`]).
 const STREAM_MIGRATION: u64 = 1;
 const STREAM_SERVICE: u64 = 2;
+const STREAM_DEVICE: u64 = 3;
 const STREAM_GUEST_BASE: u64 = 1_000;
 const STREAM_BACKGROUND_BASE: u64 = 1_000_000;
 
@@ -187,6 +193,11 @@ pub enum Event {
         /// The thread's home CPU.
         cpu: CpuId,
     },
+    /// The device finished CPU `cpu`'s current request.
+    DeviceDone {
+        /// The backend's CPU.
+        cpu: CpuId,
+    },
     /// A shootdown IPI reaches its target.
     IpiArrive {
         /// The target.
@@ -209,10 +220,14 @@ pub struct Simulation<O: Observer = NoObserver> {
     service_rng: SimRng,
     process_cycles: u64,
     process_exponential: bool,
+    device_rng: SimRng,
+    device_cycles: u64,
+    device_exponential: bool,
     policy: Box<dyn MappingPolicy>,
     costs: CostTable,
     access_costs: AccessCosts,
     touch: Touch,
+    header_bytes: u64,
     ceiling: usize,
     migration_p: f64,
     frequency_ghz: f64,
@@ -225,6 +240,9 @@ pub struct Simulation<O: Observer = NoObserver> {
     backends: Vec<Backend>,
     guests: Vec<Guest>,
     requests: Slab<Request, RequestId>,
+    splits: Slab<SplitIo, SplitId>,
+    /// Pages of the mapping area: the largest backend request.
+    max_pages: u32,
     shootdowns: Slab<Shootdown, ShootdownId>,
     flush_lock: FifoLock,
     map_lock_through_flush: bool,
@@ -233,6 +251,7 @@ pub struct Simulation<O: Observer = NoObserver> {
     migration_rng: SimRng,
 
     window: Window,
+    overload: OverloadTracker,
     peak_in_flight: u64,
     /// The first error a handler returned (the engine's model interface
     /// returns only a control value): the run stops and reports it.
@@ -288,6 +307,9 @@ impl<O: Observer> Simulation<O> {
         } else {
             cfg.host.map_lock_waiter
         };
+        // Set-up hypercalls (registration, slot pre-allocation) happen
+        // before the run: they belong to no measured window, warm-up or not.
+        mgr.reset_counters();
 
         let mut bg_table = PageTable::new();
         if cfg.background.enabled {
@@ -320,6 +342,7 @@ impl<O: Observer> Simulation<O> {
                 seg_start: 0,
                 bg_resumed: 0,
                 deferred_flush: None,
+                seg_deferred: 0,
                 wake_debt: 0,
             });
         }
@@ -346,7 +369,7 @@ impl<O: Observer> Simulation<O> {
                 source,
                 pending: None,
                 trace_cycles_per_ns: gc.time_scale * cfg.machine.frequency_ghz,
-                split_bytes: gc.size_bytes.max_bytes().max(1),
+                piece_bytes: gc.split.piece_bytes(),
                 gen: Generator::new(
                     gc.clone(),
                     cfg.machine.frequency_ghz,
@@ -369,6 +392,10 @@ impl<O: Observer> Simulation<O> {
             process_cycles: cfg.host.process_cycles,
             process_exponential: cfg.host.process_distribution
                 == crate::config::Distribution::Exponential,
+            device_rng: rng_stream(cfg.seed, STREAM_DEVICE),
+            device_cycles: cfg.host.device_cycles,
+            device_exponential: cfg.host.device_distribution
+                == crate::config::Distribution::Exponential,
             policy,
             costs: cfg.costs.clone(),
             access_costs: AccessCosts {
@@ -376,6 +403,7 @@ impl<O: Observer> Simulation<O> {
                 walk,
             },
             touch: cfg.host.touch,
+            header_bytes: cfg.host.touch_header_bytes,
             ceiling: usize::try_from(cfg.host.flush_ceiling_pages).expect("u32 fits usize"),
             migration_p: cfg.host.migration_probability,
             frequency_ghz: cfg.machine.frequency_ghz,
@@ -387,6 +415,8 @@ impl<O: Observer> Simulation<O> {
             backends,
             guests,
             requests: Slab::default(),
+            splits: Slab::default(),
+            max_pages,
             shootdowns: Slab::default(),
             flush_lock: FifoLock::new(true),
             map_lock_through_flush: cfg.host.map_lock_through_flush,
@@ -394,6 +424,7 @@ impl<O: Observer> Simulation<O> {
             map_lock: FifoLock::new(map_lock),
             migration_rng: rng_stream(cfg.seed, STREAM_MIGRATION),
             window: Window::new(&cfg.stop),
+            overload: OverloadTracker::default(),
             peak_in_flight: 0,
             error: None,
             total_bg_accesses: 0,
@@ -453,6 +484,7 @@ impl<O: Observer> Simulation<O> {
             io_completed: self.window.io_completed,
             io_bytes: self.window.io_bytes,
             io_reads: self.window.io_reads,
+            io_pieces: self.window.io_pieces,
             sim_cycles: end.saturating_sub(self.window.start),
             frequency_ghz: self.frequency_ghz,
             latency: self.window.latency.summary(),
@@ -461,6 +493,7 @@ impl<O: Observer> Simulation<O> {
             shootdowns: self.window.shootdowns,
             hypercalls: self.mgr.hypercalls(),
             migrations: self.window.migrations,
+            overload: self.overload.result(),
             peak_in_flight: self.peak_in_flight,
             per_cpu,
             events: outcome.events,
@@ -513,7 +546,8 @@ impl<O: Observer> Simulation<O> {
                 }
             }
             Event::SegmentEnd { cpu } => return self.segment_end(cpu, now, sched),
-            Event::MigratedBack { cpu } => self.start_unmap(cpu, now, sched)?,
+            Event::MigratedBack { cpu } => self.after_data(cpu, now, sched)?,
+            Event::DeviceDone { cpu } => self.start_unmap(cpu, now, sched)?,
             Event::IpiArrive { target, shootdown } => {
                 self.ipi_arrive(target, shootdown, now, sched)
             }

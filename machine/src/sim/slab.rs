@@ -35,6 +35,11 @@ handle!(
     RequestId
 );
 handle!(
+    /// A trace request split into pieces (from its arrival to its last
+    /// piece's completion).
+    SplitId
+);
+handle!(
     /// A shootdown in progress (from its first IPI to its last
     /// acknowledgement).
     ShootdownId

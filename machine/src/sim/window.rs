@@ -16,7 +16,9 @@ pub(super) enum Part {
     Map,
     Migration,
     Data,
+    DeferredFlush,
     Process,
+    Device,
     Unmap,
     FlushWait,
     Complete,
@@ -48,6 +50,9 @@ pub(super) struct Window {
     pub(super) io_completed: u64,
     pub(super) io_bytes: u64,
     pub(super) io_reads: u64,
+    /// Backend requests completed (an unsplit I/O is one, a split I/O
+    /// one per piece).
+    pub(super) io_pieces: u64,
     pub(super) shootdowns: u64,
     pub(super) migrations: u64,
 }
@@ -67,6 +72,7 @@ impl Window {
             io_completed: 0,
             io_bytes: 0,
             io_reads: 0,
+            io_pieces: 0,
             shootdowns: 0,
             migrations: 0,
         }
@@ -92,7 +98,9 @@ impl Window {
             Part::Map => &mut b.map,
             Part::Migration => &mut b.migration,
             Part::Data => &mut b.data,
+            Part::DeferredFlush => &mut b.deferred_flush,
             Part::Process => &mut b.process,
+            Part::Device => &mut b.device,
             Part::Unmap => &mut b.unmap,
             Part::FlushWait => &mut b.flush_wait,
             Part::Complete => &mut b.complete,
@@ -103,6 +111,11 @@ impl Window {
     /// A shootdown started.
     pub(super) fn shootdown(&mut self) {
         self.shootdowns += self.counted(1);
+    }
+
+    /// A piece of a split I/O completed, not its last.
+    pub(super) fn piece(&mut self) {
+        self.io_pieces += self.counted(1);
     }
 
     /// A backend thread migrated for a data phase.
@@ -122,6 +135,7 @@ impl Window {
             self.io_completed += 1;
             self.io_bytes += size_bytes;
             self.io_reads += u64::from(read);
+            self.io_pieces += 1;
         }
         self.completed += 1;
         if !self.open && self.completed == self.warmup_ios {
@@ -156,6 +170,9 @@ impl<O: Observer> Simulation<O> {
             };
         }
         self.mgr.reset_counters();
+        // The window's peak starts from what is in flight as it opens.
+        self.peak_in_flight = self.requests.live() as u64;
+        self.overload.window_opens();
         self.window.open(now);
     }
 }
