@@ -81,6 +81,11 @@ pub struct CpuStats {
     pub ipis_sent: u64,
     /// IPIs this CPU received.
     pub ipis_received: u64,
+    /// IPIs received while this CPU's TLB held none of the pages they
+    /// flush: interrupts that protected nothing. A shootdown whose pages are
+    /// not tracked (a batch, a wrapped pool) counts as useful, so this is a
+    /// lower bound.
+    pub useless_ipis: u64,
     /// Flushes run on this CPU.
     pub flushes: FlushCounts,
     /// TLB counters of every access made on this CPU.
@@ -219,6 +224,12 @@ impl RunResult {
     #[must_use]
     pub fn ipis_received(&self) -> u64 {
         self.per_cpu.iter().map(|c| c.ipis_received).sum()
+    }
+
+    /// IPIs whose target held none of the flushed pages, over all CPUs.
+    #[must_use]
+    pub fn useless_ipis(&self) -> u64 {
+        self.per_cpu.iter().map(|c| c.useless_ipis).sum()
     }
 
     /// Stale-translation uses, over all CPUs.

@@ -440,3 +440,31 @@ fn lock_waiters_spin_or_sleep() {
 
 #[path = "model/alternatives.rs"]
 mod alternatives;
+
+/// Useless IPIs, on cases whose answer is known by hand: without migration
+/// no other CPU ever touches a request's buffer, so every IPI of `global`
+/// is useless; with migration, the CPU a thread migrated to holds the
+/// buffer's pages when the unmap's IPI reaches it, so some IPIs are useful
+/// (exactly as many as the migrations whose target still held the pages:
+/// at most one per migration).
+#[test]
+fn useless_ipis_are_counted_against_the_pages_each_target_held() {
+    let cfg = base(2_000);
+    let g = go(&cfg, "global");
+    assert!(g.ipis_received() > 0);
+    assert_eq!(
+        g.useless_ipis(),
+        g.ipis_received(),
+        "no other CPU held a page"
+    );
+    let mut cfg = base(2_000);
+    cfg.host.migration_probability = 0.3;
+    let m = go(&cfg, "global");
+    let useful = m.ipis_received() - m.useless_ipis();
+    assert!(useful > 0, "migrations leave the pages in another TLB");
+    assert!(
+        useful <= m.migrations,
+        "{useful} useful IPIs, {} migrations",
+        m.migrations
+    );
+}

@@ -95,6 +95,8 @@ pub enum Unit {
     Index,
     /// Yes or no.
     Flag,
+    /// A part of a whole, 0 to 1.
+    Share,
 }
 
 impl Unit {
@@ -111,6 +113,7 @@ impl Unit {
             Unit::Bytes => "bytes",
             Unit::Index => "index",
             Unit::Flag => "true or false",
+            Unit::Share => "share, 0 to 1",
         }
     }
 }
@@ -335,13 +338,13 @@ pub static METRICS: &[MetricDef] = &[
     .both("ipis.received"),
     MetricDef::new(
         "ipis_per_io",
-        "IPIs per I/O",
+        "IPIs per I/O / useless share",
         CountPerIo,
         "IPIs sent per completed I/O",
         |r| Real(r.per_io(r.ipis_sent())),
     )
     .both("ipis.per_io")
-    .table(5, "IPIs per I/O", 2),
+    .table(5, "IPIs per I/O / useless share", 2),
     MetricDef::new(
         "flushes_local_page",
         "local page flushes",
@@ -656,6 +659,31 @@ pub static METRICS: &[MetricDef] = &[
         |r| Real(r.per_io(r.breakdown.deferred_flush)),
     )
     .both("latency_breakdown_cycles_per_io.deferred_flush"),
+    MetricDef::new(
+        "ipis_useless",
+        "useless IPIs",
+        N,
+        "IPIs whose target's TLB held none of the pages they flush (a shootdown of untracked pages, a batch or a wrapped pool, counts as useful)",
+        |r| Count(r.useless_ipis()),
+    )
+    .both("ipis.useless"),
+    MetricDef::new(
+        "ipis_useless_share",
+        "share of IPIs useless",
+        Unit::Share,
+        "useless IPIs over IPIs received (0 when none was received)",
+        |r| {
+            let received = r.ipis_received();
+            #[allow(clippy::cast_precision_loss, reason = "a share")]
+            Real(if received == 0 {
+                0.0
+            } else {
+                r.useless_ipis() as f64 / received as f64
+            })
+        },
+    )
+    .both("ipis.useless_share")
+    .table(5, "", 2),
 ];
 
 /// The top-level keys of a run object of `summary.json` that hold metrics,
@@ -738,6 +766,12 @@ pub static CPU_METRICS: &[CpuMetricDef] = &[
     cpu("ipis_received", N, "IPIs this CPU received", |c| {
         c.ipis_received.into()
     }),
+    cpu(
+        "ipis_useless",
+        N,
+        "IPIs this CPU received while holding none of the flushed pages",
+        |c| c.useless_ipis.into(),
+    ),
     cpu(
         "flushes.local_page",
         N,
@@ -1053,6 +1087,8 @@ mod tests {
                 "io_pieces",
                 "flushes_deferred",
                 "deferred_flush_cycles_per_io",
+                "ipis_useless",
+                "ipis_useless_share",
             ]
         );
     }
@@ -1069,7 +1105,7 @@ mod tests {
                 "latency p50 (cycles)",
                 "latency p99 (cycles)",
                 "latency mean (cycles)",
-                "IPIs per I/O",
+                "IPIs per I/O / useless share",
                 "flushes per I/O",
                 "  local page / full",
                 "  remote / deferred",

@@ -313,6 +313,14 @@ impl<O: Observer> Simulation<O> {
         if self.cpus[c].bg_next != u64::MAX {
             self.bg_catch_up(c, now.max(self.cpus[c].clock.irq_free_at));
         }
+        // Whether the target held any of the pages it is asked to flush
+        // (before the flush removes them).
+        let useless = sd.pages > 0
+            && !self.cpus[c].tlb.holds_any(
+                HOST_ASID,
+                (0..u64::from(sd.pages)).map(|i| VirtPage(sd.first_page + i)),
+            );
+        self.cpus[c].stats.useless_ipis += u64::from(useless);
         let flush = self.shootdown_flush_on(c, sd.flush, sd.first_page, sd.pages, true);
         let length = super::ipi::arrival_cycles(&self.costs) + flush;
         let (start, end) = self.interrupt(c, now, length);
