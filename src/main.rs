@@ -5,14 +5,10 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 mod run;
-mod simulate;
 mod sweep;
 mod timeline;
 mod tlb_cmd;
 mod trace;
-
-/// tlbsim's version, as outputs record it.
-pub(crate) const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Cycle-level simulator of multi-CPU MMUs/TLBs during virtualized I/O:
 /// what each way of mapping guest I/O buffers costs in TLB flushes, IPIs and

@@ -1,13 +1,7 @@
 //! `tlbsim run`: one scenario, each of its policies, one comparison.
 
-use crate::simulate::simulate;
-use anyhow::{bail, Context, Result};
-use machine::{EngineStats, RunResult};
-use rayon::prelude::*;
+use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
-
-use crate::VERSION;
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
@@ -71,48 +65,17 @@ fn overrides(args: &RunArgs) -> Vec<String> {
 pub fn cmd_run(args: &RunArgs) -> Result<()> {
     let sc =
         scenarios::load(&args.scenario, &overrides(args)).map_err(|e| anyhow::anyhow!("{e}"))?;
-    if sc.policies.is_empty() {
-        bail!("scenario {} names no policy to run", sc.name);
-    }
     let timeline = crate::timeline::options(
         args.timeline.as_deref(),
         args.timeline_window.as_deref(),
         args.timeline_max_events,
         &sc,
     )?;
-    let started = Instant::now();
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.jobs)
-        .build()
-        .context("cannot start worker threads")?;
-    let outcomes: Vec<Result<(RunResult, EngineStats, f64)>> = pool.install(|| {
-        sc.policies
-            .par_iter()
-            .map(|p| {
-                let t = Instant::now();
-                match &timeline {
-                    None => simulate(&sc, p).map_err(anyhow::Error::from),
-                    Some(tl) => tl.simulate(&sc, p),
-                }
-                .map(|(r, e)| (r, e, t.elapsed().as_secs_f64()))
-            })
-            .collect()
-    });
-    let wall = started.elapsed().as_secs_f64();
-    let mut runs = Vec::new();
-    let mut engines = Vec::new();
-    for (p, o) in sc.policies.iter().zip(outcomes) {
-        let (r, e, w) = o.with_context(|| format!("simulating policy {p}"))?;
-        runs.push(r);
-        engines.push((p.to_string(), e, w));
-    }
-    let report = reports::Report {
-        version: VERSION,
-        scenario_name: &sc.name,
-        scenario_hash: &sc.hash,
-        seed: sc.config.seed,
-        runs: &runs,
-    };
+    let compared = sweeps::compare(&sc, args.jobs, |sc, p| match &timeline {
+        None => sweeps::simulate(sc, p).map_err(anyhow::Error::from),
+        Some(tl) => tl.simulate(sc, p),
+    })?;
+    let report = compared.report(&sc);
     let json = reports::summary_json(&report);
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir)
@@ -123,18 +86,10 @@ pub fn cmd_run(args: &RunArgs) -> Result<()> {
             "summary.csv",
             reports::summary_csv(&report)?.as_bytes(),
         )?;
-        let engine_runs: Vec<reports::EngineRun<'_>> = engines
-            .iter()
-            .map(|(policy, stats, wall_seconds)| reports::EngineRun {
-                policy,
-                stats,
-                wall_seconds: *wall_seconds,
-            })
-            .collect();
-        let engine = reports::engine_json(VERSION, &engine_runs, wall);
+        let engine = compared.engine_json();
         write(dir, "engine.json", engine.as_bytes())?;
         write(dir, "scenario.toml", scenarios::to_toml(&sc).as_bytes())?;
-        let plots = reports::run_plots(&runs)?;
+        let plots = reports::run_plots(&compared.runs)?;
         reports::write_plots(dir, &plots)?;
         let html = reports::run_html(&report, &sc.description, &scenarios::to_toml(&sc), &plots);
         write(dir, "report.html", html.as_bytes())?;

@@ -9,7 +9,7 @@ use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 use sweeps::{Counts, ResolvedSweep, RunOptions, Shard};
 
-use crate::simulate::simulate;
+use sweeps::simulate;
 
 #[derive(clap::Args, Debug)]
 pub struct SweepArgs {
@@ -21,9 +21,16 @@ pub struct SweepArgs {
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub jobs: usize,
     /// Run only the I-th of N disjoint slices of the simulations (1-based),
-    /// for cluster job arrays; join the shards with `tlbsim merge`.
-    #[arg(long, value_name = "I/N")]
+    /// for cluster job arrays; join the shards with `tlbsim merge`. `auto`:
+    /// the slice of this Slurm array task (`SLURM_ARRAY_TASK_ID`, `_COUNT`)
+    /// or Kubernetes indexed Job (`JOB_COMPLETION_INDEX`, 0-based, with
+    /// `--shard-count`).
+    #[arg(long, value_name = "I/N|auto")]
     pub shard: Option<String>,
+    /// With `--shard auto`: how many shards (required for a Kubernetes
+    /// indexed Job, whose environment has no count; checked against Slurm's).
+    #[arg(long, value_name = "N", requires = "shard")]
+    pub shard_count: Option<usize>,
     /// Override a key of the base scenario (after the sweep file's `set`).
     /// Repeatable.
     #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -90,7 +97,18 @@ fn progress_bar() -> ProgressBar {
 pub fn cmd_sweep(args: &SweepArgs) -> Result<()> {
     let started = Instant::now();
     let sweep = ResolvedSweep::load(&args.sweep, &args.sets)?;
-    let shard: Shard = args.shard.as_deref().map_or(Ok(Shard::ALL), str::parse)?;
+    let shard = match args.shard.as_deref() {
+        None => Shard::ALL,
+        Some("auto") => sweeps::shard_from_env(args.shard_count, &|k| std::env::var(k).ok())?,
+        Some(text) => {
+            if args.shard_count.is_some() {
+                anyhow::bail!(
+                    "--shard-count goes with --shard auto only (--shard {text} names its count)"
+                );
+            }
+            text.parse()?
+        }
+    };
     let opts = RunOptions {
         jobs: args.jobs,
         shard,

@@ -8,7 +8,7 @@ use hypervisor::{PolicyName, PolicySpec};
 use machine::{EngineStats, RunResult};
 use scenarios::Scenario;
 
-use crate::simulate::simulate_observed;
+use sweeps::simulate_observed;
 
 /// Where and what to record.
 #[derive(Clone, Debug)]

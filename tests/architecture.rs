@@ -56,6 +56,11 @@ const LAYERS: &[(&str, &[&str])] = &[
             "traces",
         ],
     ),
+    // The Python package's extension module (PyO3): an edge, like the CLI.
+    (
+        "python",
+        &["scenarios", "reports", "sweeps", "machine", "hypervisor"],
+    ),
 ];
 
 /// The model's crates: plain Rust, no CLI, no file formats (not even serde

@@ -80,6 +80,12 @@ pub enum SweepError {
         /// The text given.
         text: String,
     },
+    /// `--shard auto` found no usable scheduler environment.
+    #[error("--shard auto: {message}")]
+    ShardEnv {
+        /// What was missing or wrong.
+        message: String,
+    },
     /// The worker threads could not be started.
     #[error("cannot start worker threads: {error}")]
     Threads {
@@ -100,6 +106,20 @@ pub enum SweepError {
         /// The seed.
         seed: u64,
         /// What the simulation function reported.
+        error: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A scenario with no policy to compare ([`crate::compare`]).
+    #[error("scenario {scenario} names no policy to run")]
+    NoScenarioPolicy {
+        /// The scenario's name.
+        scenario: String,
+    },
+    /// One policy's simulation of a comparison failed ([`crate::compare`]).
+    #[error("simulating policy {policy}: {error}")]
+    Policy {
+        /// The policy.
+        policy: String,
+        /// What the simulation reported.
         error: Box<dyn std::error::Error + Send + Sync>,
     },
     /// An output file could not be written.

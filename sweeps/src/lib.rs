@@ -33,18 +33,22 @@
 //!   point files once every job of the plan is done, in plan order, so they
 //!   do not depend on `--jobs`, completion order, sharding or interruptions.
 
+mod compare;
 mod error;
 mod merge;
 mod plan;
 mod run;
+mod shard_env;
 mod spec;
 mod store;
 
+pub use compare::{compare, simulate, simulate_observed, Comparison, EngineEntry};
 pub use error::SweepError;
 pub use merge::{assemble, merge, Merged};
 pub use plan::{Job, Plan, PolicyName, ResolvedSweep, ScenarioHash};
 pub use reports::SweepAxis;
 pub use run::{cost_estimate, run, Counts, Outcome, Progress, RunOptions, Shard};
+pub use shard_env::shard_from_env;
 pub use spec::{experiments, Assignment, AxisSpec, AxisValue, Experiment, SweepSpec};
 pub use store::PointStore;
 
