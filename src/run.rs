@@ -94,7 +94,7 @@ pub fn cmd_run(args: &RunArgs) -> Result<()> {
         let html = reports::run_html(&report, &sc.description, &scenarios::to_toml(&sc), &plots);
         write(dir, "report.html", html.as_bytes())?;
     }
-    for r in &runs {
+    for r in &compared.runs {
         let o = r.overload;
         if o.overloaded {
             eprintln!(
