@@ -76,6 +76,49 @@ fn run_writes_plots_and_a_self_contained_report() {
         html.contains("<td>ipis_per_io</td>"),
         "the summary table is in the report"
     );
+    // The answer comes first, with numbers taken from the run's own summary.
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    // Safe runs only: a policy that used stale translations is no answer.
+    let mut runs: Vec<&serde_json::Value> = summary["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["stale_uses"] == 0)
+        .collect();
+    runs.sort_by(|a, b| {
+        b["throughput"]["iops"]
+            .as_f64()
+            .unwrap()
+            .total_cmp(&a["throughput"]["iops"].as_f64().unwrap())
+    });
+    let (best, second) = (runs[0], runs[1]);
+    let ratio = best["throughput"]["iops"].as_f64().unwrap()
+        / second["throughput"]["iops"].as_f64().unwrap();
+    let answer = html
+        .find("id=\"answer\"")
+        .expect("the report opens with its answer");
+    assert!(
+        answer < html.find("<h2>Summary</h2>").unwrap(),
+        "the answer comes before the table"
+    );
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "a positive rate, for display"
+    )]
+    let best_iops = best["throughput"]["iops"].as_f64().unwrap().round() as u64;
+    let want = format!(
+        "{} serves the most I/O: {} I/Os per second, {ratio:.2}x {}",
+        best["policy"].as_str().unwrap(),
+        reports::grouped(best_iops),
+        second["policy"].as_str().unwrap()
+    );
+    assert!(html.contains(&want), "no headline {want:?}");
+    assert!(
+        html.contains("steals"),
+        "the damage to other CPUs is stated"
+    );
     // Same inputs, byte-identical report.
     let again = tmp.path().join("again");
     run_default(&again);

@@ -89,6 +89,11 @@ pub fn run_html(
         rep.seed,
         escape(rep.version)
     );
+    out.push_str("<h2 id=\"answer\">What this run shows</h2>\n<ul>\n");
+    for line in crate::headline(rep.runs) {
+        let _ = writeln!(out, "<li>{}</li>", escape(&line));
+    }
+    out.push_str("</ul>\n");
     out.push_str("<h2>Summary</h2>\n<table>\n<tr><th>metric</th>");
     for r in rep.runs {
         let _ = write!(out, "<th>{}</th>", escape(r.policy.name()));

@@ -19,6 +19,7 @@
 
 mod atomic;
 mod engine;
+mod headline;
 mod html;
 mod metric;
 mod plots;
@@ -29,6 +30,7 @@ mod timeline;
 
 pub use atomic::{write_atomic, write_atomic_with, ReportError};
 pub use engine::{engine_json, EngineRun};
+pub use headline::{grouped, headline, micros};
 pub use metric::{
     columns, metric_def, metrics_markdown, CpuMetricDef, Metric, MetricDef, TableRow, Unit,
     CPU_METRICS, METRICS, RUN_JSON_SECTIONS,
