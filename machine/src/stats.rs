@@ -118,6 +118,11 @@ pub struct LatencyBreakdown {
     pub process: u64,
     /// The device serving the request (`host.device_cycles`).
     pub device: u64,
+    /// Interrupt-level work (IPI handlers, migrated data phases) that ran on
+    /// the serving CPU during the request's data, unmap and completion
+    /// segments and pushed them back (the map part already counts its own
+    /// elapsed time).
+    pub interrupted: u64,
     /// The unmap hypercall, excluding flushes.
     pub unmap: u64,
     /// Waiting for the flush lock, flushing locally and waiting for every

@@ -468,3 +468,38 @@ fn useless_ipis_are_counted_against_the_pages_each_target_held() {
         m.migrations
     );
 }
+
+/// The per-I/O latency breakdown adds up to the mean latency: every cycle
+/// of a request's life is in some part (interrupt-level work that pushed a
+/// segment back included). The only slack is the histogram's precision (3
+/// significant digits) and the requests in flight when the window opens.
+#[test]
+fn the_latency_breakdown_adds_up_to_the_latency() {
+    for migration in [0.0, 0.3] {
+        let mut cfg = base(4_000);
+        cfg.host.migration_probability = migration;
+        for name in ["global", "percpu"] {
+            let r = go(&cfg, name);
+            let b = r.breakdown;
+            let parts = b.queue
+                + b.map
+                + b.migration
+                + b.data
+                + b.deferred_flush
+                + b.process
+                + b.device
+                + b.unmap
+                + b.flush_wait
+                + b.complete
+                + b.interrupted;
+            #[allow(clippy::cast_precision_loss, reason = "a relative error")]
+            let per_io = parts as f64 / r.io_completed as f64;
+            let err = (per_io - r.latency.mean).abs() / r.latency.mean;
+            assert!(
+                err < 0.003,
+                "{name}, migration {migration}: parts {per_io:.1} vs mean latency {:.1}",
+                r.latency.mean
+            );
+        }
+    }
+}

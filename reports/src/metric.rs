@@ -660,6 +660,14 @@ pub static METRICS: &[MetricDef] = &[
     )
     .both("latency_breakdown_cycles_per_io.deferred_flush"),
     MetricDef::new(
+        "interrupted_cycles_per_io",
+        "interrupted per I/O",
+        CyclesPerIo,
+        "interrupt-level work (IPI handlers, migrated data phases) that pushed back the serving CPU's data, unmap and completion segments",
+        |r| Real(r.per_io(r.breakdown.interrupted)),
+    )
+    .both("latency_breakdown_cycles_per_io.interrupted"),
+    MetricDef::new(
         "ipis_useless",
         "useless IPIs",
         N,
@@ -1087,6 +1095,7 @@ mod tests {
                 "io_pieces",
                 "flushes_deferred",
                 "deferred_flush_cycles_per_io",
+                "interrupted_cycles_per_io",
                 "ipis_useless",
                 "ipis_useless_share",
             ]

@@ -436,6 +436,25 @@ impl<O: Observer> Simulation<O> {
         let seg_len = self.window.counted(self.cpus[c].seg_len);
         self.cpus[c].clock.busy_cycles += seg_len;
         let b = self.cpus[c].backend.expect("segments run on backend CPUs");
+        // What interrupt-level work added to the segment (its wait for the
+        // interrupt level at the start, and the debt it took on while
+        // running); the map part counts its elapsed time whole instead.
+        let (interrupted, wake) = {
+            let cpu = &self.cpus[c];
+            (
+                (now - cpu.seg_called).saturating_sub(cpu.seg_len),
+                cpu.seg_wake,
+            )
+        };
+        match self.backends[b].phase {
+            Phase::Map => {}
+            Phase::Unmap => {
+                // A sleeping map-lock waiter's wake-up belongs to its wait.
+                self.window.add(Part::Unmap, wake);
+                self.window.add(Part::Interrupted, interrupted);
+            }
+            _ => self.window.add(Part::Interrupted, interrupted),
+        }
         if O::ENABLED {
             let kind = match self.backends[b].phase {
                 Phase::Map => SliceKind::Map,

@@ -25,8 +25,12 @@ pub(super) struct Cpu {
     pub(super) deferred_flush: Option<ShootdownFlush>,
     /// Cycles of the deferred flush the current segment began with.
     pub(super) seg_deferred: u64,
-    /// Instant added to the next segment (a sleeping lock waiter's wake-up).
+    /// Cycles added to the next segment (a sleeping lock waiter's wake-up).
     pub(super) wake_debt: u64,
+    /// When the current segment was asked for (before waiting for the
+    /// interrupt level), and the wake-up cycles it carries.
+    pub(super) seg_called: u64,
+    pub(super) seg_wake: u64,
 }
 
 /// Adds one access to a CPU's counters.
@@ -72,9 +76,12 @@ impl<O: Observer> Simulation<O> {
         // own part of the latency (the phase's part leaves it out).
         let deferred = self.apply_deferred_flush(c);
         self.window.add(Part::DeferredFlush, deferred);
-        let length = length + deferred + std::mem::take(&mut self.cpus[c].wake_debt);
+        let wake = std::mem::take(&mut self.cpus[c].wake_debt);
+        let length = length + deferred + wake;
         let cpu = &mut self.cpus[c];
         cpu.seg_deferred = deferred;
+        cpu.seg_wake = wake;
+        cpu.seg_called = now;
         cpu.seg_len = length;
         cpu.seg_start = now.max(cpu.clock.irq_free_at);
         let end = cpu.clock.start_segment(now, length);

@@ -27,7 +27,7 @@ pub(super) struct SplitIo {
     pub(super) pieces_left: u32,
 }
 
-/// Instant from a trace's nanoseconds (already scaled by `time_scale`).
+/// Cycles from a trace's nanoseconds (already scaled by `time_scale`).
 #[allow(clippy::cast_precision_loss, reason = "trace times far below 2^53 ns")]
 pub(super) fn trace_cycles(at_ns: u64, cycles_per_ns: f64) -> u64 {
     workloads::round_cycles(at_ns as f64 * cycles_per_ns)

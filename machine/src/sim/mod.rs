@@ -343,6 +343,8 @@ impl<O: Observer> Simulation<O> {
                 bg_resumed: 0,
                 deferred_flush: None,
                 seg_deferred: 0,
+                seg_called: 0,
+                seg_wake: 0,
                 wake_debt: 0,
             });
         }
