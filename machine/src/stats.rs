@@ -79,7 +79,8 @@ pub struct CpuStats {
     pub migrated_in_cycles: u64,
     /// IPIs this CPU sent.
     pub ipis_sent: u64,
-    /// IPIs this CPU received.
+    /// IPIs this CPU received, of shootdowns that began inside the window
+    /// (those still in flight when the run stops are sent, not received).
     pub ipis_received: u64,
     /// IPIs received while this CPU's TLB held none of the pages they
     /// flush: interrupts that protected nothing. A shootdown whose pages are

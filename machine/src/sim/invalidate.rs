@@ -16,6 +16,12 @@ pub(super) struct Shootdown {
     pub(super) flush: ShootdownFlush,
     /// What its last acknowledgement completes.
     pub(super) settles: Settles,
+    /// Whether it began inside the measurement window: only then do its
+    /// IPIs count as received (and useless, and remote flushes) when they
+    /// arrive, so that none sent before the window is counted as received
+    /// in it; sent and received differ only by the IPIs still in flight
+    /// when the run stops.
+    pub(super) in_window: bool,
 }
 
 /// What a shootdown's last acknowledgement completes.
@@ -240,11 +246,12 @@ impl<O: Observer> Simulation<O> {
             pages,
             flush: plan.flush,
             settles,
+            in_window: self.window.counted(1) == 1,
         });
         let start = t0 + local;
         self.send_ipis(&list, sd, start, plan.send, sched);
-        self.ipis.targets = list;
         self.cpus[c].stats.ipis_sent += u64::from(targets);
+        self.ipis.targets = list;
         if targets == 0 {
             self.shootdowns.remove(sd);
             return Some(start);
@@ -320,13 +327,19 @@ impl<O: Observer> Simulation<O> {
                 HOST_ASID,
                 (0..u64::from(sd.pages)).map(|i| VirtPage(sd.first_page + i)),
             );
-        self.cpus[c].stats.useless_ipis += u64::from(useless);
+        let counted = u64::from(sd.in_window);
+        self.cpus[c].stats.useless_ipis += counted * u64::from(useless);
+        let remote_before = self.cpus[c].stats.flushes.remote;
         let flush = self.shootdown_flush_on(c, sd.flush, sd.first_page, sd.pages, true);
+        if !sd.in_window {
+            // A shootdown from before the window: its flush is not counted.
+            self.cpus[c].stats.flushes.remote = remote_before;
+        }
         let length = super::ipi::arrival_cycles(&self.costs) + flush;
         let (start, end) = self.interrupt(c, now, length);
         let cpu = &mut self.cpus[c];
         cpu.clock.stolen_cycles += length;
-        cpu.stats.ipis_received += 1;
+        cpu.stats.ipis_received += counted;
         if O::ENABLED {
             self.ipi_seq += 1;
             self.obs.slice(target.0, SliceKind::IpiHandler, start, end);
