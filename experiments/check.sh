@@ -14,6 +14,7 @@ declare -A size=(
   [io-size]="--set stop.ios=500 --set stop.warmup_ios=50"
   [migration]="--set stop.ios=1000 --set stop.warmup_ios=100"
   [ipi-cost]="--set stop.ios=500 --set stop.warmup_ios=50"
+  [policies]="--set stop.ios=200 --set stop.warmup_ios=20"
 )
 
 same() { # DIR_A DIR_B: every output file identical
@@ -23,7 +24,7 @@ same() { # DIR_A DIR_B: every output file identical
   diff -r "$1/plots" "$2/plots" > /dev/null
 }
 
-for e in scaling io-size migration ipi-cost; do
+for e in scaling io-size migration ipi-cost policies; do
   echo "experiment: $e (CI size)"
   # shellcheck disable=SC2086
   "$tlbsim" sweep "$e" ${size[$e]} --jobs 1 --out "$work/$e-j1"

@@ -338,7 +338,7 @@ pub static METRICS: &[MetricDef] = &[
     .both("ipis.received"),
     MetricDef::new(
         "ipis_per_io",
-        "IPIs per I/O / useless share",
+        "IPIs per I/O",
         CountPerIo,
         "IPIs sent per completed I/O",
         |r| Real(r.per_io(r.ipis_sent())),

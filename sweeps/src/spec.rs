@@ -28,11 +28,12 @@ macro_rules! experiment {
     };
 }
 
-static EXPERIMENTS: [Experiment; 4] = [
+static EXPERIMENTS: [Experiment; 5] = [
     experiment!("scaling"),
     experiment!("io-size"),
     experiment!("migration"),
     experiment!("ipi-cost"),
+    experiment!("policies"),
 ];
 
 /// The bundled experiments.
