@@ -28,7 +28,7 @@ mod sweep;
 mod table;
 mod timeline;
 
-pub use atomic::{write_atomic, write_atomic_with, ReportError};
+pub use atomic::{abandon_writes, write_atomic, write_atomic_with, ReportError};
 pub use engine::{engine_json, EngineRun};
 pub use headline::{grouped, headline, micros};
 pub use metric::{
