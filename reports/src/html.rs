@@ -8,17 +8,22 @@
 
 use std::fmt::Write as _;
 
-use crate::metric::axis_title;
+use crate::human::{frequency_from_metrics, human_value};
+use crate::metric::{axis_title, metric_def, Metric, MetricDef};
 use crate::plots::Plot;
-use crate::sweep::{value_text, Sweep};
-use crate::{metrics, Report};
+use crate::sweep::{value_text, Sweep, SweepCell};
+use crate::{breakdown_parts, columns, damage_metrics, Report};
 
 const STYLE: &str = "body{font-family:sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#222}\
 h1{font-size:1.6em}h2{font-size:1.25em;margin-top:1.6em;border-bottom:1px solid #ccc}\
 table{border-collapse:collapse;font-size:0.9em}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}\
 th:first-child,td:first-child{text-align:left}tr:nth-child(even){background:#f4f4f4}\
 figure{margin:1em 0}figcaption{font-size:0.9em;color:#555}svg{max-width:100%;height:auto}\
-pre{background:#f6f6f6;padding:1em;overflow-x:auto;font-size:0.85em}code{font-size:0.95em}";
+pre{background:#f6f6f6;padding:1em;overflow-x:auto;font-size:0.85em}code{font-size:0.95em}\
+td{white-space:nowrap}td code{color:#666;font-size:0.85em}p.note{font-size:0.9em;color:#555}";
+
+/// The name of the latency breakdown's figure (`plots/latency_breakdown.*`).
+const BREAKDOWN_PLOT: &str = "latency_breakdown";
 
 /// Escapes text for HTML element content and attribute values.
 #[must_use]
@@ -55,7 +60,7 @@ fn inline_svg(p: &Plot) -> &str {
     }
 }
 
-fn figures(out: &mut String, plots: &[Plot]) {
+fn figures<'a>(out: &mut String, plots: impl IntoIterator<Item = &'a Plot>) {
     for p in plots {
         let _ = writeln!(
             out,
@@ -68,9 +73,41 @@ fn figures(out: &mut String, plots: &[Plot]) {
     }
 }
 
-/// `report.html` of `tlbsim run`: the scenario, the summary table (every
-/// metric of [`metrics`], one column per policy), the plots, and the fully
-/// resolved scenario TOML.
+/// A table of `defs` (rows, each its label and name) by `columns` (one per
+/// policy or point), each cell `cell(def, column index)`.
+fn metric_table<'a>(
+    out: &mut String,
+    id: &str,
+    columns: &[&str],
+    defs: impl Iterator<Item = &'a MetricDef>,
+    cell: impl Fn(&MetricDef, usize) -> String,
+) {
+    let _ = write!(out, "<table id=\"{id}\">\n<tr><th>metric</th>");
+    for c in columns {
+        let _ = write!(out, "<th>{}</th>", escape(c));
+    }
+    out.push_str("</tr>\n");
+    for d in defs {
+        let _ = write!(
+            out,
+            "<tr><td>{} <code>{}</code></td>",
+            escape(d.label),
+            escape(d.name)
+        );
+        for i in 0..columns.len() {
+            let _ = write!(out, "<td>{}</td>", escape(&cell(d, i)));
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</table>\n");
+}
+
+/// `report.html` of `tlbsim run`: the scenario, the answer in words
+/// ([`crate::headline`]), where the latency goes (the breakdown chart and
+/// its table), the collateral damage (every metric the registry flags as
+/// damage), the summary table (every column metric, one column per
+/// policy, numbers for people with microseconds beside cycles), the other
+/// plots, and the fully resolved scenario TOML.
 #[must_use]
 pub fn run_html(
     rep: &Report<'_>,
@@ -94,24 +131,35 @@ pub fn run_html(
         let _ = writeln!(out, "<li>{}</li>", escape(&line));
     }
     out.push_str("</ul>\n");
-    out.push_str("<h2>Summary</h2>\n<table>\n<tr><th>metric</th>");
-    for r in rep.runs {
-        let _ = write!(out, "<th>{}</th>", escape(r.policy.name()));
-    }
-    out.push_str("</tr>\n");
-    let cols: Vec<_> = rep.runs.iter().map(metrics).collect();
-    if let Some(first) = cols.first() {
-        for (i, (name, _)) in first.iter().enumerate() {
-            let _ = write!(out, "<tr><td>{}</td>", escape(name));
-            for c in &cols {
-                let v = c.get(i).map(|(_, v)| v.to_field()).unwrap_or_default();
-                let _ = write!(out, "<td>{}</td>", escape(&v));
-            }
-            out.push_str("</tr>\n");
-        }
-    }
-    out.push_str("</table>\n<h2>Plots</h2>\n");
-    figures(&mut out, plots);
+    let freqs: Vec<Option<f64>> = rep.runs.iter().map(|r| Some(r.frequency_ghz)).collect();
+    let policies: Vec<&str> = rep.runs.iter().map(|r| r.policy.name()).collect();
+    let cell = |d: &MetricDef, i: usize| human_value(d, (d.value)(&rep.runs[i]), freqs[i]);
+    out.push_str(
+        "<h2 id=\"breakdown\">Where the latency goes</h2>\n<p>The mean I/O latency of each \
+         policy split into the parts of its life (cycles per I/O; microseconds at the run's \
+         clock in brackets).</p>\n",
+    );
+    figures(&mut out, plots.iter().filter(|p| p.name == BREAKDOWN_PLOT));
+    let mean = metric_def("latency_mean").into_iter();
+    metric_table(
+        &mut out,
+        "breakdown-table",
+        &policies,
+        breakdown_parts().chain(mean),
+        cell,
+    );
+    out.push_str(
+        "<h2 id=\"damage\">Collateral damage</h2>\n<p>What each policy costs the other CPUs \
+         and their work: cycles its IPI handlers take from them, IPIs to CPUs that held none \
+         of the pages, flushes it makes them run.</p>\n",
+    );
+    metric_table(&mut out, "damage-table", &policies, damage_metrics(), cell);
+    out.push_str("<h2>Summary</h2>\n");
+    metric_table(&mut out, "summary-table", &policies, columns(), cell);
+    out.push_str(
+        "<p class=\"note\">Exact values: <code>summary.json</code>, <code>summary.csv</code>.</p>\n<h2>Plots</h2>\n",
+    );
+    figures(&mut out, plots.iter().filter(|p| p.name != BREAKDOWN_PLOT));
     let _ = writeln!(
         out,
         "<h2>Scenario (fully resolved)</h2>\n<p>Run it again with <code>tlbsim run scenario.toml</code>.</p>\n<pre>{}</pre>\n</body>\n</html>",
@@ -120,9 +168,49 @@ pub fn run_html(
     out
 }
 
-/// `report.html` of a sweep: its definition, a table of the `table_metrics`
-/// (mean over seeds) per grid point and policy, the plots, and the base
-/// scenario TOML.
+/// A table of a sweep's cells (rows: the axis values, the policy) by
+/// `defs` (mean over seeds, for people, cycles with microseconds at the
+/// cell's clock beside them).
+fn cell_table(
+    out: &mut String,
+    id: &str,
+    sw: &Sweep<'_>,
+    cells: &[SweepCell<'_>],
+    defs: &[&MetricDef],
+) {
+    let _ = write!(out, "<table id=\"{id}\">\n<tr>");
+    for a in sw.axes {
+        let _ = write!(out, "<th>{}</th>", escape(&a.name));
+    }
+    out.push_str("<th>policy</th>");
+    for d in defs {
+        let _ = write!(out, "<th>{}</th>", escape(&axis_title(d.name)));
+    }
+    out.push_str("</tr>\n");
+    for c in cells {
+        out.push_str("<tr>");
+        for v in c.axis_values {
+            let _ = write!(out, "<td>{}</td>", escape(&value_text(v)));
+        }
+        let _ = write!(out, "<td>{}</td>", escape(c.policy));
+        let f = frequency_from_metrics(|m| c.mean(m));
+        for d in defs {
+            let v = c
+                .mean(d.name)
+                .map_or_else(String::new, |v| human_value(d, Metric::Real(v), f));
+            let _ = write!(out, "<td>{}</td>", escape(&v));
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</table>\n");
+}
+
+/// `report.html` of a sweep: its definition, the answer in words
+/// ([`crate::sweep_headline`]), where the latency goes (the breakdown
+/// chart, one panel per policy, one bar per grid point), the collateral
+/// damage (every registry damage metric that is a sweep column, per point
+/// and policy), a table of the `table_metrics` (mean over seeds) per grid
+/// point and policy, the other plots, and the base scenario TOML.
 #[must_use]
 pub fn sweep_html(
     sw: &Sweep<'_>,
@@ -164,42 +252,31 @@ pub fn sweep_html(
             escape(&vals.join(", "))
         );
     }
-    out.push_str("</ul>\n<h2>Results (mean over seeds)</h2>\n<table>\n<tr>");
-    for a in sw.axes {
-        let _ = write!(out, "<th>{}</th>", escape(&a.name));
+    out.push_str("</ul>\n<h2 id=\"answer\">What this sweep shows</h2>\n<ul>\n");
+    for line in crate::sweep_headline(sw) {
+        let _ = writeln!(out, "<li>{}</li>", escape(&line));
     }
-    out.push_str("<th>policy</th>");
-    for m in table_metrics {
-        let _ = write!(out, "<th>{}</th>", escape(&axis_title(m)));
-    }
-    out.push_str("</tr>\n");
-    let mut i = 0;
-    while i < sw.rows.len() {
-        let r = &sw.rows[i];
-        let group: Vec<_> = sw.rows[i..]
-            .iter()
-            .take_while(|o| o.point == r.point && o.policy == r.policy)
-            .collect();
-        out.push_str("<tr>");
-        for v in &r.axis_values {
-            let _ = write!(out, "<td>{}</td>", escape(&value_text(v)));
-        }
-        let _ = write!(out, "<td>{}</td>", escape(&r.policy));
-        for m in table_metrics {
-            let ys: Vec<f64> = group.iter().filter_map(|g| g.metric(m)).collect();
-            #[allow(clippy::cast_precision_loss, reason = "a mean")]
-            let mean = if ys.is_empty() {
-                String::new()
-            } else {
-                crate::plots::format_number(ys.iter().sum::<f64>() / ys.len() as f64)
-            };
-            let _ = write!(out, "<td>{}</td>", escape(&mean));
-        }
-        out.push_str("</tr>\n");
-        i += group.len().max(1);
-    }
-    out.push_str("</table>\n<p>Every simulation, every metric: <code>sweep.csv</code>, <code>sweep.json</code>.</p>\n<h2>Plots</h2>\n");
-    figures(&mut out, plots);
+    out.push_str("</ul>\n");
+    let cells = sw.cells();
+    out.push_str(
+        "<h2 id=\"breakdown\">Where the latency goes</h2>\n<p>The mean I/O latency at each \
+         point, split into the parts of its life (cycles per I/O, mean over seeds), one panel \
+         per policy; the parts' means are in the table of results below and in \
+         <code>sweep.csv</code>.</p>\n",
+    );
+    figures(&mut out, plots.iter().filter(|p| p.name == BREAKDOWN_PLOT));
+    out.push_str(
+        "<h2 id=\"damage\">Collateral damage</h2>\n<p>What each policy costs the other CPUs \
+         and their work at each point (mean over seeds; microseconds at the point's clock in \
+         brackets).</p>\n",
+    );
+    let damage: Vec<&MetricDef> = damage_metrics().filter(|d| d.column).collect();
+    cell_table(&mut out, "damage-table", sw, &cells, &damage);
+    out.push_str("<h2>Results (mean over seeds)</h2>\n");
+    let chosen: Vec<&MetricDef> = table_metrics.iter().filter_map(|m| metric_def(m)).collect();
+    cell_table(&mut out, "results-table", sw, &cells, &chosen);
+    out.push_str("<p>Every simulation, every metric: <code>sweep.csv</code>, <code>sweep.json</code>.</p>\n<h2>Plots</h2>\n");
+    figures(&mut out, plots.iter().filter(|p| p.name != BREAKDOWN_PLOT));
     let _ = writeln!(
         out,
         "<h2>Base scenario (fully resolved)</h2>\n<pre>{}</pre>\n</body>\n</html>",

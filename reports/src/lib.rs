@@ -21,6 +21,7 @@ mod atomic;
 mod engine;
 mod headline;
 mod html;
+mod human;
 mod metric;
 mod plots;
 mod summary;
@@ -30,10 +31,11 @@ mod timeline;
 
 pub use atomic::{abandon_writes, write_atomic, write_atomic_with, ReportError};
 pub use engine::{engine_json, EngineRun};
-pub use headline::{grouped, headline, micros};
+pub use headline::{grouped, headline, micros, sweep_headline};
+pub use human::{frequency_from_metrics, human_micros, human_real, human_value};
 pub use metric::{
-    columns, metric_def, metrics_markdown, CpuMetricDef, Metric, MetricDef, TableRow, Unit,
-    CPU_METRICS, METRICS, RUN_JSON_SECTIONS,
+    breakdown_parts, columns, damage_metrics, metric_def, metrics_markdown, CpuMetricDef, Metric,
+    MetricDef, TableRow, Unit, CPU_METRICS, METRICS, RUN_JSON_SECTIONS,
 };
 pub use summary::{metrics, summary_csv, summary_json, summary_value, Report};
 pub use table::table;
@@ -41,9 +43,10 @@ pub use timeline::{Timeline, TimelineConfig, DEFAULT_TIMELINE_EVENTS};
 
 pub use html::{escape, run_html, sweep_html};
 pub use plots::{
-    format_number, metric_label, run_plots, sweep_plots, write_plots, Plot, PlotError,
+    breakdown_part_colors, format_number, metric_label, run_plots, sweep_plots, write_plots, Plot,
+    PlotError,
 };
 pub use sweep::{
     metrics_from_json, metrics_to_json, sweep_csv, sweep_json, value_text, Sweep, SweepAxis,
-    SweepRow,
+    SweepCell, SweepRow,
 };

@@ -150,6 +150,12 @@ pub struct MetricDef {
     pub column: bool,
     /// Its row in the terminal table, if it has one.
     pub table: Option<TableRow>,
+    /// Whether it measures collateral damage: what a policy costs CPUs
+    /// and work other than the I/O it serves (stolen cycles, useless IPIs,
+    /// remote flushes, background work lost). `report.html`'s damage
+    /// section lists every metric with this flag, in registry order, so a
+    /// metric added later appears there by setting it ([`MetricDef::damage`]).
+    pub damage: bool,
 }
 
 impl MetricDef {
@@ -169,7 +175,30 @@ impl MetricDef {
             json: None,
             column: false,
             table: None,
+            damage: false,
         }
+    }
+
+    /// A measure of collateral damage, listed in `report.html`'s damage
+    /// section (see [`MetricDef::damage`]).
+    const fn damage(mut self) -> Self {
+        self.damage = true;
+        self
+    }
+
+    /// Whether it is a part of the latency breakdown (its `summary.json`
+    /// path is under `latency_breakdown_cycles_per_io`).
+    #[must_use]
+    pub fn is_breakdown_part(&self) -> bool {
+        self.json.is_some_and(|p| {
+            p.starts_with(BREAKDOWN_SECTION) && p[BREAKDOWN_SECTION.len()..].starts_with('.')
+        })
+    }
+
+    /// The part's name in a legend: the label without its ` per I/O`.
+    #[must_use]
+    pub fn part_label(&self) -> &'static str {
+        self.label.strip_suffix(" per I/O").unwrap_or(self.label)
     }
 
     /// At `path` in `summary.json`.
@@ -371,7 +400,8 @@ pub static METRICS: &[MetricDef] = &[
         |r| Count(r.flushes().remote),
     )
     .both("flushes.remote")
-    .table(8, "  remote / deferred", 0),
+    .table(8, "  remote / deferred", 0)
+    .damage(),
     MetricDef::new(
         "flushes_per_io",
         "TLB flushes per I/O",
@@ -477,7 +507,8 @@ pub static METRICS: &[MetricDef] = &[
         "cycles taken by IPI handlers, over all CPUs",
         |r| Count(r.stolen_cycles()),
     )
-    .both("stolen_cycles"),
+    .both("stolen_cycles")
+    .damage(),
     MetricDef::new(
         "stolen_cycles_per_io",
         "stolen cycles per I/O",
@@ -486,7 +517,8 @@ pub static METRICS: &[MetricDef] = &[
         |r| Real(r.per_io(r.stolen_cycles())),
     )
     .column()
-    .table(11, "stolen cycles per I/O", 0),
+    .table(11, "stolen cycles per I/O", 0)
+    .damage(),
     MetricDef::new(
         "migrations",
         "migrations",
@@ -674,7 +706,8 @@ pub static METRICS: &[MetricDef] = &[
         "IPIs whose target's TLB held none of the pages they flush (a shootdown of untracked pages, a batch or a wrapped pool, counts as useful)",
         |r| Count(r.useless_ipis()),
     )
-    .both("ipis.useless"),
+    .both("ipis.useless")
+    .damage(),
     MetricDef::new(
         "ipis_useless_share",
         "share of IPIs useless",
@@ -691,7 +724,8 @@ pub static METRICS: &[MetricDef] = &[
         },
     )
     .both("ipis.useless_share")
-    .table(5, "", 2),
+    .table(5, "", 2)
+    .damage(),
 ];
 
 /// The top-level keys of a run object of `summary.json` that hold metrics,
@@ -830,6 +864,22 @@ pub static CPU_METRICS: &[CpuMetricDef] = &[
     ),
 ];
 
+/// The `summary.json` section of the latency breakdown's parts.
+const BREAKDOWN_SECTION: &str = "latency_breakdown_cycles_per_io";
+
+/// The parts of the latency breakdown (cycles per I/O), in registry order:
+/// every metric under `latency_breakdown_cycles_per_io`, so a part added
+/// to the registry is drawn and written without further change.
+pub fn breakdown_parts() -> impl Iterator<Item = &'static MetricDef> {
+    METRICS.iter().filter(|d| d.is_breakdown_part())
+}
+
+/// The measures of collateral damage, in registry order (see
+/// [`MetricDef::damage`]).
+pub fn damage_metrics() -> impl Iterator<Item = &'static MetricDef> {
+    METRICS.iter().filter(|d| d.damage)
+}
+
 /// The definition of the run metric `name`.
 #[must_use]
 pub fn metric_def(name: &str) -> Option<&'static MetricDef> {
@@ -951,8 +1001,10 @@ pub fn metrics_markdown() -> String {
          `metrics` in `sweep.json` and as a metric a sweep's `figure` can\n\
          name; `summary.json` holds it at the path given, in each of `runs`.\n\n\
          ## Per run\n\n\
-         | name | unit | meaning | summary.json | CSV column | table row |\n\
-         |---|---|---|---|---|---|\n",
+         A metric marked *damage* is listed in `report.html`'s collateral\n\
+         damage section.\n\n\
+         | name | unit | meaning | summary.json | CSV column | table row | damage |\n\
+         |---|---|---|---|---|---|---|\n",
     );
     let rows = table_rows();
     for d in METRICS {
@@ -962,9 +1014,10 @@ pub fn metrics_markdown() -> String {
             .iter()
             .find(|row| row.defs.iter().any(|x| x.name == d.name))
             .map_or("", |row| row.label.trim());
+        let damage = if d.damage { "yes" } else { "" };
         let _ = writeln!(
             out,
-            "| `{}` | {} | {} | {json} | {csv} | {row} |",
+            "| `{}` | {} | {} | {json} | {csv} | {row} | {damage} |",
             d.name,
             d.unit.text(),
             d.meaning
@@ -1133,6 +1186,28 @@ mod tests {
                 assert_eq!(d.table.map(|t| t.label), Some(""), "{}", d.name);
             }
         }
+    }
+
+    #[test]
+    fn breakdown_parts_are_the_latency_breakdown_section() {
+        let parts: Vec<&str> = breakdown_parts().map(|d| d.name).collect();
+        assert_eq!(parts.len(), 11, "{parts:?}");
+        for d in breakdown_parts() {
+            assert_eq!(d.unit, Unit::CyclesPerIo, "{}", d.name);
+            assert!(d.column, "{} is drawn for sweeps too", d.name);
+            assert!(!d.part_label().ends_with("per I/O"), "{}", d.name);
+        }
+        assert!(parts.contains(&"interrupted_cycles_per_io"));
+        assert!(!parts.contains(&"latency_mean"));
+    }
+
+    #[test]
+    fn damage_metrics_are_flagged_in_the_registry() {
+        let names: Vec<&str> = damage_metrics().map(|d| d.name).collect();
+        for n in ["stolen_cycles_per_io", "ipis_useless", "flushes_remote"] {
+            assert!(names.contains(&n), "{n} is damage");
+        }
+        assert!(!names.contains(&"iops"));
     }
 
     #[test]

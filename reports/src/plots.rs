@@ -60,6 +60,47 @@ fn color(i: usize) -> RGBColor {
     PALETTE[i % PALETTE.len()]
 }
 
+/// Colours of the latency breakdown's parts, by the part's index in the
+/// registry ([`crate::breakdown_parts`]), so a part keeps its colour in
+/// every figure: the Okabe and Ito palette, then three further colours
+/// (grey, brown, dark blue) for the parts beyond eight.
+const PART_EXTRA: [RGBColor; 3] = [
+    RGBColor(136, 136, 136),
+    RGBColor(140, 86, 75),
+    RGBColor(40, 40, 140),
+];
+
+fn part_color(i: usize) -> RGBColor {
+    let i = i % (PALETTE.len() + PART_EXTRA.len());
+    match PALETTE.get(i) {
+        Some(c) => *c,
+        None => PART_EXTRA[i - PALETTE.len()],
+    }
+}
+
+/// Each part of the latency breakdown ([`crate::breakdown_parts`]) with
+/// the RGB colour of its segments in the `latency_breakdown` figure (for
+/// tests that look for the chart in a rendered page).
+#[must_use]
+pub fn breakdown_part_colors() -> Vec<(&'static str, [u8; 3])> {
+    crate::breakdown_parts()
+        .enumerate()
+        .map(|(i, d)| {
+            let c = part_color(i);
+            (d.name, [c.0, c.1, c.2])
+        })
+        .collect()
+}
+
+/// Legend entries coloured by series index ([`color`]).
+fn by_index(entries: Vec<String>) -> Vec<(String, RGBColor)> {
+    entries
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| (e, color(i)))
+        .collect()
+}
+
 const FONT: &str = "sans-serif";
 const LEGEND_WIDTH: u32 = 260;
 
@@ -105,6 +146,18 @@ enum Panel {
         series: Vec<Vec<LinePoint>>,
         steps: bool,
     },
+    /// Stacked bars: one bar per category, one coloured segment per part,
+    /// stacked bottom to top in the order given.
+    Stacked {
+        title: String,
+        x_title: String,
+        y_title: String,
+        groups: Vec<String>,
+        /// Each part: its colour and its value per group.
+        parts: Vec<(RGBColor, Vec<f64>)>,
+        /// The value axis' top (shared by the panels of one figure).
+        y_max: f64,
+    },
 }
 
 /// A figure: panels side by side and one legend on the right.
@@ -115,7 +168,8 @@ struct Figure {
     size: (u32, u32),
     panels: Vec<Panel>,
     legend_title: String,
-    legend: Vec<String>,
+    /// Legend entries with their colours.
+    legend: Vec<(String, RGBColor)>,
 }
 
 type DrawResult = Result<(), String>;
@@ -237,6 +291,7 @@ fn draw_figure<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, fig: &Figure) 
         match panel {
             Panel::Bars { .. } => draw_bars(area, panel)?,
             Panel::Lines { .. } => draw_lines(area, panel)?,
+            Panel::Stacked { .. } => draw_stacked(area, panel)?,
         }
     }
     draw_legend(&legend, &fig.legend_title, &fig.legend)
@@ -245,7 +300,7 @@ fn draw_figure<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, fig: &Figure) 
 fn draw_legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     title: &str,
-    entries: &[String],
+    entries: &[(String, RGBColor)],
 ) -> DrawResult {
     let mut y = 70;
     if !title.is_empty() {
@@ -257,8 +312,8 @@ fn draw_legend<DB: DrawingBackend>(
         .map_err(err)?;
         y += 34;
     }
-    for (i, e) in entries.iter().enumerate() {
-        let c = color(i);
+    for (e, c) in entries {
+        let c = *c;
         area.draw(&Rectangle::new([(10, y + 3), (34, y + 19)], c.filled()))
             .map_err(err)?;
         area.draw(&Text::new(e.clone(), (42, y), (FONT, 19).into_font()))
@@ -279,53 +334,11 @@ fn draw_bars<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, panel: &Panel) -
     else {
         return Ok(());
     };
-    let n = groups.len().max(1);
     let max = values.iter().flatten().copied().fold(0.0, f64::max);
     #[allow(clippy::cast_precision_loss, reason = "small counts")]
-    let (nf, sf) = (n as f64, values.len().max(1) as f64);
-    let every = n.div_ceil(16);
-    #[allow(clippy::cast_precision_loss, reason = "small counts")]
-    let keys: Vec<f64> = (0..n).step_by(every).map(|i| i as f64).collect();
-    let mut chart = ChartBuilder::on(area)
-        .caption(title, (FONT, 26))
-        .margin(14)
-        .x_label_area_size(62)
-        .y_label_area_size(96)
-        .build_cartesian_2d(
-            KeyedAxis {
-                lo: -0.5,
-                hi: nf - 0.5,
-                keys,
-            },
-            0.0..y_top(max),
-        )
-        .map_err(err)?;
-    let label = |x: &f64| {
-        let i = x.round();
-        if (x - i).abs() < 1e-6 && i >= 0.0 && i < nf {
-            #[allow(
-                clippy::cast_possible_truncation,
-                clippy::cast_sign_loss,
-                reason = "checked range"
-            )]
-            groups.get(i as usize).cloned().unwrap_or_default()
-        } else {
-            String::new()
-        }
-    };
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .x_desc(x_title)
-        .y_desc(y_title)
-        .x_label_formatter(&label)
-        .y_label_formatter(&|v| format_number(*v))
-        .label_style((FONT, 18))
-        .axis_desc_style((FONT, 20))
-        .light_line_style(WHITE)
-        .bold_line_style(RGBColor(225, 225, 225))
-        .draw()
-        .map_err(err)?;
+    let sf = values.len().max(1) as f64;
+    let mut chart = category_chart(area, title, groups.len(), max)?;
+    category_mesh(&mut chart, groups, x_title, y_title)?;
     let width = 0.8 / sf;
     for (s, vals) in values.iter().enumerate() {
         let c = color(s);
@@ -338,6 +351,116 @@ fn draw_bars<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, panel: &Panel) -
                 Rectangle::new([(left, 0.0), (left + width * 0.9, *v)], c.filled())
             }))
             .map_err(err)?;
+    }
+    Ok(())
+}
+
+/// The category axis of a bar panel: `n` groups at 0..n, at most 16
+/// labelled.
+fn category_axis(n: usize) -> KeyedAxis {
+    let every = n.max(1).div_ceil(16);
+    #[allow(clippy::cast_precision_loss, reason = "small counts")]
+    KeyedAxis {
+        lo: -0.5,
+        hi: n.max(1) as f64 - 0.5,
+        keys: (0..n).step_by(every).map(|i| i as f64).collect(),
+    }
+}
+
+/// The label of category tick `x` (empty between categories).
+fn category_label(groups: &[String], x: f64) -> String {
+    let i = x.round();
+    #[allow(clippy::cast_precision_loss, reason = "small counts")]
+    let n = groups.len() as f64;
+    if (x - i).abs() < 1e-6 && i >= 0.0 && i < n {
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "checked range"
+        )]
+        groups.get(i as usize).cloned().unwrap_or_default()
+    } else {
+        String::new()
+    }
+}
+
+/// A chart of `n` categories on a value axis from 0 to a little above `max`.
+fn category_chart<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    title: &str,
+    n: usize,
+    max: f64,
+) -> Result<
+    ChartContext<'a, DB, Cartesian2d<KeyedAxis, plotters::coord::types::RangedCoordf64>>,
+    String,
+> {
+    ChartBuilder::on(area)
+        .caption(title, (FONT, 26))
+        .margin(14)
+        .x_label_area_size(62)
+        .y_label_area_size(96)
+        .build_cartesian_2d(category_axis(n), 0.0..y_top(max))
+        .map_err(err)
+}
+
+/// The mesh of a category chart: category names under the bars, no
+/// vertical grid lines.
+fn category_mesh<DB: DrawingBackend>(
+    chart: &mut ChartContext<
+        '_,
+        DB,
+        Cartesian2d<KeyedAxis, plotters::coord::types::RangedCoordf64>,
+    >,
+    groups: &[String],
+    x_title: &str,
+    y_title: &str,
+) -> DrawResult {
+    let label = |x: &f64| category_label(groups, *x);
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_desc(x_title)
+        .y_desc(y_title)
+        .x_label_formatter(&label)
+        .y_label_formatter(&|v| format_number(*v))
+        .label_style((FONT, 18))
+        .axis_desc_style((FONT, 20))
+        .light_line_style(WHITE)
+        .bold_line_style(RGBColor(225, 225, 225))
+        .draw()
+        .map_err(err)
+}
+
+fn draw_stacked<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, panel: &Panel) -> DrawResult {
+    let Panel::Stacked {
+        title,
+        x_title,
+        y_title,
+        groups,
+        parts,
+        y_max,
+    } = panel
+    else {
+        return Ok(());
+    };
+    let mut chart = category_chart(area, title, groups.len(), *y_max)?;
+    category_mesh(&mut chart, groups, x_title, y_title)?;
+    let mut bottom = vec![0.0; groups.len()];
+    for (c, vals) in parts {
+        let bars: Vec<Rectangle<(f64, f64)>> = vals
+            .iter()
+            .zip(bottom.iter_mut())
+            .enumerate()
+            .filter(|(_, (v, _))| **v > 0.0)
+            .map(|(g, (v, b))| {
+                #[allow(clippy::cast_precision_loss, reason = "small counts")]
+                let x = g as f64;
+                let r = Rectangle::new([(x - 0.35, *b), (x + 0.35, *b + v)], c.filled());
+                *b += v;
+                r
+            })
+            .collect();
+        chart.draw_series(bars).map_err(err)?;
     }
     Ok(())
 }
@@ -505,7 +628,7 @@ const IPIS_AND_FLUSHES: [&str; 4] = [
 /// # Errors
 /// Drawing or PNG encoding failed.
 pub fn run_plots(runs: &[RunResult]) -> Result<Vec<Plot>, PlotError> {
-    let legend: Vec<String> = runs.iter().map(|r| r.policy.name().to_string()).collect();
+    let legend = by_index(runs.iter().map(|r| r.policy.name().to_string()).collect());
     let fig = |name: &str, title: &str, panel: Panel| Figure {
         name: name.to_string(),
         title: title.to_string(),
@@ -633,8 +756,130 @@ pub fn run_plots(runs: &[RunResult]) -> Result<Vec<Plot>, PlotError> {
                 values: per_cpu(&|c| c.tlb.misses),
             },
         ),
+        breakdown_figure(
+            "Latency breakdown per I/O, by policy",
+            &[BreakdownPanel {
+                title: "Where an I/O's latency goes".to_string(),
+                x_title: "policy".to_string(),
+                bars: runs
+                    .iter()
+                    .map(|r| {
+                        let parts = crate::breakdown_parts()
+                            .map(|d| (d.value)(r).as_f64())
+                            .collect();
+                        (r.policy.name().to_string(), parts)
+                    })
+                    .collect(),
+            }],
+        ),
     ];
     figures.iter().map(render).collect()
+}
+
+/// One panel of the latency breakdown figure: one stacked bar per entry
+/// (its label and its value of each part of [`crate::breakdown_parts`], in
+/// cycles per I/O).
+struct BreakdownPanel {
+    title: String,
+    x_title: String,
+    bars: Vec<(String, Vec<f64>)>,
+}
+
+/// The `latency_breakdown` figure: stacked bars of the breakdown's parts
+/// (bottom to top in registry order, each part its own colour in every
+/// figure), panels side by side on one value axis. A part that is zero in
+/// every bar is left out of the bars and the legend.
+fn breakdown_figure(title: &str, panels: &[BreakdownPanel]) -> Figure {
+    let defs: Vec<&crate::MetricDef> = crate::breakdown_parts().collect();
+    let shown: Vec<usize> = (0..defs.len())
+        .filter(|&i| {
+            panels
+                .iter()
+                .flat_map(|p| &p.bars)
+                .any(|(_, parts)| parts.get(i).is_some_and(|v| *v > 0.0))
+        })
+        .collect();
+    let y_max = panels
+        .iter()
+        .flat_map(|p| &p.bars)
+        .map(|(_, parts)| parts.iter().sum::<f64>())
+        .fold(0.0, f64::max);
+    let n = u32::try_from(panels.len()).unwrap_or(1).max(1);
+    Figure {
+        name: "latency_breakdown".to_string(),
+        title: title.to_string(),
+        size: if n == 1 {
+            SINGLE
+        } else {
+            (LEGEND_WIDTH + 560 * n, 640)
+        },
+        panels: panels
+            .iter()
+            .map(|p| Panel::Stacked {
+                title: p.title.clone(),
+                x_title: p.x_title.clone(),
+                y_title: crate::Unit::CyclesPerIo.text().to_string(),
+                groups: p.bars.iter().map(|(l, _)| l.clone()).collect(),
+                parts: shown
+                    .iter()
+                    .map(|&i| {
+                        let vals = p
+                            .bars
+                            .iter()
+                            .map(|(_, parts)| parts.get(i).copied().unwrap_or(0.0))
+                            .collect();
+                        (part_color(i), vals)
+                    })
+                    .collect(),
+                y_max,
+            })
+            .collect(),
+        legend_title: "part (bottom up)".to_string(),
+        legend: shown
+            .iter()
+            .rev()
+            .map(|&i| (defs[i].part_label().to_string(), part_color(i)))
+            .collect(),
+    }
+}
+
+/// The breakdown figure of a sweep: one panel per policy, one stacked bar
+/// per grid point (labelled by its axis values), each part the mean over
+/// seeds.
+fn sweep_breakdown(sw: &Sweep<'_>) -> Figure {
+    let cells = sw.cells();
+    let names: Vec<&str> = sw.axes.iter().map(|a| a.label.as_str()).collect();
+    let panels: Vec<BreakdownPanel> = sw
+        .policies
+        .iter()
+        .map(|policy| BreakdownPanel {
+            title: policy.clone(),
+            x_title: names.join(", "),
+            bars: cells
+                .iter()
+                .filter(|c| c.policy == policy)
+                .map(|c| {
+                    let label = c
+                        .axis_values
+                        .iter()
+                        .map(|v| format_label(&crate::sweep::value_text(v)))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    let parts = crate::breakdown_parts()
+                        .map(|d| c.mean(d.name).unwrap_or(0.0))
+                        .collect();
+                    (label, parts)
+                })
+                .collect(),
+        })
+        .collect();
+    breakdown_figure(
+        &format!(
+            "Latency breakdown per I/O at each point of {}, by policy",
+            sw.name
+        ),
+        &panels,
+    )
 }
 
 /// A human title and unit for a metric of [`crate::metrics`], from the
@@ -813,6 +1058,7 @@ fn sweep_panel(sw: &Sweep<'_>, metric: &str) -> Panel {
 /// Drawing or PNG encoding failed.
 pub fn sweep_plots(sw: &Sweep<'_>, figure_metrics: &[String]) -> Result<Vec<Plot>, PlotError> {
     let (legend_title, legend) = sweep_legend(sw);
+    let legend = by_index(legend);
     let mut figures = Vec::new();
     if !figure_metrics.is_empty() {
         let n = u32::try_from(figure_metrics.len()).unwrap_or(1);
@@ -825,6 +1071,7 @@ pub fn sweep_plots(sw: &Sweep<'_>, figure_metrics: &[String]) -> Result<Vec<Plot
             legend: legend.clone(),
         });
     }
+    figures.push(sweep_breakdown(sw));
     for metric in sw.metric_names() {
         let (title, _) = metric_label(&metric);
         figures.push(Figure {
@@ -861,6 +1108,16 @@ mod tests {
         for n in IPIS_AND_FLUSHES {
             let d = crate::metric_def(n).expect("a registry metric");
             assert_eq!(d.unit, crate::Unit::Count, "{n}");
+        }
+    }
+
+    #[test]
+    fn every_part_has_its_own_colour() {
+        let colors = breakdown_part_colors();
+        for (i, (a, ca)) in colors.iter().enumerate() {
+            for (b, cb) in &colors[i + 1..] {
+                assert_ne!(ca, cb, "{a} and {b} share a colour");
+            }
         }
     }
 

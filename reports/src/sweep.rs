@@ -85,6 +85,61 @@ impl Sweep<'_> {
     }
 }
 
+/// The simulations of one grid point under one policy (one per seed).
+#[derive(Clone, Debug)]
+pub struct SweepCell<'a> {
+    /// Index of the grid point.
+    pub point: usize,
+    /// The point's value on each axis.
+    pub axis_values: &'a [Value],
+    /// The policy.
+    pub policy: &'a str,
+    /// Its rows, one per seed.
+    pub rows: Vec<&'a SweepRow>,
+}
+
+impl SweepCell<'_> {
+    /// The mean over seeds of metric `name` (`None` if no row has it).
+    #[must_use]
+    pub fn mean(&self, name: &str) -> Option<f64> {
+        let ys: Vec<f64> = self.rows.iter().filter_map(|r| r.metric(name)).collect();
+        #[allow(clippy::cast_precision_loss, reason = "a mean")]
+        (!ys.is_empty()).then(|| ys.iter().sum::<f64>() / ys.len() as f64)
+    }
+
+    /// The point's axis values as one label: `16, vm`.
+    #[must_use]
+    pub fn label(&self) -> String {
+        self.axis_values
+            .iter()
+            .map(value_text)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+impl<'a> Sweep<'a> {
+    /// The rows grouped by grid point and policy, in row order (grid, then
+    /// policy).
+    #[must_use]
+    pub fn cells(&self) -> Vec<SweepCell<'a>> {
+        let rows: &'a [SweepRow] = self.rows;
+        let mut out: Vec<SweepCell<'a>> = Vec::new();
+        for r in rows {
+            match out.last_mut() {
+                Some(c) if c.point == r.point && c.policy == r.policy => c.rows.push(r),
+                _ => out.push(SweepCell {
+                    point: r.point,
+                    axis_values: &r.axis_values,
+                    policy: &r.policy,
+                    rows: vec![r],
+                }),
+            }
+        }
+        out
+    }
+}
+
 /// An axis value as CSV text: strings bare, numbers as written, anything
 /// else as compact JSON.
 #[must_use]
