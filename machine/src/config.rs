@@ -32,6 +32,11 @@ pub struct SimConfig {
     pub background: BackgroundConfig,
     /// The guests issuing I/O.
     pub guests: Vec<GuestConfig>,
+    /// The host domain's CPUs as vCPUs sharing physical CPUs (off by
+    /// default: dedicated CPUs).
+    pub vcpu: crate::VcpuConfig,
+    /// What waking an idle CPU costs (off by default: idle CPUs poll).
+    pub idle: crate::IdleConfig,
 }
 
 impl Default for SimConfig {
@@ -44,6 +49,8 @@ impl Default for SimConfig {
             host: HostConfig::default(),
             background: BackgroundConfig::default(),
             guests: vec![GuestConfig::default()],
+            vcpu: crate::VcpuConfig::default(),
+            idle: crate::IdleConfig::default(),
         }
     }
 }
@@ -406,6 +413,8 @@ impl SimConfig {
             let guest = KeyPath::of(&["guests"]).index(i);
             out.extend(g.problems().into_iter().map(|p| p.under(&guest)));
         }
+        self.vcpu.problems(&mut out);
+        self.idle.problems(&mut out);
         out
     }
 

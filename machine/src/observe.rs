@@ -24,6 +24,8 @@ pub enum SliceKind {
     Migrated,
     /// The background workload.
     Background,
+    /// The host ran another tenant's vCPU on this CPU (`[vcpu]`).
+    Descheduled,
 }
 
 impl SliceKind {
@@ -39,6 +41,7 @@ impl SliceKind {
             SliceKind::IpiHandler => "IPI handler",
             SliceKind::Migrated => "migrated data touch",
             SliceKind::Background => "background",
+            SliceKind::Descheduled => "descheduled (another tenant)",
         }
     }
 }

@@ -35,6 +35,11 @@
 //! - `machine.ipi_delivery = "unicast" | "x2apic-cluster" | "shorthand" |
 //!   "pv-send-ipi"`: how shootdown IPIs leave the sender
 //!   ([`cpu_model::IpiDeliveryMode`]).
+//! - `[vcpu]` (`overcommit`, `tenant_load`, `host_slice_us`,
+//!   `pv_tlb_flush = "off" | "on" | "skip-only"`) and `[idle]` (`cstate =
+//!   "poll" | "c1" | "c1e" | "c6"`, `halted_vcpu`, `halt_poll_us`,
+//!   `host_wake_us`): vCPUs sharing physical CPUs and waking idle CPUs
+//!   ([`machine::VcpuConfig`], [`machine::IdleConfig`]); off by default.
 //! - `machine.tlb.l2 = false` means "no second-level TLB".
 //! - `guests.N.trace` (a trace guest's file): a relative path is relative
 //!   to the scenario file that set it (`--set`: the current directory);
@@ -1057,6 +1062,8 @@ pub fn to_toml(scenario: &Scenario) -> String {
         "host",
         "background",
         "guests",
+        "vcpu",
+        "idle",
     ] {
         if let Some(v) = config.remove(section) {
             let mut t = Table::new();

@@ -61,12 +61,14 @@ mod broadcast;
 mod cpu;
 mod data;
 mod guests;
+mod idle;
 mod invalidate;
 mod ipi;
 mod locks;
 mod map_flush;
 mod overload;
 mod slab;
+mod vcpu;
 mod window;
 
 use backend::{Backend, Phase, Request};
@@ -249,6 +251,10 @@ pub struct Simulation<O: Observer = NoObserver> {
     map_lock_waiter: crate::config::LockWaiter,
     map_lock: FifoLock,
     migration_rng: SimRng,
+    /// The host schedule of the host domain's vCPUs (`[vcpu]`).
+    vcpus: vcpu::Vcpus,
+    /// What waking an idle CPU costs (`[idle]`).
+    idle: idle::IdleCpus,
 
     window: Window,
     overload: OverloadTracker,
@@ -425,6 +431,8 @@ impl<O: Observer> Simulation<O> {
             map_lock_waiter,
             map_lock: FifoLock::new(map_lock),
             migration_rng: rng_stream(cfg.seed, STREAM_MIGRATION),
+            vcpus: vcpu::Vcpus::new(&cfg.vcpu, n, cfg.machine.frequency_ghz, cfg.seed),
+            idle: idle::IdleCpus::new(&cfg.idle, n),
             window: Window::new(&cfg.stop),
             overload: OverloadTracker::default(),
             peak_in_flight: 0,
@@ -460,6 +468,7 @@ impl<O: Observer> Simulation<O> {
         }
         let end = outcome.end.0;
         for c in self.cpus.ids() {
+            self.vcpu_catch_up(c, end);
             if self.cpus[c].bg_next != u64::MAX {
                 self.bg_catch_up(c, end);
                 if O::ENABLED {
@@ -544,6 +553,9 @@ impl<O: Observer> Simulation<O> {
                 let c = cpu;
                 let b = self.backend_of(c);
                 if self.backends[b].phase == Phase::Waking {
+                    // An idle CPU wakes first (`[idle]`; 0 by default).
+                    let wake = self.idle_wake(c, now);
+                    self.cpus[c].wake_debt += wake;
                     self.next_request(c, now, sched)?;
                 }
             }
