@@ -16,14 +16,28 @@ pub enum CostError {
         /// The field's name.
         field: &'static str,
     },
+    /// A cost above [`MAX_COST_CYCLES`].
+    #[error("must be at most {MAX_COST_CYCLES} cycles, got {value}")]
+    TooLarge {
+        /// The field's name.
+        field: &'static str,
+        /// The value given.
+        value: u64,
+    },
 }
+
+/// The largest single cost, cycles: 10^10 (4 s at 2.5 GHz), over a million
+/// times the slowest real primitive here (a VM exit or a sleeping lock
+/// waiter's wake-up, a few microseconds). A bound, not a measurement: it
+/// keeps sums of costs over a run far from `u64` overflow.
+pub const MAX_COST_CYCLES: u64 = 10_000_000_000;
 
 impl CostError {
     /// The name of the [`CostTable`] field the problem is with.
     #[must_use]
     pub fn field(&self) -> &'static str {
         match self {
-            CostError::Zero { field } => field,
+            CostError::Zero { field } | CostError::TooLarge { field, .. } => field,
         }
     }
 }
@@ -307,26 +321,66 @@ impl CostTable {
         }
     }
 
-    /// Checks that the costs the protocol divides or orders by are positive.
+    /// Checks that the costs the protocol divides or orders by are positive
+    /// and that no cost exceeds [`MAX_COST_CYCLES`].
     ///
     /// # Errors
-    /// Every zero cost found, in field order.
+    /// Every zero cost found, in field order, then every cost too large.
     pub fn validate(&self) -> Result<(), Vec<CostError>> {
-        let must_be_positive: [(&'static str, u64); 3] = [
-            ("ipi_delivery_cycles", self.ipi_delivery_cycles),
-            ("hypercall_cycles", self.hypercall_cycles),
-            ("data_line_cycles", self.data_line_cycles),
-        ];
-        let problems: Vec<CostError> = must_be_positive
-            .into_iter()
-            .filter(|&(_, v)| v == 0)
-            .map(|(field, _)| CostError::Zero { field })
-            .collect();
+        let mut problems = self.zero_problems();
+        problems.extend(
+            self.cycle_costs()
+                .into_iter()
+                .filter(|&(_, v)| v > MAX_COST_CYCLES)
+                .map(|(field, value)| CostError::TooLarge { field, value }),
+        );
         if problems.is_empty() {
             Ok(())
         } else {
             Err(problems)
         }
+    }
+
+    /// Every cost in cycles, by field name.
+    #[must_use]
+    pub fn cycle_costs(&self) -> [(&'static str, u64); 22] {
+        [
+            ("invlpg_cycles", self.invlpg_cycles),
+            ("full_flush_cycles", self.full_flush_cycles),
+            ("hypercall_cycles", self.hypercall_cycles),
+            ("map_page_cycles", self.map_page_cycles),
+            ("unmap_page_cycles", self.unmap_page_cycles),
+            ("ipi_send_cycles", self.ipi_send_cycles),
+            ("ipi_delivery_cycles", self.ipi_delivery_cycles),
+            ("ipi_receive_cycles", self.ipi_receive_cycles),
+            ("ipi_hypercall_cycles", self.ipi_hypercall_cycles),
+            ("ipi_handler_cycles", self.ipi_handler_cycles),
+            ("ack_cycles", self.ack_cycles),
+            ("flush_lock_cycles", self.flush_lock_cycles),
+            ("map_lock_cycles", self.map_lock_cycles),
+            ("map_lock_spin_cycles", self.map_lock_spin_cycles),
+            ("map_lock_wake_cycles", self.map_lock_wake_cycles),
+            ("walk_level_cycles", self.walk_level_cycles),
+            ("dequeue_cycles", self.dequeue_cycles),
+            ("notify_cycles", self.notify_cycles),
+            ("complete_cycles", self.complete_cycles),
+            ("data_line_cycles", self.data_line_cycles),
+            ("migrate_cycles", self.migrate_cycles),
+            ("background_access_cycles", self.background_access_cycles),
+        ]
+    }
+
+    fn zero_problems(&self) -> Vec<CostError> {
+        let must_be_positive: [(&'static str, u64); 3] = [
+            ("ipi_delivery_cycles", self.ipi_delivery_cycles),
+            ("hypercall_cycles", self.hypercall_cycles),
+            ("data_line_cycles", self.data_line_cycles),
+        ];
+        must_be_positive
+            .into_iter()
+            .filter(|&(_, v)| v == 0)
+            .map(|(field, _)| CostError::Zero { field })
+            .collect()
     }
 }
 
@@ -384,6 +438,23 @@ pub(crate) fn latency_after_sends(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_cost_is_bounded_and_listed() {
+        let mut c = CostTable::bare_metal();
+        assert!(c.validate().is_ok());
+        c.ack_cycles = MAX_COST_CYCLES + 1;
+        c.walk_level_cycles = u64::MAX;
+        let e = c.validate().unwrap_err();
+        let fields: Vec<&str> = e.iter().map(CostError::field).collect();
+        assert_eq!(fields, ["ack_cycles", "walk_level_cycles"]);
+        assert!(e[1].to_string().contains("at most 10000000000 cycles"));
+        // cycle_costs lists distinct fields, every one of them a cost.
+        let names: std::collections::BTreeSet<&str> =
+            c.cycle_costs().iter().map(|(n, _)| *n).collect();
+        assert_eq!(names.len(), c.cycle_costs().len());
+        assert!(names.iter().all(|n| n.ends_with("_cycles")));
+    }
 
     #[test]
     fn presets_differ_where_documented() {

@@ -321,14 +321,16 @@ impl SimConfig {
                 ),
             );
         }
-        if self.host.process_cycles > MAX_SPAN_CYCLES {
-            p(
-                &["host", "process_cycles"],
-                format!(
-                    "must be at most {MAX_SPAN_CYCLES} cycles, got {}",
-                    self.host.process_cycles
-                ),
-            );
+        for (field, v) in [
+            ("process_cycles", self.host.process_cycles),
+            ("device_cycles", self.host.device_cycles),
+        ] {
+            if v > MAX_SPAN_CYCLES {
+                p(
+                    &["host", field],
+                    format!("must be at most {MAX_SPAN_CYCLES} cycles, got {v}"),
+                );
+            }
         }
         if self.background.working_set_pages > MAX_BACKGROUND_PAGES {
             p(

@@ -587,8 +587,20 @@ fn preset_costs(value: Option<&Value>) -> CostTable {
         .unwrap_or_else(CostTable::bare_metal)
 }
 
-/// Where `key` (or its nearest defined ancestor) came from.
+/// Where `key` (or its nearest defined ancestor) came from. A problem of
+/// a table (`machine.tlb.l1`, a guest's `size_bytes`) whose key a `--set`
+/// changed underneath (`machine.tlb.l1.ways`) comes from that `--set`, not
+/// from the file line of the table.
 fn locate(origins: &Origins, root: &Location, key: &str) -> Location {
+    let below = format!("{key}.");
+    if origins.get(key).is_none_or(|l| l.file != "--set")
+        && origins
+            .range(below.clone()..)
+            .take_while(|(k, _)| k.starts_with(&below))
+            .any(|(_, l)| l.file == "--set")
+    {
+        return set_location();
+    }
     let mut k = key;
     loop {
         if let Some(l) = origins.get(k) {

@@ -365,7 +365,7 @@ impl<O: Observer> Simulation<O> {
                 .tlb_occupancy(end, target.0, self.cpus[c].tlb.occupancy() as u64);
         }
         sched.at(
-            Instant(end + self.costs.ack_cycles),
+            Instant(end) + Span(self.costs.ack_cycles),
             Event::IpiAck { shootdown },
         );
     }

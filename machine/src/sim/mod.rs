@@ -149,6 +149,14 @@ pub enum SimError {
         /// The guest.
         guest: u32,
     },
+    /// An event fell at or past the end of the simulated clock (`u64::MAX`
+    /// cycles, where time saturates: `sim_core::Instant::END`), so the run
+    /// stopped rather than compute results from a clamped clock.
+    #[error("the simulated clock would pass 2^64-1 cycles after cycle {at}: shorten the run (stop.ios, stop.max_cycles) or the costs and delays")]
+    ClockEnd {
+        /// The last time handled.
+        at: u64,
+    },
     /// The backend touched an unmapped page: a model bug.
     #[error("{cpu} faulted on {va:#x} under {policy}")]
     Fault {
@@ -465,6 +473,9 @@ impl<O: Observer> Simulation<O> {
         let outcome: RunOutcome = engine.run(&mut self, budget);
         if let Some(e) = self.error.take() {
             return Err(e);
+        }
+        if outcome.reason == sim_core::EndReason::ClockEnd {
+            return Err(SimError::ClockEnd { at: outcome.end.0 });
         }
         let end = outcome.end.0;
         for c in self.cpus.ids() {
