@@ -146,9 +146,22 @@ section! {
         host: HostConfig,
         background: BackgroundConfig,
         guests: Vec<GuestConfig>,
+        // Left out when off, so that the scenario hash (and `--show`) of
+        // every scenario written before these sections stays the same.
+        #[serde(skip_serializing_if = "is_core_default")]
         vcpu: VcpuConfig,
+        #[serde(skip_serializing_if = "is_core_default")]
         idle: IdleConfig,
     }
+}
+
+/// Whether a section means its core type's default.
+fn is_core_default<T>(v: &T) -> bool
+where
+    T: Mirror + Clone,
+    T::Core: Default + PartialEq,
+{
+    v.clone().into_core() == T::Core::default()
 }
 
 section! {

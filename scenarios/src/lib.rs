@@ -29,7 +29,7 @@
 //! - `seed`, `[stop]`, `[machine]`, `[costs]`, `[host]`, `[background]`,
 //!   `[[guests]]`: the sections of [`machine::SimConfig`].
 //! - `costs.preset = "bare-metal" | "kvm-guest" | "kvm-guest-posted" |
-//!   "xen-pv-dom0" | "vm"` picks [`cpu_model::CostTable::preset`] as the
+//!   "xen-pv-dom0" | "xen-pvh-dom0" | "vm"` picks [`cpu_model::CostTable::preset`] as the
 //!   base cost table (`vm`, the older VM preset, is kept for existing
 //!   scenarios; `kvm-guest` replaces it); other `costs` keys override it.
 //! - `machine.ipi_delivery = "unicast" | "x2apic-cluster" | "shorthand" |

@@ -77,7 +77,7 @@ fn many_problems_across_sections() {
         assert!(keys.contains(&k), "missing {k} in:\n{text}");
     }
     assert!(
-        text.contains("many.toml:4: costs.preset: must be \"bare-metal\", \"kvm-guest\", \"kvm-guest-posted\", \"xen-pv-dom0\" or \"vm\""),
+        text.contains("many.toml:4: costs.preset: must be \"bare-metal\", \"kvm-guest\", \"kvm-guest-posted\", \"xen-pv-dom0\", \"vm\" or \"xen-pvh-dom0\""),
         "{text}"
     );
     assert!(text.contains("many.toml:1: bogus: unknown field"), "{text}");

@@ -212,6 +212,7 @@ impl<O: Observer> Simulation<O> {
     ) -> Option<u64> {
         let (first, pages) = range;
         self.vcpu_wake(c, now);
+        self.vcpu_catch_up_all(now);
         self.window.shootdown();
         let lock = if plan.serialized {
             self.costs.flush_lock_cycles

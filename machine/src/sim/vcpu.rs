@@ -228,6 +228,22 @@ impl<O: Observer> Simulation<O> {
         }
     }
 
+    /// Whether CPU `c`'s vCPU is descheduled at `now`, as far as its
+    /// schedule has been applied (callers catch it up first).
+    pub(super) fn vcpu_descheduled_at(&self, c: CpuId, now: u64) -> bool {
+        self.vcpus.descheduled_until(c, now).is_some()
+    }
+
+    /// Applies every CPU's host schedule up to `now` (before a shootdown
+    /// picks its targets, which reads who is descheduled).
+    pub(super) fn vcpu_catch_up_all(&mut self, now: u64) {
+        if self.vcpus.enabled {
+            for c in self.cpus.ids() {
+                self.vcpu_catch_up(c, now);
+            }
+        }
+    }
+
     /// If CPU `c`'s vCPU is descheduled at `now`, the cycle it runs again.
     pub(super) fn vcpu_preempted_until(&mut self, c: CpuId, now: u64) -> Option<u64> {
         if !self.vcpus.enabled {

@@ -184,6 +184,12 @@ fn vcpu_runs_are_deterministic_per_seed() {
 
 /// The exit latency the model must charge an IPI reaching CPU `to` at
 /// `at` after idling since `since` (cycles at 2.5 GHz).
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_precision_loss,
+    reason = "microseconds of a short test run"
+)]
 fn expected_wake(idle: &IdleConfig, since: u64, at: u64, entry: u64) -> u64 {
     let us = |cycles: u64| cycles as f64 / 2_500.0;
     let idle_us = us(at - since);
