@@ -283,6 +283,37 @@ impl PageTableManager {
         Ok(())
     }
 
+    /// Hypercall: map each `(page, frame)` pair (one batched hypercall, as a
+    /// grant-map of scattered grants).
+    ///
+    /// # Errors
+    /// A page is already mapped.
+    pub fn map_pages(
+        &mut self,
+        pages: impl IntoIterator<Item = (VirtPage, PhysFrame)>,
+    ) -> Result<(), HvError> {
+        self.hypercalls += 1;
+        for (page, frame) in pages {
+            self.table.map(page, frame, PageSize::Size4K)?;
+        }
+        Ok(())
+    }
+
+    /// Hypercall: unmap each page (one batched hypercall).
+    ///
+    /// # Errors
+    /// A page is not mapped.
+    pub fn unmap_pages(
+        &mut self,
+        pages: impl IntoIterator<Item = VirtPage>,
+    ) -> Result<(), HvError> {
+        self.hypercalls += 1;
+        for page in pages {
+            self.table.unmap(page)?;
+        }
+        Ok(())
+    }
+
     /// Forgets the hypercall count (end of warm-up).
     pub fn reset_counters(&mut self) {
         self.hypercalls = 0;

@@ -82,6 +82,13 @@ pub trait Observer {
 
     /// CPU `cpu`'s TLBs (all levels) held `entries` entries at `t`.
     fn tlb_occupancy(&mut self, _t: u64, _cpu: u32, _entries: u64) {}
+
+    /// Guest frames were mapped at `pages` virtual pages from `first_page`
+    /// at `t` (the page table changed).
+    fn mapped(&mut self, _t: u64, _first_page: u64, _pages: u32) {}
+
+    /// The `pages` virtual pages from `first_page` were unmapped at `t`.
+    fn unmapped(&mut self, _t: u64, _first_page: u64, _pages: u32) {}
 }
 
 /// The observer that watches nothing; calls to it compile away.

@@ -194,6 +194,17 @@ pub struct RunResult {
     /// Largest number of requests in flight at once in the window (from
     /// what was in flight when it opened).
     pub peak_in_flight: u64,
+    /// Release exposure: for each guest frame released in the window (its
+    /// request completed) while some TLB still cached a translation to it,
+    /// the cycles until no TLB did (`count` such frames; exposures still
+    /// open when the run stops are cut there).
+    pub release_exposure: LatencySummary,
+    /// Background accesses the same background would have completed in the
+    /// window with no I/O at all (the no-I/O twin, replayed from the same
+    /// random stream).
+    pub background_twin_accesses: u64,
+    /// Guest pages mapped into the host domain in the window.
+    pub guest_pages_mapped: u64,
     /// Per-CPU counters, by CPU index.
     pub per_cpu: Vec<CpuStats>,
     /// Events the engine handled in the whole run (warm-up included).

@@ -442,6 +442,8 @@ fn lock_waiters_spin_or_sleep() {
 mod alternatives;
 #[path = "model/vcpu.rs"]
 mod vcpu;
+#[path = "model/measures.rs"]
+mod measures;
 
 /// Useless IPIs, on cases whose answer is known by hand: without migration
 /// no other CPU ever touches a request's buffer, so every IPI of `global`

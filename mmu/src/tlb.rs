@@ -531,6 +531,15 @@ impl SetAssocTlb {
         self.find_covering(asid, va.page()).is_some()
     }
 
+    /// The entry a lookup of `va` in `asid` would hit, if any; does not
+    /// update LRU.
+    #[must_use]
+    pub fn peek(&self, asid: Asid, va: VirtAddr) -> Option<Translation> {
+        let (set, w) = self.find_covering(asid, va.page())?;
+        let b = self.block(set);
+        Some(self.decode(&self.words[b..b + self.stride], set, w))
+    }
+
     /// `t` with page and frame aligned down to its size.
     #[inline(always)]
     fn aligned(t: Translation) -> Translation {
@@ -880,6 +889,20 @@ impl TlbHierarchy {
             .any(|p| self.contains(asid, p.borrow().addr()))
     }
 
+    /// Whether some level caches a translation of 4 KiB page `page` of
+    /// `asid` to `frame` (current or stale): a read-only query, no LRU
+    /// update.
+    #[must_use]
+    pub fn caches_frame(&self, asid: Asid, page: VirtPage, frame: PhysFrame) -> bool {
+        let to =
+            |t: Option<Translation>| t.is_some_and(|t| t.frame.0 + (page.0 - t.page.0) == frame.0);
+        to(self.l1.peek(asid, page.addr()))
+            || self
+                .l2
+                .as_ref()
+                .is_some_and(|l2| to(l2.peek(asid, page.addr())))
+    }
+
     /// Install `t` (the result of a page walk) in every level.
     pub fn fill(&mut self, t: Translation) {
         self.l1.insert(t);
@@ -1178,6 +1201,24 @@ mod tests {
         h.flush_page(a, VirtPage(1));
         h.flush_page(a, VirtPage(2));
         assert!(!h.holds_any(a, [VirtPage(1), VirtPage(2)]));
+    }
+
+    #[test]
+    fn caches_frame_sees_either_level_and_only_the_cached_frame() {
+        let mut h = TlbHierarchy::new(TlbConfig::default()).unwrap();
+        h.fill(t4k(1, 100, 7));
+        assert!(h.caches_frame(Asid(1), VirtPage(100), PhysFrame(7)));
+        assert!(!h.caches_frame(Asid(1), VirtPage(100), PhysFrame(8)));
+        assert!(!h.caches_frame(Asid(2), VirtPage(100), PhysFrame(7)));
+        h.l1.flush_all();
+        assert!(
+            h.caches_frame(Asid(1), VirtPage(100), PhysFrame(7)),
+            "in L2"
+        );
+        h.flush_page(Asid(1), VirtPage(100));
+        assert!(!h.caches_frame(Asid(1), VirtPage(100), PhysFrame(7)));
+        h.fill(t2m(1, 512, 1024));
+        assert!(h.caches_frame(Asid(1), VirtPage(515), PhysFrame(1027)));
     }
 
     #[test]

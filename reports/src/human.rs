@@ -85,6 +85,7 @@ pub fn human_value(d: &MetricDef, m: Metric, frequency_ghz: Option<f64>) -> Stri
             }
         }
         Unit::Share => format!("{}%", human_real(v * 100.0)),
+        Unit::Percent => format!("{}%", human_real(v)),
         Unit::Flag => if v == 0.0 { "no" } else { "yes" }.to_string(),
         Unit::IosPerSecond => human_real(v.round()),
         Unit::Index => number,

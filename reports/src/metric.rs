@@ -97,6 +97,8 @@ pub enum Unit {
     Flag,
     /// A part of a whole, 0 to 1.
     Share,
+    /// A part of a whole, 0 to 100.
+    Percent,
 }
 
 impl Unit {
@@ -114,6 +116,7 @@ impl Unit {
             Unit::Index => "index",
             Unit::Flag => "true or false",
             Unit::Share => "share, 0 to 1",
+            Unit::Percent => "percent",
         }
     }
 }
@@ -760,7 +763,72 @@ pub static METRICS: &[MetricDef] = &[
         |r| Count(r.idle_wakes().1),
     )
     .column(),
+    MetricDef::new(
+        "release_exposure_count",
+        "release exposures",
+        N,
+        "guest frames released to their guest (request completed) while some TLB still cached a translation to them",
+        |r| Count(r.release_exposure.count),
+    )
+    .both("release_exposure.count")
+    .table(15, "release exposures / p99 (cycles)", 0),
+    MetricDef::new(
+        "release_exposure_p50_cycles",
+        "release exposure p50",
+        Cycles,
+        "median time from such a release until no TLB caches the frame (exposures open when the run stops are cut there)",
+        |r| Count(r.release_exposure.p50),
+    )
+    .both("release_exposure.p50_cycles"),
+    MetricDef::new(
+        "release_exposure_p99_cycles",
+        "release exposure p99",
+        Cycles,
+        "99th percentile of the time from a release until no TLB caches the frame",
+        |r| Count(r.release_exposure.p99),
+    )
+    .both("release_exposure.p99_cycles")
+    .table(15, "", 0),
+    MetricDef::new(
+        "release_exposure_max_cycles",
+        "release exposure max",
+        Cycles,
+        "longest time from a release until no TLB caches the frame",
+        |r| Count(r.release_exposure.max),
+    )
+    .both("release_exposure.max_cycles"),
+    MetricDef::new(
+        "background_no_io_accesses",
+        "background accesses with no I/O",
+        N,
+        "background accesses the same background completes in the window with no I/O at all (its no-I/O twin, replayed from the same random stream)",
+        |r| Count(r.background_twin_accesses),
+    )
+    .both("background.no_io_accesses"),
+    MetricDef::new(
+        "background_work_lost_percent",
+        "background work lost",
+        Unit::Percent,
+        "background accesses the no-I/O twin completes that the run did not, over the twin's, in percent (0 with no background)",
+        background_work_lost_percent,
+    )
+    .both("background.work_lost_percent")
+    .table(16, "background work lost (%)", 2)
+    .damage(),
 ];
+
+/// The background work lost to I/O, in percent of the no-I/O twin's
+/// accesses (0 with no background).
+#[allow(clippy::cast_precision_loss, reason = "a percentage")]
+fn background_work_lost_percent(r: &RunResult) -> Metric {
+    let twin = r.background_twin_accesses;
+    let (done, _) = r.background();
+    Real(if twin == 0 {
+        0.0
+    } else {
+        100.0 * (twin as f64 - done as f64) / twin as f64
+    })
+}
 
 /// The top-level keys of a run object of `summary.json` that hold metrics,
 /// in file order (between `policy` first and `per_cpu` last). Inside each,
@@ -782,6 +850,7 @@ pub const RUN_JSON_SECTIONS: &[&str] = &[
     "peak_in_flight",
     "background",
     "overload",
+    "release_exposure",
 ];
 
 /// One entry of a per-CPU object of `summary.json`, defined once.

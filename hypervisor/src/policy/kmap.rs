@@ -54,16 +54,7 @@ pub(super) const INFO: PolicyInfo = PolicyInfo {
 };
 
 fn build(p: &Params, ctx: &BuildContext) -> Result<Box<dyn MappingPolicy>, ParamProblem> {
-    let slots = p.int("slots");
-    if slots < ctx.max_request_pages {
-        return Err(ParamProblem {
-            param: Some("slots".into()),
-            message: format!(
-                "must hold the largest request ({} pages), got {slots}",
-                ctx.max_request_pages
-            ),
-        });
-    }
+    let slots = ctx.pages_param(p, "slots")?;
     let slots = usize::try_from(slots).expect("declared within usize");
     Ok(Box::new(GlobalPool {
         taken: vec![false; slots],

@@ -15,11 +15,15 @@
 mod area;
 mod batched;
 mod broadcast;
+mod broadcast_targeted;
+mod copy;
+mod epoch;
 mod global;
 mod hypercall_flush;
 mod kmap;
 mod params;
 mod percpu;
+mod persistent;
 pub mod plan;
 mod registry;
 mod targeted;
@@ -27,9 +31,11 @@ mod targeted;
 pub use area::DomainArea;
 pub use params::{BuildContext, ParamKind, ParamProblem, ParamSpec, ParamValue, Params, RawValue};
 pub use percpu::PerCpuSlots;
+pub use persistent::{Admission, PersistentPool};
 pub use plan::{
-    Batch, BatchRelease, Broadcast, IpiSend, LocalFlush, RemoteInvalidation, Shootdown,
-    ShootdownFlush, ShootdownGranularity, ShootdownTargets, UnmapPlan,
+    Batch, BatchRelease, Broadcast, DataPath, Epoch, EpochRelease, GrantCopy, IpiSend, LocalFlush,
+    Persistent, RemoteAction, RemoteInvalidation, Shootdown, ShootdownFlush, ShootdownGranularity,
+    ShootdownTargets, UnmapPlan,
 };
 pub use registry::{BuildFn, PolicyInfo, PolicyName, PolicySpec, Registry, RegistryError};
 
@@ -97,5 +103,12 @@ pub trait MappingPolicy: Send {
     /// `host.map_lock_waiter` applies). Default: no.
     fn serializes_maps(&self) -> bool {
         false
+    }
+
+    /// How a request's data reaches the host domain: mapped per request
+    /// (the default), through persistent grants, or copied by the
+    /// hypervisor.
+    fn data_path(&self) -> DataPath {
+        DataPath::Mapped
     }
 }

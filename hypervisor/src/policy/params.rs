@@ -174,6 +174,27 @@ pub struct BuildContext {
     pub max_request_pages: u64,
 }
 
+impl BuildContext {
+    /// Integer parameter `name` of `p`, which counts pages and must hold
+    /// the largest request.
+    ///
+    /// # Errors
+    /// It is smaller than the largest request.
+    pub fn pages_param(&self, p: &Params, name: &str) -> Result<u64, ParamProblem> {
+        let pages = p.int(name);
+        if pages < self.max_request_pages {
+            return Err(ParamProblem {
+                param: Some(name.into()),
+                message: format!(
+                    "must hold the largest request ({} pages), got {pages}",
+                    self.max_request_pages
+                ),
+            });
+        }
+        Ok(pages)
+    }
+}
+
 /// A problem with a policy's parameters.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{}{message}", .param.as_ref().map(|p| format!("{p}: ")).unwrap_or_default())]

@@ -52,16 +52,7 @@ pub(super) const UNSAFE_INFO: PolicyInfo = PolicyInfo {
 };
 
 fn slots(p: &Params, ctx: &BuildContext) -> Result<u32, ParamProblem> {
-    let slots = p.int("slots_per_cpu");
-    if slots < ctx.max_request_pages {
-        return Err(ParamProblem {
-            param: Some("slots_per_cpu".into()),
-            message: format!(
-                "must hold the largest request ({} pages), got {slots}",
-                ctx.max_request_pages
-            ),
-        });
-    }
+    let slots = ctx.pages_param(p, "slots_per_cpu")?;
     Ok(u32::try_from(slots).expect("declared range fits u32"))
 }
 

@@ -144,6 +144,118 @@ pub enum RemoteInvalidation {
     Broadcast(Broadcast),
     /// The unmap joins its backend CPU's batch; one shootdown per batch.
     Batched(Batch),
+    /// Remote CPUs invalidate at their next tick (LATR); the placement is
+    /// reused only after every CPU passed that epoch.
+    Epoch(Epoch),
+    /// A cpumask-targeted hardware invalidation without interrupts (Intel
+    /// Remote Action Request).
+    RemoteAction(RemoteAction),
+}
+
+/// When an epoch-invalidated placement goes back to the allocator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EpochRelease {
+    /// After every CPU passed the next tick (the epoch): safe.
+    AfterEpoch,
+    /// At the unmap: unsafe (a CPU that has not ticked yet may still cache
+    /// the old frame when the virtual page is mapped again).
+    AtUnmap,
+}
+
+/// Lazy invalidation in the manner of LATR (M. K. Kumar et al., "LATR:
+/// Lazy Translation Coherence", ASPLOS 2018): the unmap flushes the
+/// initiator's TLB, records the pages, and returns; every other CPU flushes
+/// them at its next scheduler tick (ticks fall on multiples of
+/// `tick_cycles` on every CPU, Linux's default `skew_tick = 0`; context
+/// switches, which LATR also uses, are not modelled: they could only end an
+/// epoch earlier). The request completes at once; the virtual pages are
+/// reused only after the tick.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Epoch {
+    /// The tick period, cycles (CONFIG_HZ = 1000: 1 ms; 250: 4 ms).
+    pub tick_cycles: u64,
+    /// When the placement may be reused.
+    pub release: EpochRelease,
+}
+
+/// A hardware invalidation of a cpumask's TLBs without interrupts (Intel
+/// Remote Action Request, RAR: Intel's "Remote Action Request" white paper,
+/// 2023; the Linux RAR series, R. van Riel, 2025): the initiator signals
+/// each target (`signal_cycles` each), the targets' hardware invalidates
+/// without running a handler, and the initiator waits `wait_cycles` for
+/// the completions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RemoteAction {
+    /// Which CPUs are signalled.
+    pub targets: ShootdownTargets,
+    /// What every target flushes.
+    pub flush: ShootdownFlush,
+    /// Cycles to signal one target.
+    pub signal_cycles: u64,
+    /// Cycles the initiator waits for the completions (when any target).
+    pub wait_cycles: u64,
+}
+
+/// How a request's data reaches the host domain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum DataPath {
+    /// The guest frames are mapped at the policy's placement for the
+    /// request, and unmapped after it (the unmap plan's flushes follow).
+    #[default]
+    Mapped,
+    /// Persistent grants: a per-ring pool of guest frames mapped once and
+    /// kept; data copied through them.
+    Persistent(Persistent),
+    /// Grant copy: the hypervisor copies between the guest's frames and the
+    /// host domain's own buffer (the policy's placement, mapped at set-up);
+    /// no guest frame is ever mapped in the host domain.
+    Copy(GrantCopy),
+}
+
+/// Xen blkback persistent grants (drivers/block/xen-blkback/blkback.c:
+/// `xen_blkbk_map` keeps grants in the ring's `persistent_gnts` tree up to
+/// `max_persistent_grants` = 1,056; `purge_persistent_gnt` unmaps the
+/// least recently used ones when the pool is full).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Persistent {
+    /// Grants (pages) one ring keeps mapped.
+    pub grants_per_ring: u32,
+    /// Cycles of copying per KiB through the persistent pages.
+    pub copy_cycles_per_kib: u64,
+    /// The shootdown a purge's unmap needs (Xen's grant unmap flush).
+    pub purge: Shootdown,
+}
+
+/// Xen grant copy (`GNTTABOP_copy`, xen/common/grant_table.c
+/// `gnttab_copy`; netback's tx path, drivers/net/xen-netback/netback.c
+/// `xenvif_tx_build_gops`): one hypercall per request, one copy operation
+/// per page, cost per byte.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GrantCopy {
+    /// Cycles of one copy operation (grant lookup and checks), per page.
+    pub op_cycles: u64,
+    /// Cycles of copying per KiB.
+    pub copy_cycles_per_kib: u64,
+}
+
+impl DataPath {
+    /// Cycles of copying `bytes` on this data path (0 when mapped).
+    #[must_use]
+    pub fn copy_cycles(&self, bytes: u64) -> u64 {
+        let per_kib = match self {
+            DataPath::Mapped => return 0,
+            DataPath::Persistent(p) => p.copy_cycles_per_kib,
+            DataPath::Copy(c) => c.copy_cycles_per_kib,
+        };
+        (bytes * per_kib).div_ceil(1024)
+    }
+
+    /// Whether a request's mapping outlives it (no unmap after the
+    /// request).
+    #[must_use]
+    pub fn keeps_mappings(&self) -> bool {
+        *self != DataPath::Mapped
+    }
 }
 
 /// What an unmap needs, in order: the local flush, then the remote

@@ -120,6 +120,11 @@ impl Registry {
             super::hypercall_flush::INFO,
             super::targeted::INFO,
             super::kmap::INFO,
+            super::persistent::INFO,
+            super::copy::INFO,
+            super::epoch::INFO,
+            super::epoch::UNSAFE_INFO,
+            super::broadcast_targeted::INFO,
         ] {
             r.register(info).expect("built-in names are distinct");
         }

@@ -61,6 +61,8 @@ pub(super) struct Backend {
     /// The map's shootdown, the map segment's cost, and since when
     /// (policies whose map needs one).
     pub(super) map_wait: Option<(ShootdownPlan, u64, u64)>,
+    /// The ring's persistent grants (persistent data paths).
+    pub(super) persistent: Option<hypervisor::PersistentPool>,
 }
 
 impl Backend {
@@ -84,6 +86,9 @@ pub(super) struct Request {
     pub(super) flush_wait_start: u64,
     /// The split I/O this request is a piece of, if any.
     pub(super) split: Option<SplitId>,
+    /// First virtual page its guest frames were mapped at for it alone
+    /// (released to the guest at completion), if any.
+    pub(super) released_va: Option<u64>,
 }
 
 impl<O: Observer> Simulation<O> {
@@ -125,16 +130,30 @@ impl<O: Observer> Simulation<O> {
     ) -> Result<(), SimError> {
         let b = self.backend_of(c);
         let r = self.backends[b].request();
+        let path = self.policy.data_path();
+        if let DataPath::Persistent(plan) = path {
+            return self.begin_persistent_map(c, now, plan, sched);
+        }
         let cpu_id = CpuId(self.cpus[c].stats.cpu);
         let pages = self.requests[r].pages;
         let placement = self.policy.place(&mut self.mgr, cpu_id, pages)?;
         let req = &mut self.requests[r];
         req.placement = Some(placement);
-        let frames = (0..u64::from(pages)).map(|i| PhysFrame(req.first_frame + i));
-        self.mgr.map(placement, frames)?;
-        let mut cost = self.costs.dequeue_cycles
-            + self.costs.hypercall_cycles
-            + u64::from(pages) * self.costs.map_page_cycles;
+        let mut cost = self.costs.dequeue_cycles + self.costs.hypercall_cycles;
+        if let DataPath::Copy(copy) = path {
+            // The copy hypercall instead of a map: no guest frame is mapped.
+            self.mgr.count_hypercall();
+            cost += u64::from(pages) * copy.op_cycles;
+        } else {
+            req.released_va = Some(placement.base.0);
+            let frames = (0..u64::from(pages)).map(|i| PhysFrame(req.first_frame + i));
+            self.mgr.map(placement, frames)?;
+            self.guest_pages_mapped += self.window.counted(u64::from(pages));
+            if O::ENABLED {
+                self.obs.mapped(now, placement.base.0, pages);
+            }
+            cost += u64::from(pages) * self.costs.map_page_cycles;
+        }
         if self.map_lock.enabled {
             cost += self.costs.map_lock_cycles;
         }
@@ -168,7 +187,7 @@ impl<O: Observer> Simulation<O> {
         if !migrate {
             let deferred = self.apply_deferred_flush(c);
             self.window.add(Part::DeferredFlush, deferred);
-            let data = self.touch_data(c, r)?;
+            let data = self.touch_data(c, r, now)?;
             self.window.add(Part::Data, data);
             let cost = deferred + data + process;
             self.backends[b].phase = Phase::Data;
@@ -197,7 +216,7 @@ impl<O: Observer> Simulation<O> {
             LocalFlush::Pages => cost += self.flush_range_local(d, p.base.0, p.pages),
         }
         let migration_cost = cost - deferred;
-        let data_cost = self.touch_data(d, r)?;
+        let data_cost = self.touch_data(d, r, now)?;
         cost += data_cost + process;
         let (start, end) = self.interrupt(d, now, cost);
         self.cpus[d].stats.migrated_in_cycles += cost;
@@ -253,6 +272,12 @@ impl<O: Observer> Simulation<O> {
     ) -> Result<(), SimError> {
         let b = self.backend_of(c);
         self.backends[b].phase_start = now;
+        if self.policy.data_path().keeps_mappings() {
+            // Nothing to unmap: the mapping outlives the request.
+            self.requests[self.backends[b].request()].flush_wait_start = now;
+            self.finish_request_flushes(c, now, 0, sched);
+            return Ok(());
+        }
         if self.take_map_lock(c, Phase::WaitMapLockUnmap) {
             self.begin_unmap(c, now, sched)?;
         }
@@ -269,6 +294,9 @@ impl<O: Observer> Simulation<O> {
     ) -> Result<(), SimError> {
         let (b, _, placement) = self.current_request(c);
         self.mgr.unmap(placement)?;
+        if O::ENABLED {
+            self.obs.unmapped(now, placement.base.0, placement.pages);
+        }
         let mut cost =
             self.costs.hypercall_cycles + u64::from(placement.pages) * self.costs.unmap_page_cycles;
         if self.map_lock.enabled {
@@ -331,6 +359,10 @@ impl<O: Observer> Simulation<O> {
                 self.broadcast_invalidate(c, now, local, bc, sched)?
             }
             RemoteInvalidation::Batched(batch) => self.join_batch(c, now, local, batch, sched)?,
+            RemoteInvalidation::Epoch(ep) => self.defer_to_epoch(c, now, local, ep, sched)?,
+            RemoteInvalidation::RemoteAction(ra) => {
+                self.remote_action_invalidate(c, now, local, ra, sched)?
+            }
             RemoteInvalidation::None => {
                 self.window.add(Part::FlushWait, local);
                 self.finish_request_flushes(c, now, local, sched);
@@ -349,8 +381,10 @@ impl<O: Observer> Simulation<O> {
     ) {
         let b = self.backend_of(c);
         let r = self.backends[b].request();
-        let placement = self.requests[r].placement.take().expect("mapped");
-        self.mgr.release(placement);
+        // An epoch-deferred placement was taken by the epoch.
+        if let Some(placement) = self.requests[r].placement.take() {
+            self.mgr.release(placement);
+        }
         let cost = extra + self.costs.complete_cycles;
         self.window.add(Part::Complete, self.costs.complete_cycles);
         self.backends[b].phase = Phase::Complete;
@@ -385,6 +419,9 @@ impl<O: Observer> Simulation<O> {
     ) -> Control {
         let req = self.requests[r];
         self.requests.remove(r);
+        if let Some(va) = req.released_va {
+            self.frames_released(now, va, req.first_frame, req.pages);
+        }
         if O::ENABLED {
             self.obs.in_flight(now, self.requests.live() as u64);
         }

@@ -19,6 +19,10 @@ impl<O: Observer> Simulation<O> {
                 &self.access_costs,
             );
             count_access(&mut cpu.stats, &a);
+            if a.outcome != AccessOutcome::L1Hit && !cpu.exposed.is_empty() {
+                let at = cpu.bg_next;
+                exposure::close_evicted(cpu, &mut self.exposure, at);
+            }
             let cost = self.bg_between + a.latency_cycles;
             cpu.stats.background_accesses += 1;
             cpu.stats.background_cycles += cost;

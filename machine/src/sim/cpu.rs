@@ -31,6 +31,9 @@ pub(super) struct Cpu {
     /// interrupt level), and the wake-up cycles it carries.
     pub(super) seg_called: u64,
     pub(super) seg_wake: u64,
+    /// Translations to released frames this CPU's TLB still caches, with
+    /// since when (`exposure.rs`).
+    pub(super) exposed: Vec<exposure::Exposed>,
 }
 
 /// Adds one access to a CPU's counters.

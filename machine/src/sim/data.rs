@@ -58,15 +58,18 @@ impl TouchPlan {
 
 impl<O: Observer> Simulation<O> {
     /// Touches request `r`'s data on CPU `c` through its TLB as `host.touch`
-    /// says; returns the cycles it takes (0 for DMA, which makes no access).
-    pub(super) fn touch_data(&mut self, c: CpuId, r: RequestId) -> Result<u64, SimError> {
+    /// says at `now`; returns the cycles it takes (0 for DMA, which makes no
+    /// access, but for a copying data path's copy).
+    pub(super) fn touch_data(&mut self, c: CpuId, r: RequestId, now: u64) -> Result<u64, SimError> {
         let req = self.requests[r];
         let placement = req.placement.expect("mapped before touched");
+        // A copying data path copies the whole request, whatever is touched.
+        let copy = self.policy.data_path().copy_cycles(req.size_bytes);
         let Some(plan) = TouchPlan::of(self.touch, self.header_bytes, req.size_bytes, req.pages)
         else {
-            return Ok(0);
+            return Ok(copy);
         };
-        let mut cost = plan.charged * self.costs.data_line_cycles;
+        let mut cost = copy + plan.charged * self.costs.data_line_cycles;
         let cpu = &mut self.cpus[c];
         let table = self.mgr.table();
         let mut lines_left = plan.lines;
@@ -106,6 +109,9 @@ impl<O: Observer> Simulation<O> {
             cpu.stats.tlb.lookups += more;
             cpu.stats.tlb.l1_hits += more;
             cpu.stats.stale_uses += more * u64::from(a.stale);
+            if a.outcome != AccessOutcome::L1Hit && !cpu.exposed.is_empty() {
+                exposure::close_evicted(cpu, &mut self.exposure, now);
+            }
         }
         Ok(cost)
     }

@@ -190,6 +190,7 @@ impl<O: Observer> Simulation<O> {
             placement: None,
             flush_wait_start: 0,
             split: None,
+            released_va: None,
         });
         let live = self.requests.live() as u64;
         self.peak_in_flight = self.peak_in_flight.max(live);

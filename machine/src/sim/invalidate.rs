@@ -53,11 +53,13 @@ impl<O: Observer> Simulation<O> {
                 }
                 let n = n as u64;
                 cpu.stats.flushes.local_page += n;
+                self.close_flushed(c);
                 n * self.costs.invlpg_cycles
             }
             FlushKind::Full => {
                 cpu.pwc.flush_asid(HOST_ASID);
                 cpu.stats.flushes.local_full += 1;
+                self.close_flushed(c);
                 self.costs.full_flush_cycles
             }
         }
@@ -83,6 +85,7 @@ impl<O: Observer> Simulation<O> {
                 } else {
                     cpu.stats.flushes.local_full += 1;
                 }
+                self.close_flushed(c);
                 self.costs.full_flush_cycles
             }
             ShootdownFlush::Range => {
@@ -134,6 +137,7 @@ impl<O: Observer> Simulation<O> {
             }
         }
         cpu.stats.flushes.deferred += 1;
+        self.close_flushed(c);
         self.costs.full_flush_cycles
     }
 

@@ -60,6 +60,9 @@ mod batch;
 mod broadcast;
 mod cpu;
 mod data;
+mod data_path;
+mod epoch;
+mod exposure;
 mod guests;
 mod idle;
 mod invalidate;
@@ -69,6 +72,7 @@ mod map_flush;
 mod overload;
 mod slab;
 mod vcpu;
+mod twin;
 mod window;
 
 use backend::{Backend, Phase, Request};
@@ -85,7 +89,7 @@ use crate::observe::{IpiRecord, NoObserver, Observer, SliceKind};
 use crate::stats::{CpuStats, LatencyBreakdown, RunResult};
 use cpu_model::{CostTable, CpuClock, CpuId};
 use hypervisor::{
-    HvError, IpiSend, LocalFlush, MappingPolicy, PageTableManager, Placement, PolicyName,
+    DataPath, HvError, IpiSend, LocalFlush, MappingPolicy, PageTableManager, Placement, PolicyName,
     RemoteInvalidation, Shootdown as ShootdownPlan, ShootdownFlush, ShootdownGranularity,
     ShootdownTargets, HOST_ASID,
 };
@@ -220,6 +224,9 @@ pub enum Event {
         /// The shootdown.
         shootdown: ShootdownId,
     },
+    /// A scheduler tick of every CPU with epoch-deferred invalidations
+    /// pending (`epoch.rs`).
+    EpochTick,
 }
 
 /// The simulated machine running one policy.
@@ -272,6 +279,21 @@ pub struct Simulation<O: Observer = NoObserver> {
     error: Option<SimError>,
     total_bg_accesses: u64,
     total_lookups: u64,
+    /// Epoch-deferred invalidations (`epoch.rs`).
+    epoch: epoch::EpochState,
+    /// Release exposures measured in the window (`exposure.rs`).
+    exposure: LatencyHistogram,
+    /// Guest pages mapped into the host domain in the window.
+    guest_pages_mapped: u64,
+    /// The scenario seed (the no-I/O twin replays the background from it).
+    seed: u64,
+    /// The cycle of the event being handled.
+    now: u64,
+    /// Warm-up I/Os, TLB geometry and page-walk-cache size (the no-I/O
+    /// twin rebuilds the background's CPUs from them).
+    warmup_ios: u64,
+    tlb_config: mmu::TlbConfig,
+    pwc_entries: usize,
 }
 
 /// The request sources of trace guests, by guest index (`None` for a
@@ -360,6 +382,7 @@ impl<O: Observer> Simulation<O> {
                 seg_called: 0,
                 seg_wake: 0,
                 wake_debt: 0,
+                exposed: Vec::new(),
             });
         }
         let backends = (0..io)
@@ -372,6 +395,7 @@ impl<O: Observer> Simulation<O> {
                 shootdown: ShootdownPlan::default(),
                 pending: batch::PendingBatch::default(),
                 map_wait: None,
+                persistent: None,
             })
             .collect();
         sources.resize_with(cfg.guests.len(), || None);
@@ -447,6 +471,14 @@ impl<O: Observer> Simulation<O> {
             error: None,
             total_bg_accesses: 0,
             total_lookups: 0,
+            epoch: epoch::EpochState::default(),
+            exposure: LatencyHistogram::new(),
+            guest_pages_mapped: 0,
+            seed: cfg.seed,
+            now: 0,
+            warmup_ios: cfg.stop.warmup_ios,
+            tlb_config: cfg.machine.tlb,
+            pwc_entries,
         })
     }
 
@@ -482,12 +514,14 @@ impl<O: Observer> Simulation<O> {
             self.vcpu_catch_up(c, end);
             if self.cpus[c].bg_next != u64::MAX {
                 self.bg_catch_up(c, end);
-                if O::ENABLED {
-                    let from = self.cpus[c].bg_resumed;
-                    if end > from {
-                        self.obs
-                            .slice(self.cpus[c].stats.cpu, SliceKind::Background, from, end);
-                    }
+            }
+            // Exposures still open at the end are cut there (lower bounds).
+            self.close_all_exposures(c, end);
+            if O::ENABLED && self.cpus[c].bg_next != u64::MAX {
+                let from = self.cpus[c].bg_resumed;
+                if end > from {
+                    self.obs
+                        .slice(self.cpus[c].stats.cpu, SliceKind::Background, from, end);
                 }
             }
         }
@@ -517,6 +551,9 @@ impl<O: Observer> Simulation<O> {
             migrations: self.window.migrations,
             overload: self.overload.result(),
             peak_in_flight: self.peak_in_flight,
+            release_exposure: self.exposure.summary(),
+            background_twin_accesses: self.background_twin(end),
+            guest_pages_mapped: self.guest_pages_mapped,
             per_cpu,
             events: outcome.events,
         };
@@ -558,6 +595,7 @@ impl<O: Observer> Simulation<O> {
         sched: &mut Sched<'_>,
     ) -> Result<Control, SimError> {
         let now = now.0;
+        self.now = now;
         match event {
             Event::Issue { guest } => self.issue(guest, now, sched)?,
             Event::Wake { cpu } => {
@@ -577,6 +615,7 @@ impl<O: Observer> Simulation<O> {
                 self.ipi_arrive(target, shootdown, now, sched)
             }
             Event::IpiAck { shootdown } => self.ipi_ack(shootdown, now, sched)?,
+            Event::EpochTick => self.epoch_tick(now, sched),
         }
         Ok(Control::Continue)
     }
