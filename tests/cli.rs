@@ -144,9 +144,14 @@ fn every_bundled_scenario_runs_every_policy_safe_ones_never_stale_unsafe_ones_so
     let mut unsafe_stale = std::collections::BTreeMap::new();
     for scenario in scenarios::bundled() {
         let mut args = vec!["run", scenario.name, "--json", "--policies", "all"];
-        args.extend(["--set", "stop.ios=3000", "--set", "stop.warmup_ios=300"]);
+        args.extend(SMALL);
         let out = tlbsim(&args);
-        assert!(out.status.success(), "{}: {}", scenario.name, text(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            scenario.name,
+            text(&out.stderr)
+        );
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         let runs = v["runs"].as_array().unwrap();
         assert_eq!(runs.len(), registry.iter().count(), "{}", scenario.name);

@@ -203,6 +203,21 @@ fn cases() -> Vec<Case> {
             &["host.migration_probability=0.35", "policy.kmap.slots=256"],
         )
     });
+    // Issue 9's remaining policies under migration (persistent through a
+    // pool smaller than the guests' buffers, so it purges; a short tick).
+    v.push(Case {
+        policies: "persistent,copy,epoch,epoch-unsafe,broadcast-targeted",
+        ..case(
+            "alternatives-2-migration",
+            "default",
+            &[
+                "host.migration_probability=0.35",
+                "policy.persistent.grants=512",
+                "policy.epoch.tick_cycles=50000",
+                "policy.epoch-unsafe.tick_cycles=50000",
+            ],
+        )
+    });
     // Each trace format.
     v.push(trace_case(
         "trace-tlbsim",

@@ -1258,6 +1258,12 @@ mod tests {
                 "pv_flushes",
                 "idle_wakes",
                 "idle_wake_cycles",
+                "release_exposure_count",
+                "release_exposure_p50_cycles",
+                "release_exposure_p99_cycles",
+                "release_exposure_max_cycles",
+                "background_no_io_accesses",
+                "background_work_lost_percent",
             ]
         );
     }
@@ -1284,6 +1290,8 @@ mod tests {
                 "hypercalls per I/O",
                 "stale uses",
                 "open-loop overload",
+                "release exposures / p99 (cycles)",
+                "background work lost (%)",
             ]
         );
         // A metric joining a row has no label of its own; a row's first has one.

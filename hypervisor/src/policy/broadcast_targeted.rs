@@ -1,9 +1,9 @@
 //! `broadcast-targeted`: a cpumask-targeted hardware invalidation without
 //! interrupts.
 //!
-//! Stands for Intel's Remote Action Request (RAR; Intel, "Remote Action
-//! Request" white paper, document 355447, 2023; the Linux RAR series,
-//! R. van Riel, 2025, arch/x86/mm/rar.c): the initiator writes an action
+//! Stands for Intel's Remote Action Request (RAR; Intel's "Remote Action
+//! Request" white paper, 2023; the Linux RAR patch series, R. van Riel,
+//! 2025): the initiator writes an action
 //! descriptor and signals the CPUs of a cpumask; their hardware invalidates
 //! the pages without running a handler, and the initiator waits until every
 //! target reports completion. Linux builds the cpumask from the CPUs that
@@ -34,8 +34,8 @@ pub(super) const INFO: PolicyInfo = PolicyInfo {
     name: "broadcast-targeted",
     summary: "domain-wide area; every unmap invalidates a cpumask's TLBs in hardware (Intel \
               RAR): no IPI handlers",
-    stands_for: "Intel Remote Action Request (white paper 355447, 2023; Linux RAR series, \
-                 R. van Riel, 2025)",
+    stands_for: "Intel Remote Action Request (Intel's RAR white paper, 2023; Linux RAR patch \
+                 series, R. van Riel, 2025)",
     unsafe_variant: false,
     params: &[
         RANGE_FLUSH,
