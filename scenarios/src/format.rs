@@ -19,8 +19,8 @@ use serde::{Deserialize, Serialize};
 mod plain {
     pub(super) use cpu_model::{CostTable, IpiDeliveryMode};
     pub(super) use machine::{
-        BackgroundConfig, Distribution, HostConfig, LockWaiter, MachineConfig, SimConfig,
-        StopConfig, Touch,
+        BackgroundConfig, Distribution, HostConfig, IoPathConfig, LockWaiter, MachineConfig,
+        SimConfig, StopConfig, Touch,
     };
     pub(super) use mmu::{TlbConfig, TlbGeometry};
     pub(super) use workloads::{GuestConfig, Pattern, SizeSpec, Split};
@@ -146,6 +146,17 @@ section! {
         host: HostConfig,
         background: BackgroundConfig,
         guests: Vec<GuestConfig>,
+        io: IoPathConfig,
+    }
+}
+
+section! {
+    /// `[io]`.
+    #[serde(deny_unknown_fields, default)]
+    IoPathConfig {
+        asynchronous: bool,
+        ring_slots: u32,
+        device_cycles_per_kib: u64,
     }
 }
 
@@ -309,7 +320,8 @@ default_from_core!(
     CostTable,
     HostConfig,
     BackgroundConfig,
-    GuestConfig
+    GuestConfig,
+    IoPathConfig
 );
 
 /// `guests.N.size_bytes`: a number, `{ min, max, align }` or

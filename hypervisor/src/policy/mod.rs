@@ -28,7 +28,7 @@ pub use area::DomainArea;
 pub use params::{BuildContext, ParamKind, ParamProblem, ParamSpec, ParamValue, Params, RawValue};
 pub use percpu::PerCpuSlots;
 pub use plan::{
-    Batch, BatchRelease, Broadcast, IpiSend, LocalFlush, RemoteInvalidation, Shootdown,
+    Batch, BatchRelease, Broadcast, Exhaustion, IpiSend, LocalFlush, RemoteInvalidation, Shootdown,
     ShootdownFlush, ShootdownGranularity, ShootdownTargets, UnmapPlan,
 };
 pub use registry::{BuildFn, PolicyInfo, PolicyName, PolicySpec, Registry, RegistryError};
@@ -96,6 +96,19 @@ pub trait MappingPolicy: Send {
     /// spinning) even when `host.map_lock` is off (when it is on, its
     /// `host.map_lock_waiter` applies). Default: no.
     fn serializes_maps(&self) -> bool {
+        false
+    }
+
+    /// What the backend does when [`MappingPolicy::place`] reports its pool
+    /// exhausted for now ([`HvError::is_exhaustion`]). Default: wait.
+    fn on_exhausted(&self) -> Exhaustion {
+        Exhaustion::Wait
+    }
+
+    /// Whether `placement` is a fallback: a mapping the policy chose
+    /// because its own pool was exhausted (counted by the machine). Default:
+    /// never.
+    fn is_fallback(&self, _placement: Placement) -> bool {
         false
     }
 }

@@ -120,6 +120,7 @@ impl Registry {
             super::hypercall_flush::INFO,
             super::targeted::INFO,
             super::kmap::INFO,
+            super::percpu::EARLY_REUSE_INFO,
         ] {
             r.register(info).expect("built-in names are distinct");
         }

@@ -42,6 +42,10 @@ pub(super) enum Phase {
     WaitMapFlushLock,
     /// Waiting for the map shootdown's acknowledgements.
     WaitMapAcks,
+    /// Touching a read's data after the device finished it (asynchronous).
+    DataDone,
+    /// Answering a refused request with an error (asynchronous).
+    Refused,
 }
 
 /// A backend thread, one per registered CPU.
@@ -61,6 +65,9 @@ pub(super) struct Backend {
     /// The map's shootdown, the map segment's cost, and since when
     /// (policies whose map needs one).
     pub(super) map_wait: Option<(ShootdownPlan, u64, u64)>,
+    /// Requests in flight, finished by the device, or waiting for slots
+    /// (the asynchronous path).
+    pub(super) io: super::async_io::AsyncState,
 }
 
 impl Backend {
@@ -84,6 +91,11 @@ pub(super) struct Request {
     pub(super) flush_wait_start: u64,
     /// The split I/O this request is a piece of, if any.
     pub(super) split: Option<SplitId>,
+    /// When its backend dequeued it (the map part starts there).
+    pub(super) dequeued_at: u64,
+    /// When its device finished it or it began waiting for slots
+    /// (asynchronous).
+    pub(super) ready_at: u64,
 }
 
 impl<O: Observer> Simulation<O> {
@@ -96,6 +108,18 @@ impl<O: Observer> Simulation<O> {
         sched: &mut Sched<'_>,
     ) -> Result<(), SimError> {
         let b = self.backend_of(c);
+        if self.io.asynchronous {
+            match self.async_next(c, now, sched)? {
+                super::async_io::Next::Busy => return Ok(()),
+                super::async_io::Next::Blocked => {
+                    if !self.flush_batch_when_idle(c, now, sched)? {
+                        self.backends[b].phase = Phase::Idle;
+                    }
+                    return Ok(());
+                }
+                super::async_io::Next::Ring => {}
+            }
+        }
         let Some(r) = self.backends[b].ring.pop_front() else {
             if self.flush_batch_when_idle(c, now, sched)? {
                 return Ok(());
@@ -105,9 +129,11 @@ impl<O: Observer> Simulation<O> {
         };
         let queue = now.saturating_sub(self.requests[r].arrival);
         self.window.add(Part::Queue, queue);
+        self.requests[r].dequeued_at = now;
         let be = &mut self.backends[b];
         be.current = Some(r);
         be.phase_start = now;
+        be.io.in_flight += 1;
         if self.take_map_lock(c, Phase::WaitMapLockMap) {
             self.begin_map(c, now, sched)?;
         }
@@ -126,7 +152,14 @@ impl<O: Observer> Simulation<O> {
         let r = self.backends[b].request();
         let cpu_id = CpuId(self.cpus[c].stats.cpu);
         let pages = self.requests[r].pages;
-        let placement = self.policy.place(&mut self.mgr, cpu_id, pages)?;
+        let placement = match self.policy.place(&mut self.mgr, cpu_id, pages) {
+            Ok(p) => p,
+            Err(e) if e.is_exhaustion() => return self.pool_exhausted(c, now, e, sched),
+            Err(e) => return Err(e.into()),
+        };
+        if self.policy.is_fallback(placement) {
+            self.window.io_path.fallbacks += self.window.counted(1);
+        }
         let req = &mut self.requests[r];
         req.placement = Some(placement);
         let frames = (0..u64::from(pages)).map(|i| PhysFrame(req.first_frame + i));
@@ -167,7 +200,7 @@ impl<O: Observer> Simulation<O> {
         if !migrate {
             let deferred = self.apply_deferred_flush(c);
             self.window.add(Part::DeferredFlush, deferred);
-            let data = self.touch_data(c, r)?;
+            let data = self.touch_at_submit(c, r)?;
             self.window.add(Part::Data, data);
             let cost = deferred + data + process;
             self.backends[b].phase = Phase::Data;
@@ -194,7 +227,7 @@ impl<O: Observer> Simulation<O> {
             LocalFlush::Pages => cost += self.flush_range_local(d, p.base.0, p.pages),
         }
         let migration_cost = cost - deferred;
-        let data_cost = self.touch_data(d, r)?;
+        let data_cost = self.touch_at_submit(d, r)?;
         cost += data_cost + process;
         let (start, end) = self.interrupt(d, now, cost);
         self.cpus[d].stats.migrated_in_cycles += cost;
@@ -226,12 +259,11 @@ impl<O: Observer> Simulation<O> {
         now: u64,
         sched: &mut Sched<'_>,
     ) -> Result<(), SimError> {
-        let device = draw_time(
-            &mut self.device_rng,
-            self.device_cycles,
-            self.device_exponential,
-        );
-        if device == 0 && self.device_cycles == 0 {
+        if self.io.asynchronous {
+            return self.submit(c, now, sched);
+        }
+        let device = self.device_time(c);
+        if device == 0 && self.device_cycles == 0 && self.io.device_cycles_per_kib == 0 {
             return self.start_unmap(c, now, sched);
         }
         self.window.add(Part::Device, device);
@@ -364,6 +396,8 @@ impl<O: Observer> Simulation<O> {
     ) -> Result<Control, SimError> {
         let b = self.backend_of(c);
         let r = self.backends[b].request();
+        self.backends[b].io.in_flight -= 1;
+        self.released(now, sched);
         if self.retire_request(r, now, sched) == Control::Stop {
             return Ok(Control::Stop);
         }
@@ -403,21 +437,25 @@ impl<O: Observer> Simulation<O> {
                     .complete(now - io.arrival, io.size_bytes, io.read)
             }
         };
-        let guest = &self.guests[req.guest as usize];
-        if guest.gen.config().pattern == Pattern::Closed {
-            sched.after(
-                Span(guest.gen.think_cycles()),
-                Event::Issue { guest: req.guest },
-            );
-        } else {
-            self.overload.depart();
-        }
+        self.guest_goes_on(req.guest, sched);
         match window {
             Completion::Counted => {}
             Completion::Opens => self.start_window(now),
             Completion::Full => return Control::Stop,
         }
         Control::Continue
+    }
+
+    /// A request of `guest` is answered (completed or refused): a
+    /// closed-loop guest issues its next one after its think time; an
+    /// open-loop or trace request departs.
+    pub(super) fn guest_goes_on(&mut self, guest: u32, sched: &mut Sched<'_>) {
+        let g = &self.guests[guest as usize];
+        if g.gen.config().pattern == Pattern::Closed {
+            sched.after(Span(g.gen.think_cycles()), Event::Issue { guest });
+        } else {
+            self.overload.depart();
+        }
     }
 
     /// CPU `c`'s thread-level segment is due to end at `now`: if interrupt
@@ -458,7 +496,7 @@ impl<O: Observer> Simulation<O> {
         if O::ENABLED {
             let kind = match self.backends[b].phase {
                 Phase::Map => SliceKind::Map,
-                Phase::Data => SliceKind::Data,
+                Phase::Data | Phase::DataDone => SliceKind::Data,
                 Phase::Unmap => SliceKind::Unmap,
                 _ => SliceKind::Complete,
             };
@@ -488,6 +526,8 @@ impl<O: Observer> Simulation<O> {
                 self.after_unmap(c, now, sched)?;
             }
             Phase::Complete => return self.complete(c, now, sched),
+            Phase::DataDone => self.start_unmap(c, now, sched)?,
+            Phase::Refused => return self.answer_refused(c, now, sched),
             Phase::CompleteBatch => return self.complete_batch(c, now, sched),
             p => unreachable!("segment ended in phase {p:?}"),
         }
@@ -497,7 +537,7 @@ impl<O: Observer> Simulation<O> {
 
 /// A time of mean `mean` cycles, fixed or exponential (drawn from `rng`
 /// only when exponential and `mean > 0`).
-fn draw_time(rng: &mut SimRng, mean: u64, exponential: bool) -> u64 {
+pub(super) fn draw_time(rng: &mut SimRng, mean: u64, exponential: bool) -> u64 {
     if mean == 0 || !exponential {
         return mean;
     }

@@ -88,6 +88,13 @@ impl<O: Observer> Simulation<O> {
                 &self.access_costs,
             );
             count_access(&mut cpu.stats, &a);
+            // A translation to a frame that is not this request's buffer
+            // (its slot was mapped over by another request while it was in
+            // flight: a pool that reuses slots early) is a stale use too,
+            // though the TLB agrees with the page table.
+            let foreign = !a.stale && a.frame.is_some_and(|f| f.0 != req.first_frame + p);
+            cpu.stats.stale_uses += u64::from(foreign);
+            let stale = a.stale || foreign;
             self.total_lookups += lookups;
             if a.outcome == AccessOutcome::Fault {
                 return Err(SimError::Fault {
@@ -105,7 +112,7 @@ impl<O: Observer> Simulation<O> {
             let more = lookups - 1;
             cpu.stats.tlb.lookups += more;
             cpu.stats.tlb.l1_hits += more;
-            cpu.stats.stale_uses += more * u64::from(a.stale);
+            cpu.stats.stale_uses += more * u64::from(stale);
         }
         Ok(cost)
     }

@@ -190,6 +190,8 @@ impl<O: Observer> Simulation<O> {
             placement: None,
             flush_wait_start: 0,
             split: None,
+            dequeued_at: 0,
+            ready_at: 0,
         });
         let live = self.requests.live() as u64;
         self.peak_in_flight = self.peak_in_flight.max(live);

@@ -54,6 +54,7 @@
 //!   CPU: before anything touches a background CPU, its accesses up to that
 //!   cycle are replayed. It needs no events of its own.
 
+mod async_io;
 mod backend;
 mod background;
 mod batch;
@@ -198,6 +199,13 @@ pub enum Event {
         /// The backend's CPU.
         cpu: CpuId,
     },
+    /// The device finished a request an asynchronous backend submitted.
+    IoDone {
+        /// The backend's CPU.
+        cpu: CpuId,
+        /// The request.
+        request: RequestId,
+    },
     /// A shootdown IPI reaches its target.
     IpiArrive {
         /// The target.
@@ -228,6 +236,7 @@ pub struct Simulation<O: Observer = NoObserver> {
     access_costs: AccessCosts,
     touch: Touch,
     header_bytes: u64,
+    io: crate::config::IoPathConfig,
     ceiling: usize,
     migration_p: f64,
     frequency_ghz: f64,
@@ -295,8 +304,14 @@ impl<O: Observer> Simulation<O> {
         let n = cfg.machine.cpus;
         let io = cfg.host.io_cpus;
         let max_pages = u32::try_from(cfg.max_request_pages()).expect("validated");
-        // The domain-wide area: room for every backend thread's request twice.
-        let mut mgr = PageTableManager::new(n, io * 2, max_pages);
+        // The domain-wide area: room for every backend thread's requests in
+        // flight (one when synchronous) and one more.
+        let in_flight = if cfg.io.asynchronous {
+            cfg.io.ring_slots
+        } else {
+            1
+        };
+        let mut mgr = PageTableManager::new(n, io * (in_flight + 1), max_pages);
         let io_ids: Vec<CpuId> = (0..io).map(CpuId).collect();
         policy.setup(&mut mgr, &io_ids)?;
         // A policy's own lock is a spinlock (kmap_lock): its waiters spin.
@@ -358,6 +373,7 @@ impl<O: Observer> Simulation<O> {
                 shootdown: ShootdownPlan::default(),
                 pending: batch::PendingBatch::default(),
                 map_wait: None,
+                io: async_io::AsyncState::default(),
             })
             .collect();
         sources.resize_with(cfg.guests.len(), || None);
@@ -406,6 +422,7 @@ impl<O: Observer> Simulation<O> {
             },
             touch: cfg.host.touch,
             header_bytes: cfg.host.touch_header_bytes,
+            io: cfg.io.clone(),
             ceiling: usize::try_from(cfg.host.flush_ceiling_pages).expect("u32 fits usize"),
             migration_p: cfg.host.migration_probability,
             frequency_ghz: cfg.machine.frequency_ghz,
@@ -499,6 +516,7 @@ impl<O: Observer> Simulation<O> {
             peak_in_flight: self.peak_in_flight,
             per_cpu,
             events: outcome.events,
+            io_path: self.window.io_path,
         };
         let stats = EngineStats {
             events: outcome.events,
@@ -550,6 +568,7 @@ impl<O: Observer> Simulation<O> {
             Event::SegmentEnd { cpu } => return self.segment_end(cpu, now, sched),
             Event::MigratedBack { cpu } => self.after_data(cpu, now, sched)?,
             Event::DeviceDone { cpu } => self.start_unmap(cpu, now, sched)?,
+            Event::IoDone { cpu, request } => self.io_done(cpu, request, now, sched),
             Event::IpiArrive { target, shootdown } => {
                 self.ipi_arrive(target, shootdown, now, sched)
             }
