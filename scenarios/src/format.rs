@@ -146,7 +146,17 @@ section! {
         host: HostConfig,
         background: BackgroundConfig,
         guests: Vec<GuestConfig>,
+        // Left out when default, so that a scenario that does not use it
+        // keeps the hash it had before the section existed.
+        #[serde(skip_serializing_if = "IoPathConfig::is_default")]
         io: IoPathConfig,
+    }
+}
+
+impl IoPathConfig {
+    /// Whether this is the default `[io]` (the synchronous path).
+    fn is_default(&self) -> bool {
+        self.clone().into_core() == plain::IoPathConfig::default()
     }
 }
 
