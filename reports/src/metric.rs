@@ -692,6 +692,41 @@ pub static METRICS: &[MetricDef] = &[
     )
     .both("ipis.useless_share")
     .table(5, "", 2),
+    MetricDef::new(
+        "slot_waits",
+        "slot waits",
+        N,
+        "maps that found the policy's pool exhausted (every slot held by I/Os in flight) and waited for a completion (machine/src/sim/async_io.rs)",
+        |r| Count(r.io_path.slot_waits),
+    )
+    .both("io_path.slot_waits")
+    .table(15, "slot wait / shared / refused", 0),
+    MetricDef::new(
+        "slot_wait_cycles",
+        "slot wait",
+        Cycles,
+        "cycles those maps waited, summed (part of the map part of their latency)",
+        |r| Count(r.io_path.slot_wait_cycles),
+    )
+    .both("io_path.slot_wait_cycles"),
+    MetricDef::new(
+        "slot_fallbacks",
+        "slot fallbacks",
+        N,
+        "requests mapped in the shared area because the per-CPU slots were exhausted (each unmapped with a shootdown)",
+        |r| Count(r.io_path.fallbacks),
+    )
+    .both("io_path.fallbacks")
+    .table(15, "", 0),
+    MetricDef::new(
+        "io_refused",
+        "requests refused",
+        N,
+        "requests refused because the pool was exhausted (an error response; not completed I/Os)",
+        |r| Count(r.io_path.refused),
+    )
+    .both("io_path.refused")
+    .table(15, "", 0),
 ];
 
 /// The top-level keys of a run object of `summary.json` that hold metrics,
@@ -714,6 +749,7 @@ pub const RUN_JSON_SECTIONS: &[&str] = &[
     "peak_in_flight",
     "background",
     "overload",
+    "io_path",
 ];
 
 /// One entry of a per-CPU object of `summary.json`, defined once.
@@ -1098,6 +1134,10 @@ mod tests {
                 "interrupted_cycles_per_io",
                 "ipis_useless",
                 "ipis_useless_share",
+                "slot_waits",
+                "slot_wait_cycles",
+                "slot_fallbacks",
+                "io_refused",
             ]
         );
     }
@@ -1124,6 +1164,7 @@ mod tests {
                 "hypercalls per I/O",
                 "stale uses",
                 "open-loop overload",
+                "slot wait / shared / refused",
             ]
         );
         // A metric joining a row has no label of its own; a row's first has one.
