@@ -15,6 +15,12 @@ const GLOBAL_AREA_BASE: u64 = 0x4000_0000 >> 12;
 /// CPUs share a last-level page-table node.
 const SLOT_AREA_BASE: u64 = 0x1_0000_0000 >> 12;
 
+/// First virtual page of the backend's own resident pages (12 GiB), clear
+/// of the other areas ([`PageTableManager::map_resident`]).
+const RESIDENT_BASE: u64 = 0x3_0000_0000 >> 12;
+/// First host frame of the backend's resident pages (clear of guests').
+const RESIDENT_FRAME_BASE: u64 = 1 << 31;
+
 /// A hypercall that cannot be served.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HvError {
@@ -414,6 +420,24 @@ impl PageTableManager {
             self.table.unmap(page)?;
         }
         Ok(())
+    }
+
+    /// Maps `pages` pages of the host domain's own (kernel text and data,
+    /// the ring, bio/skb pages: a backend's working set) at a fixed area,
+    /// once, before the run; returns the first page. Not a hypercall: the
+    /// domain's kernel mappings exist from boot.
+    ///
+    /// # Errors
+    /// The area is mapped already.
+    pub fn map_resident(&mut self, pages: u32) -> Result<VirtPage, HvError> {
+        for i in 0..u64::from(pages) {
+            self.table.map(
+                VirtPage(RESIDENT_BASE + i),
+                PhysFrame(RESIDENT_FRAME_BASE + i),
+                PageSize::Size4K,
+            )?;
+        }
+        Ok(VirtPage(RESIDENT_BASE))
     }
 
     /// Forgets the hypercall count (end of warm-up).

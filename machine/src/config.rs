@@ -274,6 +274,22 @@ pub struct IoPathConfig {
     /// `host.device_cycles` (a transfer term: 0.4 cycles per byte is
     /// about 6 GB/s at 2.5 GHz). Default 0.
     pub device_cycles_per_kib: u64,
+    /// Pages of the backend's own working set (kernel text and data, the
+    /// ring, bio/skb pages) that a backend thread touches, one lookup
+    /// each, when it dequeues a request. They are host-domain pages, so a
+    /// full flush of the domain (a local flush above
+    /// `host.flush_ceiling_pages`, a `full` shootdown) evicts them and the
+    /// next request refills them: the refill is what Linux's
+    /// `tlb_single_page_flush_ceiling` trades INVLPGs against
+    /// (Documentation/arch/x86/tlb.rst: after a full flush, entries of
+    /// other areas "must be refilled later, at some cost"). Assumption: not
+    /// global pages (with page-table isolation, or a PV domain whose
+    /// flushes drop everything). The size is a parameter, not measured: at
+    /// the default costs a full flush breaks even with 33 INVLPGs
+    /// (`33 x invlpg_cycles - full_flush_cycles` = 7,750 cycles) when the
+    /// refill costs that much, about 390 pages of one-level walks
+    /// (`walk_level_cycles` = 20 each over an L2 hit). Default 0 (none).
+    pub backend_working_set_pages: u32,
 }
 
 impl Default for IoPathConfig {
@@ -282,9 +298,13 @@ impl Default for IoPathConfig {
             asynchronous: false,
             ring_slots: 32,
             device_cycles_per_kib: 0,
+            backend_working_set_pages: 0,
         }
     }
 }
+
+/// Largest backend working set, pages (64 MiB).
+pub const MAX_BACKEND_WORKING_SET_PAGES: u32 = 16_384;
 
 /// Most requests in flight per backend thread (a blkif ring of 32 pages
 /// with multi-page rings, `max_ring_page_order` = 4, holds 512; this bound
@@ -449,6 +469,15 @@ impl SimConfig {
                 format!(
                     "must be within 1..={MAX_RING_SLOTS}, got {}",
                     self.io.ring_slots
+                ),
+            );
+        }
+        if self.io.backend_working_set_pages > MAX_BACKEND_WORKING_SET_PAGES {
+            p(
+                &["io", "backend_working_set_pages"],
+                format!(
+                    "must be at most {MAX_BACKEND_WORKING_SET_PAGES} pages, got {}",
+                    self.io.backend_working_set_pages
                 ),
             );
         }

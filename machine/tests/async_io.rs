@@ -165,3 +165,28 @@ fn asynchronous_runs_are_deterministic_and_count_every_io_once() {
         assert!(a.peak_in_flight <= 64, "{name}: 64 requests outstanding");
     }
 }
+
+#[test]
+fn with_a_backend_working_set_a_full_flush_has_its_price_at_the_ceiling() {
+    // Synchronous, the sizes around Linux's ceiling of 33 pages:
+    // percpu's map flushes 33 pages by INVLPG, 34 by one full flush.
+    let iops = |pages: u64, working_set: u32| {
+        let mut cfg = SimConfig::default();
+        cfg.stop.ios = 3_000;
+        cfg.stop.warmup_ios = 300;
+        cfg.guests = vec![cfg.guests[0].clone(), cfg.guests[0].clone()];
+        for g in &mut cfg.guests {
+            g.size_bytes = SizeSpec::Fixed(pages * 4_096);
+        }
+        cfg.io.backend_working_set_pages = working_set;
+        let r = go(&cfg, "percpu", &[slots(64)]);
+        assert_eq!(r.stale_uses(), 0);
+        r.iops()
+    };
+    // Without one the full flush is free to refill: the cliff.
+    assert!(iops(34, 0) > 1.05 * iops(33, 0));
+    // With 512 resident pages, the refill after the full flush costs more
+    // than the 33 INVLPGs it saves.
+    assert!(iops(34, 512) <= iops(33, 512));
+    assert!(iops(33, 512) < iops(33, 0), "the working set costs lookups");
+}

@@ -167,6 +167,7 @@ section! {
         asynchronous: bool,
         ring_slots: u32,
         device_cycles_per_kib: u64,
+        backend_working_set_pages: u32,
     }
 }
 

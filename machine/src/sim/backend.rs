@@ -166,7 +166,8 @@ impl<O: Observer> Simulation<O> {
         self.mgr.map(placement, frames)?;
         let mut cost = self.costs.dequeue_cycles
             + self.costs.hypercall_cycles
-            + u64::from(pages) * self.costs.map_page_cycles;
+            + u64::from(pages) * self.costs.map_page_cycles
+            + self.touch_working_set(c);
         if self.map_lock.enabled {
             cost += self.costs.map_lock_cycles;
         }

@@ -69,6 +69,7 @@ mod map_flush;
 mod overload;
 mod slab;
 mod window;
+mod working_set;
 
 use backend::{Backend, Phase, Request};
 use cpu::{count_access, Cpu, PerCpu};
@@ -237,6 +238,8 @@ pub struct Simulation<O: Observer = NoObserver> {
     touch: Touch,
     header_bytes: u64,
     io: crate::config::IoPathConfig,
+    /// First page of the backend's working set (`io.backend_working_set_pages`).
+    resident: VirtPage,
     ceiling: usize,
     migration_p: f64,
     frequency_ghz: f64,
@@ -314,6 +317,7 @@ impl<O: Observer> Simulation<O> {
         let mut mgr = PageTableManager::new(n, io * (in_flight + 1), max_pages);
         let io_ids: Vec<CpuId> = (0..io).map(CpuId).collect();
         policy.setup(&mut mgr, &io_ids)?;
+        let resident = mgr.map_resident(cfg.io.backend_working_set_pages)?;
         // A policy's own lock is a spinlock (kmap_lock): its waiters spin.
         let policy_lock = !cfg.host.map_lock && policy.serializes_maps();
         let map_lock = cfg.host.map_lock || policy_lock;
@@ -423,6 +427,7 @@ impl<O: Observer> Simulation<O> {
             touch: cfg.host.touch,
             header_bytes: cfg.host.touch_header_bytes,
             io: cfg.io.clone(),
+            resident,
             ceiling: usize::try_from(cfg.host.flush_ceiling_pages).expect("u32 fits usize"),
             migration_p: cfg.host.migration_probability,
             frequency_ghz: cfg.machine.frequency_ghz,
