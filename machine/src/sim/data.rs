@@ -57,6 +57,23 @@ impl TouchPlan {
 }
 
 impl<O: Observer> Simulation<O> {
+    /// One access of CPU `c` to host-domain address `va` through its TLB,
+    /// counted (one lookup).
+    pub(super) fn host_access(&mut self, c: CpuId, va: VirtAddr) -> mmu::Access {
+        let cpu = &mut self.cpus[c];
+        let a = mmu::access(
+            &mut cpu.tlb,
+            &mut cpu.pwc,
+            self.mgr.table(),
+            HOST_ASID,
+            va,
+            &self.access_costs,
+        );
+        count_access(&mut cpu.stats, &a);
+        self.total_lookups += 1;
+        a
+    }
+
     /// Touches request `r`'s data on CPU `c` through its TLB as `host.touch`
     /// says; returns the cycles it takes (0 for DMA, which makes no access).
     pub(super) fn touch_data(&mut self, c: CpuId, r: RequestId) -> Result<u64, SimError> {
@@ -67,8 +84,6 @@ impl<O: Observer> Simulation<O> {
             return Ok(0);
         };
         let mut cost = plan.charged * self.costs.data_line_cycles;
-        let cpu = &mut self.cpus[c];
-        let table = self.mgr.table();
         let mut lines_left = plan.lines;
         for p in 0..plan.pages {
             let lines = if plan.lines == plan.pages && !plan.per_line {
@@ -79,15 +94,8 @@ impl<O: Observer> Simulation<O> {
             lines_left = lines_left.saturating_sub(lines);
             let lookups = if plan.per_line { lines.max(1) } else { 1 };
             let va = VirtAddr((placement.base.0 + p) << 12);
-            let a = mmu::access(
-                &mut cpu.tlb,
-                &mut cpu.pwc,
-                table,
-                HOST_ASID,
-                va,
-                &self.access_costs,
-            );
-            count_access(&mut cpu.stats, &a);
+            let a = self.host_access(c, va);
+            let cpu = &mut self.cpus[c];
             // A translation to a frame that is not this request's buffer
             // (its slot was mapped over by another request while it was in
             // flight: a pool that reuses slots early) is a stale use too,
@@ -95,7 +103,7 @@ impl<O: Observer> Simulation<O> {
             let foreign = !a.stale && a.frame.is_some_and(|f| f.0 != req.first_frame + p);
             cpu.stats.stale_uses += u64::from(foreign);
             let stale = a.stale || foreign;
-            self.total_lookups += lookups;
+            self.total_lookups += lookups - 1;
             if a.outcome == AccessOutcome::Fault {
                 return Err(SimError::Fault {
                     cpu: CpuId(cpu.stats.cpu),

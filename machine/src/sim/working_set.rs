@@ -14,22 +14,10 @@ impl<O: Observer> Simulation<O> {
     /// `costs.dequeue_cycles`). 0 without a working set.
     pub(super) fn touch_working_set(&mut self, c: CpuId) -> u64 {
         let pages = self.io.backend_working_set_pages;
-        let cpu = &mut self.cpus[c];
-        let table = self.mgr.table();
         let mut cycles = 0;
         for p in 0..u64::from(pages) {
             let va = VirtAddr((self.resident.0 + p) << 12);
-            let a = mmu::access(
-                &mut cpu.tlb,
-                &mut cpu.pwc,
-                table,
-                HOST_ASID,
-                va,
-                &self.access_costs,
-            );
-            count_access(&mut cpu.stats, &a);
-            self.total_lookups += 1;
-            cycles += a.latency_cycles;
+            cycles += self.host_access(c, va).latency_cycles;
         }
         cycles
     }
