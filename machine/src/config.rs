@@ -290,6 +290,39 @@ pub struct IoPathConfig {
     /// refill costs that much, about 390 pages of one-level walks
     /// (`walk_level_cycles` = 20 each over an L2 hit). Default 0 (none).
     pub backend_working_set_pages: u32,
+    /// What kind of lock `host.map_lock` is (Xen's grant-table lock and its
+    /// successors). Default `exclusive`, the lock as it was.
+    pub map_lock_kind: LockKind,
+}
+
+/// The kind of the map lock / grant-table lock (`io.map_lock_kind`), and
+/// what a map or unmap hypercall of `P` pages pays for it, `k` being the
+/// other backend CPUs inside a map or unmap segment when it starts (the
+/// CPUs whose atomics bounce the lock's cache line).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum LockKind {
+    /// One exclusive lock around the whole map or unmap segment, all
+    /// backends serialized (Xen before 4.6: `spin_lock(&rgt->lock)` in
+    /// `__gnttab_map_grant_ref`): `costs.map_lock_cycles` once.
+    #[default]
+    Exclusive,
+    /// A reader-writer lock taken for reading by each grant operation
+    /// (Xen 4.6+, xen/common/grant_table.c `grant_read_lock` in
+    /// `map_grant_ref` and `unmap_common`): readers do not exclude each
+    /// other, but each acquisition's atomic moves the shared lock word:
+    /// `P x map_lock_cycles x (1 + k)`. Assumption: the line's transfer
+    /// costs one `map_lock_cycles` per CPU contending for it.
+    ReaderWriter,
+    /// The reader-writer lock plus one active-entry lock per grant (Xen
+    /// 4.6+ `active_entry_acquire`, distinct grants, so uncontended):
+    /// `P x map_lock_cycles x (2 + k)`.
+    PerEntry,
+    /// A per-CPU reader-writer lock (Xen's `percpu_rwlock`,
+    /// xen/include/xen/rwlock.h, used for the grant table since 4.7): a
+    /// reader writes only its own CPU's flag, so its cost does not grow
+    /// with contenders; plus the active-entry locks:
+    /// `P x map_lock_cycles x 2`.
+    PerCpuReaderWriter,
 }
 
 impl Default for IoPathConfig {
@@ -299,6 +332,7 @@ impl Default for IoPathConfig {
             ring_slots: 32,
             device_cycles_per_kib: 0,
             backend_working_set_pages: 0,
+            map_lock_kind: LockKind::Exclusive,
         }
     }
 }

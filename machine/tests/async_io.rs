@@ -190,3 +190,40 @@ fn with_a_backend_working_set_a_full_flush_has_its_price_at_the_ceiling() {
     assert!(iops(34, 512) <= iops(33, 512));
     assert!(iops(33, 512) < iops(33, 0), "the working set costs lookups");
 }
+
+#[test]
+fn lock_kinds_serialize_or_cost_as_documented() {
+    use machine::LockKind;
+    // Four backends, 16-page requests, every map and unmap under the lock.
+    let cfg_for = |io_cpus: u32, kind: LockKind| {
+        let mut cfg = SimConfig::default();
+        cfg.stop.ios = 2_000;
+        cfg.stop.warmup_ios = 200;
+        cfg.background.enabled = false;
+        cfg.host.io_cpus = io_cpus;
+        cfg.host.map_lock = true;
+        cfg.io.map_lock_kind = kind;
+        cfg.guests[0].queues = io_cpus;
+        cfg.guests[0].queue_depth = 8 * io_cpus;
+        cfg.guests[0].size_bytes = SizeSpec::Fixed(65_536);
+        cfg
+    };
+    let run_kind = |io: u32, kind| go(&cfg_for(io, kind), "global", &[]);
+    // The unmap part: its hypercall and lock (the map part also holds
+    // the IPI handlers that interrupted it).
+    let unmap = |r: &RunResult| r.per_io(r.breakdown.unmap);
+    let ex = run_kind(4, LockKind::Exclusive);
+    let rw = run_kind(4, LockKind::ReaderWriter);
+    let pc = run_kind(4, LockKind::PerCpuReaderWriter);
+    assert!(rw.iops() > ex.iops(), "readers do not exclude each other");
+    // A reader pays for the CPUs contending for the lock word; a per-CPU
+    // reader does not, so its unmap costs the same at 1 and 4 CPUs.
+    let rw1 = run_kind(1, LockKind::ReaderWriter);
+    assert!(unmap(&rw) > unmap(&rw1) + 100.0);
+    let pc1 = run_kind(1, LockKind::PerCpuReaderWriter);
+    assert!((unmap(&pc) - unmap(&pc1)).abs() < 1.0);
+    assert!(pc.iops() >= rw.iops());
+    for r in [&ex, &rw, &pc] {
+        assert_eq!(r.stale_uses(), 0);
+    }
+}

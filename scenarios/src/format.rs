@@ -19,8 +19,8 @@ use serde::{Deserialize, Serialize};
 mod plain {
     pub(super) use cpu_model::{CostTable, IpiDeliveryMode};
     pub(super) use machine::{
-        BackgroundConfig, Distribution, HostConfig, IoPathConfig, LockWaiter, MachineConfig,
-        SimConfig, StopConfig, Touch,
+        BackgroundConfig, Distribution, HostConfig, IoPathConfig, LockKind, LockWaiter,
+        MachineConfig, SimConfig, StopConfig, Touch,
     };
     pub(super) use mmu::{TlbConfig, TlbGeometry};
     pub(super) use workloads::{GuestConfig, Pattern, SizeSpec, Split};
@@ -168,7 +168,14 @@ section! {
         ring_slots: u32,
         device_cycles_per_kib: u64,
         backend_working_set_pages: u32,
+        map_lock_kind: LockKind,
     }
+}
+
+choice! {
+    /// `io.map_lock_kind`.
+    #[serde(rename_all = "kebab-case")]
+    LockKind { Exclusive, ReaderWriter, PerEntry, PerCpuReaderWriter, }
 }
 
 section! {

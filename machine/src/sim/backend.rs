@@ -168,9 +168,7 @@ impl<O: Observer> Simulation<O> {
             + self.costs.hypercall_cycles
             + u64::from(pages) * self.costs.map_page_cycles
             + self.touch_working_set(c);
-        if self.map_lock.enabled {
-            cost += self.costs.map_lock_cycles;
-        }
+        cost += self.map_lock_cost(c, pages);
         match self.policy.on_map(placement) {
             LocalFlush::None => {}
             LocalFlush::Pages => cost += self.flush_range_local(c, placement.base.0, pages),
@@ -301,9 +299,7 @@ impl<O: Observer> Simulation<O> {
         self.mgr.unmap(placement)?;
         let mut cost =
             self.costs.hypercall_cycles + u64::from(placement.pages) * self.costs.unmap_page_cycles;
-        if self.map_lock.enabled {
-            cost += self.costs.map_lock_cycles;
-        }
+        cost += self.map_lock_cost(c, placement.pages);
         self.window.add(Part::Unmap, cost);
         self.backends[b].phase = Phase::Unmap;
         self.backends[b].phase_start = now;

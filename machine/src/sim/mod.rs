@@ -64,6 +64,7 @@ mod data;
 mod guests;
 mod invalidate;
 mod ipi;
+mod lock_kind;
 mod locks;
 mod map_flush;
 mod overload;
@@ -260,6 +261,9 @@ pub struct Simulation<O: Observer = NoObserver> {
     map_lock_through_flush: bool,
     map_lock_waiter: crate::config::LockWaiter,
     map_lock: FifoLock,
+    /// The map lock when it is a shared kind (`io.map_lock_kind`; `None`
+    /// for the exclusive lock or none).
+    shared_lock: Option<crate::config::LockKind>,
     migration_rng: SimRng,
 
     window: Window,
@@ -320,7 +324,13 @@ impl<O: Observer> Simulation<O> {
         let resident = mgr.map_resident(cfg.io.backend_working_set_pages)?;
         // A policy's own lock is a spinlock (kmap_lock): its waiters spin.
         let policy_lock = !cfg.host.map_lock && policy.serializes_maps();
-        let map_lock = cfg.host.map_lock || policy_lock;
+        // A shared (reader-writer) grant-table lock serializes nothing; a
+        // policy's own lock stays exclusive.
+        let shared_lock = (cfg.host.map_lock
+            && cfg.io.map_lock_kind != crate::config::LockKind::Exclusive
+            && !policy.serializes_maps())
+        .then_some(cfg.io.map_lock_kind);
+        let map_lock = (cfg.host.map_lock || policy_lock) && shared_lock.is_none();
         let map_lock_waiter = if policy_lock {
             crate::config::LockWaiter::Spin
         } else {
@@ -446,6 +456,7 @@ impl<O: Observer> Simulation<O> {
             map_lock_through_flush: cfg.host.map_lock_through_flush,
             map_lock_waiter,
             map_lock: FifoLock::new(map_lock),
+            shared_lock,
             migration_rng: rng_stream(cfg.seed, STREAM_MIGRATION),
             window: Window::new(&cfg.stop),
             overload: OverloadTracker::default(),
