@@ -387,6 +387,21 @@ impl PageTableManager {
         frames: impl IntoIterator<Item = PhysFrame>,
     ) -> Result<(), HvError> {
         self.hypercalls += 1;
+        self.map_in_batch(placement, frames)
+    }
+
+    /// Like [`PageTableManager::map`], but the grant operations ride in an
+    /// earlier hypercall's batch (a backend that drained several requests
+    /// maps them all with one `GNTTABOP_map_grant_ref`): no hypercall is
+    /// counted.
+    ///
+    /// # Errors
+    /// A page is already mapped (the caller broke exclusivity).
+    pub fn map_in_batch(
+        &mut self,
+        placement: Placement,
+        frames: impl IntoIterator<Item = PhysFrame>,
+    ) -> Result<(), HvError> {
         for (i, frame) in (0..u64::from(placement.pages)).zip(frames) {
             let page = VirtPage(placement.base.0 + i);
             if self.slot_overwrite && self.table.mapping_of(page).is_some() && self.is_slot(page) {

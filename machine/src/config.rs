@@ -293,6 +293,16 @@ pub struct IoPathConfig {
     /// What kind of lock `host.map_lock` is (Xen's grant-table lock and its
     /// successors). Default `exclusive`, the lock as it was.
     pub map_lock_kind: LockKind,
+    /// Requests a backend thread takes from its ring at once whose maps
+    /// go in one hypercall (xen-blkback and netback drain the ring with
+    /// `RING_FINAL_CHECK_FOR_REQUESTS` and batch their grant maps in one
+    /// `GNTTABOP_map_grant_ref`): of up to this many requests taken in a
+    /// row, only the first map pays `costs.hypercall_cycles` and counts a
+    /// hypercall. Assumption: each request is still mapped just before its
+    /// data (the batch's later page-table changes land a little later than
+    /// in one hypercall; they are fresh entries, so no TLB holds them).
+    /// Default 1 (one hypercall per map).
+    pub drain_requests: u32,
 }
 
 /// The kind of the map lock / grant-table lock (`io.map_lock_kind`), and
@@ -333,6 +343,7 @@ impl Default for IoPathConfig {
             device_cycles_per_kib: 0,
             backend_working_set_pages: 0,
             map_lock_kind: LockKind::Exclusive,
+            drain_requests: 1,
         }
     }
 }
@@ -495,6 +506,15 @@ impl SimConfig {
             p(
                 &["background", "cycles_between_accesses"],
                 "must be at least 1".into(),
+            );
+        }
+        if self.io.drain_requests == 0 || self.io.drain_requests > MAX_RING_SLOTS {
+            p(
+                &["io", "drain_requests"],
+                format!(
+                    "must be within 1..={MAX_RING_SLOTS}, got {}",
+                    self.io.drain_requests
+                ),
             );
         }
         if self.io.ring_slots == 0 || self.io.ring_slots > MAX_RING_SLOTS {

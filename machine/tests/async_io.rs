@@ -227,3 +227,28 @@ fn lock_kinds_serialize_or_cost_as_documented() {
         assert_eq!(r.stale_uses(), 0);
     }
 }
+
+#[test]
+fn a_drained_ring_maps_its_requests_in_one_hypercall() {
+    // Two guests keep 8 requests on each of 2 rings.
+    let mut cfg = SimConfig::default();
+    cfg.stop.ios = 3_000;
+    cfg.stop.warmup_ios = 300;
+    cfg.guests[0].queue_depth = 8;
+    cfg.guests = vec![cfg.guests[0].clone(), cfg.guests[0].clone()];
+    let one = go(&cfg, "percpu", &[]);
+    cfg.io.drain_requests = 32;
+    let drained = go(&cfg, "percpu", &[]);
+    let per_io = |r: &RunResult| r.per_io(r.hypercalls);
+    assert!((per_io(&one) - 2.0).abs() < 0.01, "a map and an unmap each");
+    // At most 7 wait behind the one taken: about 1 + 1/8 per I/O.
+    assert!(per_io(&drained) < 1.2, "{}", per_io(&drained));
+    assert!(per_io(&drained) > 1.0);
+    assert!(drained.iops() > one.iops());
+    assert_eq!(drained.stale_uses(), 0);
+    // With one request per ring there is nothing to drain.
+    cfg.guests.truncate(1);
+    cfg.guests[0].queue_depth = 1;
+    let single = go(&cfg, "percpu", &[]);
+    assert!((per_io(&single) - 2.0).abs() < 0.01);
+}

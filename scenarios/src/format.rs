@@ -169,6 +169,7 @@ section! {
         device_cycles_per_kib: u64,
         backend_working_set_pages: u32,
         map_lock_kind: LockKind,
+        drain_requests: u32,
     }
 }
 

@@ -53,6 +53,9 @@ pub(super) struct AsyncState {
     pub(super) parked: Option<RequestId>,
     /// Whether a placement was released since `parked` last failed.
     pub(super) released: bool,
+    /// Requests still to take in the current drain of the ring, whose maps
+    /// ride in the drain's first hypercall (`io.drain_requests`).
+    pub(super) drain_left: u32,
 }
 
 /// What a backend thread does next on the asynchronous path.
@@ -108,6 +111,21 @@ impl<O: Observer> Simulation<O> {
             return Ok(Next::Blocked);
         }
         Ok(Next::Ring)
+    }
+
+    /// CPU `c`'s thread took request `r` from its ring: whether its map
+    /// rides in an earlier map's hypercall (the same drain of the ring,
+    /// `io.drain_requests`), else it opens a drain.
+    pub(super) fn joins_drain(&mut self, c: CpuId) -> bool {
+        let b = self.backend_of(c);
+        let be = &mut self.backends[b];
+        if be.io.drain_left > 0 {
+            be.io.drain_left -= 1;
+            return true;
+        }
+        let waiting = u32::try_from(be.ring.len()).unwrap_or(u32::MAX);
+        be.io.drain_left = (self.io.drain_requests - 1).min(waiting);
+        false
     }
 
     /// The device time of a request of CPU `c`'s backend: `host.device_cycles`

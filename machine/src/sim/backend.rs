@@ -96,6 +96,9 @@ pub(super) struct Request {
     /// When its device finished it or it began waiting for slots
     /// (asynchronous).
     pub(super) ready_at: u64,
+    /// Whether its map rides in an earlier map's hypercall (a drain of the
+    /// ring, `io.drain_requests`).
+    pub(super) in_drain: bool,
 }
 
 impl<O: Observer> Simulation<O> {
@@ -130,6 +133,7 @@ impl<O: Observer> Simulation<O> {
         let queue = now.saturating_sub(self.requests[r].arrival);
         self.window.add(Part::Queue, queue);
         self.requests[r].dequeued_at = now;
+        self.requests[r].in_drain = self.joins_drain(c);
         let be = &mut self.backends[b];
         be.current = Some(r);
         be.phase_start = now;
@@ -163,9 +167,15 @@ impl<O: Observer> Simulation<O> {
         let req = &mut self.requests[r];
         req.placement = Some(placement);
         let frames = (0..u64::from(pages)).map(|i| PhysFrame(req.first_frame + i));
-        self.mgr.map(placement, frames)?;
+        let hypercall = if req.in_drain {
+            self.mgr.map_in_batch(placement, frames)?;
+            0
+        } else {
+            self.mgr.map(placement, frames)?;
+            self.costs.hypercall_cycles
+        };
         let mut cost = self.costs.dequeue_cycles
-            + self.costs.hypercall_cycles
+            + hypercall
             + u64::from(pages) * self.costs.map_page_cycles
             + self.touch_working_set(c);
         cost += self.map_lock_cost(c, pages);

@@ -192,6 +192,7 @@ impl<O: Observer> Simulation<O> {
             split: None,
             dequeued_at: 0,
             ready_at: 0,
+            in_drain: false,
         });
         let live = self.requests.live() as u64;
         self.peak_in_flight = self.peak_in_flight.max(live);
