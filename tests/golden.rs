@@ -193,6 +193,30 @@ fn cases() -> Vec<Case> {
             "host.device_distribution=exponential",
         ],
     ));
+    // The asynchronous I/O path (issue 11): deep queues of 64 KiB requests
+    // whose pages outnumber percpu's slots (it waits for completions),
+    // with a per-KiB device term, a backend working set, a shared grant
+    // lock and drained rings.
+    v.push(case(
+        "io-async-slots",
+        "default",
+        &[
+            "io.asynchronous=true",
+            "io.device_cycles_per_kib=500",
+            "io.backend_working_set_pages=64",
+            "io.drain_requests=8",
+            "host.map_lock=true",
+            "io.map_lock_kind=reader-writer",
+            "host.device_cycles=50000",
+            "host.touch=header",
+            "guests.0.queue_depth=32",
+            "guests.1.queue_depth=32",
+            "guests.0.size_bytes=65536",
+            "guests.1.size_bytes=65536",
+            "stop.ios=4000",
+            "stop.warmup_ios=400",
+        ],
+    ));
     // The alternative policies (only here, so that the cases above keep
     // their files), under migration so that `targeted` has holders to hit.
     v.push(Case {

@@ -58,7 +58,13 @@ MAPPED = ['policies=["global"]', "policy.global.lazy_tlb=false"]
 # (host.map_lock: every grant map/unmap hypercall segment of all queues under
 # one lock, costs.map_lock_cycles at its 50-cycle default). "before" is the
 # model as it was before the knob existed.
-GRANT_LOCK = {"before": ["host.map_lock=false"], "after": ["host.map_lock=true"]}
+# "rw", "per-entry" and "percpu-rw" are that lock as Xen 4.6+ has it
+# (io.map_lock_kind): a read lock per grant operation whose cost grows with
+# the contending CPUs, plus active-entry locks, or a per-CPU rwlock.
+GRANT_LOCK = {"before": ["host.map_lock=false"], "after": ["host.map_lock=true"],
+              "rw": ["host.map_lock=true", "io.map_lock_kind=reader-writer"],
+              "per-entry": ["host.map_lock=true", "io.map_lock_kind=per-entry"],
+              "percpu-rw": ["host.map_lock=true", "io.map_lock_kind=per-cpu-reader-writer"]}
 
 
 def mpps(r):
@@ -100,31 +106,30 @@ def staging(exe, lock):
 
 
 def print_staging(runs):
-    b, a = runs["before"], runs["after"]
+    keys = list(runs)
     print("Xen netback staging grants: guest-TX 64-byte packets, Mpps (paper vs tlbsim)")
-    for k in ("before", "after"):
+    for k in keys:
         print("calibrated on 1 queue (%s): %d cycles of protocol work per %d-packet request, "
               "%d cycles per grant map and per unmap" %
               (k, runs[k]["process_cycles_per_request"], BATCH, runs[k]["map_unmap_page_cycles"]))
-    print("before = no grant-table lock (the model before host.map_lock); after = host.map_lock")
-    print("(a per-domain grant-table lock around every map and unmap); no lazy TLB in either")
-    print("%6s | %13s %8s %8s | %13s %8s | %13s %8s %8s" % (
-        "queues", "mapped paper", "before", "after", "premap paper", "tlbsim",
-        "premap/mapped", "before", "after"))
+    print("before = no grant-table lock; after = host.map_lock, exclusive; rw / per-entry /")
+    print("percpu-rw = io.map_lock_kind (Xen 4.6+ grant-table locking); no lazy TLB in any")
+    print("%6s | %13s %s | %13s %8s" % ("queues", "mapped paper",
+                                         " ".join("%9s" % k for k in keys),
+                                         "premap paper", "tlbsim"))
     for q in (1, 2, 4):
-        rb, ra = b["rows"][q], a["rows"][q]
-        print("%6d | %13.3f %8.3f %8.3f | %13.2f %8.2f | %13.2f %8.2f %8.2f" % (
-            q, PAPER_MAPPED[q], rb["mapped"], ra["mapped"], PAPER_PREMAPPED[q], ra["premapped"],
-            PAPER_PREMAPPED[q] / PAPER_MAPPED[q], rb["premapped"] / rb["mapped"],
-            ra["premapped"] / ra["mapped"]))
-    print("scaling vs 1 queue (paper -> tlbsim before / after):")
+        print("%6d | %13.3f %s | %13.2f %8.2f" % (
+            q, PAPER_MAPPED[q], " ".join("%9.3f" % runs[k]["rows"][q]["mapped"] for k in keys),
+            PAPER_PREMAPPED[q], runs["after"]["rows"][q]["premapped"]))
+    print("scaling vs 1 queue (paper -> tlbsim per lock setting):")
     for q in (2, 4):
-        rb, ra = b["rows"][q], a["rows"][q]
-        print("  %d queues: mapped %.2fx -> %.2fx / %.2fx   pre-mapped %.2fx -> %.2fx" % (
-            q, PAPER_MAPPED[q] / PAPER_MAPPED[1], rb["mapped"] / b["rows"][1]["mapped"],
-            ra["mapped"] / a["rows"][1]["mapped"],
-            PAPER_PREMAPPED[q] / PAPER_PREMAPPED[1], ra["premapped"] / a["rows"][1]["premapped"]))
-    for k in ("before", "after"):
+        print("  %d queues: mapped %.2fx -> %s   pre-mapped %.2fx -> %.2fx" % (
+            q, PAPER_MAPPED[q] / PAPER_MAPPED[1],
+            " / ".join("%.2fx" % (runs[k]["rows"][q]["mapped"] / runs[k]["rows"][1]["mapped"])
+                       for k in keys),
+            PAPER_PREMAPPED[q] / PAPER_PREMAPPED[1],
+            runs["after"]["rows"][q]["premapped"] / runs["after"]["rows"][1]["premapped"]))
+    for k in keys:
         for q, r in runs[k]["rows"].items():
             print("  %s, mapped, %d queue(s): %.3f IPIs per packet, flush wait %.0f%% of a request's "
                   "latency, map+unmap phases %.0f cycles per request, stale uses %d"

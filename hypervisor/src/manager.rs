@@ -2,7 +2,7 @@
 
 use cpu_model::CpuId;
 use mmu::{Asid, MmuError, PageSize, PageTable, PhysFrame, VirtPage};
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 /// The ASID (PCID) that tags the host domain kernel's translations, where the
 /// backend driver maps guest pages.
@@ -14,6 +14,12 @@ const GLOBAL_AREA_BASE: u64 = 0x4000_0000 >> 12;
 /// `c * stride` pages later, the stride rounded up to 2 MiB so that no two
 /// CPUs share a last-level page-table node.
 const SLOT_AREA_BASE: u64 = 0x1_0000_0000 >> 12;
+
+/// First virtual page of the backend's own resident pages (12 GiB), clear
+/// of the other areas ([`PageTableManager::map_resident`]).
+const RESIDENT_BASE: u64 = 0x3_0000_0000 >> 12;
+/// First host frame of the backend's resident pages (clear of guests').
+const RESIDENT_FRAME_BASE: u64 = 1 << 31;
 
 /// A hypercall that cannot be served.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -57,6 +63,25 @@ pub enum HvError {
     /// The page table refused a change.
     #[error(transparent)]
     Mmu(#[from] MmuError),
+    /// Every run of free slots of the CPU is too short: its slots are held
+    /// by I/Os still in flight (a finite pool, exhausted for now).
+    #[error("{cpu} has no {pages} free slots in a row (its slots are held by I/Os in flight)")]
+    SlotsBusy {
+        /// The CPU.
+        cpu: CpuId,
+        /// Pages asked for.
+        pages: u32,
+    },
+}
+
+impl HvError {
+    /// Whether the error says a finite pool is exhausted for now (room may
+    /// come back when an I/O in flight completes), as opposed to a request
+    /// that can never be served.
+    #[must_use]
+    pub fn is_exhaustion(&self) -> bool {
+        matches!(self, HvError::SlotsBusy { .. } | HvError::AreaFull { .. })
+    }
 }
 
 /// Where a request's buffer pages are mapped: `pages` consecutive virtual
@@ -71,12 +96,37 @@ pub struct Placement {
     pub chunk: Option<u32>,
 }
 
-/// One CPU's pre-allocated slots: a ring of virtual pages.
+/// One CPU's pre-allocated slots: a ring of virtual pages, each free or
+/// held by a placement until [`PageTableManager::release`].
 #[derive(Clone, Debug)]
 struct SlotRing {
     base: VirtPage,
     count: u32,
     next: u32,
+    /// Slots held by a placement not yet released.
+    held: Vec<bool>,
+}
+
+impl SlotRing {
+    /// The first run of `pages` free slots starting at or after `from` that
+    /// ends before the ring's end.
+    fn free_run(&self, from: u32, pages: u32) -> Option<u32> {
+        let mut start = from;
+        while start + pages <= self.count {
+            let run = &self.held[start as usize..(start + pages) as usize];
+            match run.iter().rposition(|h| *h) {
+                None => return Some(start),
+                Some(i) => start += u32::try_from(i).expect("a run fits u32") + 1,
+            }
+        }
+        None
+    }
+
+    /// Whether virtual page `page` is one of these slots: its index.
+    fn index_of(&self, page: VirtPage) -> Option<u32> {
+        let off = page.0.checked_sub(self.base.0)?;
+        u32::try_from(off).ok().filter(|&i| i < self.count)
+    }
 }
 
 /// The hypervisor's manager of the host domain's page table.
@@ -95,6 +145,13 @@ pub struct PageTableManager {
     free_chunks: VecDeque<u32>,
     total_chunks: u32,
     hypercalls: u64,
+    /// Slot pages mapped more than once at the same time (by a broken
+    /// driver that reuses a slot before its I/O completed): extra maps per
+    /// page. Each map overwrote the entry; the page is unmapped when its
+    /// last map is.
+    overlaps: BTreeMap<u64, u32>,
+    /// Whether the slots may be mapped over while held (the broken driver).
+    slot_overwrite: bool,
 }
 
 impl PageTableManager {
@@ -112,6 +169,8 @@ impl PageTableManager {
             free_chunks: (0..chunks).collect(),
             total_chunks: chunks,
             hypercalls: 0,
+            overlaps: BTreeMap::new(),
+            slot_overwrite: false,
         }
     }
 
@@ -176,17 +235,51 @@ impl PageTableManager {
             base,
             count,
             next: 0,
+            held: vec![false; count as usize],
         });
         Ok(base)
     }
 
-    /// The next `pages` slots of `cpu`'s ring (contiguous; the ring wraps to
-    /// its start when the rest is too short). No hypercall: the driver owns
-    /// its slots.
+    /// The next `pages` free slots of `cpu`'s ring (contiguous, searched
+    /// from where the last placement ended, wrapping to the ring's start
+    /// when the rest has no free run). A slot stays held until its
+    /// placement is released ([`PageTableManager::release`], after the
+    /// I/O completed), so it is never reused while an I/O uses it. No
+    /// hypercall: the driver owns its slots.
+    ///
+    /// # Errors
+    /// No slots, fewer slots than pages, or no free run of `pages` slots
+    /// now ([`HvError::SlotsBusy`]).
+    pub fn take_slots(&mut self, cpu: CpuId, pages: u32) -> Result<Placement, HvError> {
+        let ring = self.ring_for(cpu, pages)?;
+        let start = ring
+            .free_run(ring.next, pages)
+            .or_else(|| ring.free_run(0, pages))
+            .ok_or(HvError::SlotsBusy { cpu, pages })?;
+        Ok(Self::hold(ring, start, pages))
+    }
+
+    /// Like [`PageTableManager::take_slots`] but the ring wraps without
+    /// checking that its slots are free: a broken driver that reuses a
+    /// slot before the I/O holding it completed. The map over a held slot
+    /// overwrites its entry ([`PageTableManager::map`]), so the earlier I/O
+    /// now reaches the later one's frame through it.
     ///
     /// # Errors
     /// No slots, or fewer slots than pages.
-    pub fn take_slots(&mut self, cpu: CpuId, pages: u32) -> Result<Placement, HvError> {
+    pub fn take_slots_unchecked(&mut self, cpu: CpuId, pages: u32) -> Result<Placement, HvError> {
+        self.slot_overwrite = true;
+        let ring = self.ring_for(cpu, pages)?;
+        let start = if ring.next + pages > ring.count {
+            0
+        } else {
+            ring.next
+        };
+        Ok(Self::hold(ring, start, pages))
+    }
+
+    /// `cpu`'s slot ring, if it can ever hold `pages` pages.
+    fn ring_for(&mut self, cpu: CpuId, pages: u32) -> Result<&mut SlotRing, HvError> {
         let ring = self
             .slots
             .get_mut(cpu.index())
@@ -199,16 +292,29 @@ impl PageTableManager {
                 slots: ring.count,
             });
         }
-        if ring.next + pages > ring.count {
-            ring.next = 0;
-        }
-        let base = VirtPage(ring.base.0 + u64::from(ring.next));
-        ring.next += pages;
-        Ok(Placement {
-            base,
+        Ok(ring)
+    }
+
+    /// Holds `pages` slots of `ring` from `start`.
+    fn hold(ring: &mut SlotRing, start: u32, pages: u32) -> Placement {
+        ring.held[start as usize..(start + pages) as usize].fill(true);
+        ring.next = start + pages;
+        Placement {
+            base: VirtPage(ring.base.0 + u64::from(start)),
             pages,
             chunk: None,
-        })
+        }
+    }
+
+    /// Slots of `cpu` held now (pages).
+    #[must_use]
+    pub fn slots_held(&self, cpu: CpuId) -> u32 {
+        self.slots
+            .get(cpu.index())
+            .and_then(Option::as_ref)
+            .map_or(0, |r| {
+                u32::try_from(r.held.iter().filter(|h| **h).count()).expect("fits u32")
+            })
     }
 
     /// A chunk of the domain-wide area, first-freed first-used.
@@ -246,11 +352,28 @@ impl PageTableManager {
         self.hypercalls += 1;
     }
 
-    /// Returns a placement's chunk (if any) to the domain-wide area.
+    /// Returns a placement's chunk (if any) to the domain-wide area, or its
+    /// slots (if it is in a CPU's slots) to that CPU's ring.
     pub fn release(&mut self, placement: Placement) {
         if let Some(c) = placement.chunk {
             self.free_chunks.push_back(c);
+            return;
         }
+        for ring in self.slots.iter_mut().flatten() {
+            if let Some(i) = ring.index_of(placement.base) {
+                let end = (i + placement.pages).min(ring.count);
+                ring.held[i as usize..end as usize].fill(false);
+                return;
+            }
+        }
+    }
+
+    /// Whether `page` is a slot of some CPU.
+    fn is_slot(&self, page: VirtPage) -> bool {
+        self.slots
+            .iter()
+            .flatten()
+            .any(|r| r.index_of(page).is_some())
     }
 
     /// Hypercall: map guest frames `frames` at `placement` (claim steps 4-5).
@@ -264,9 +387,31 @@ impl PageTableManager {
         frames: impl IntoIterator<Item = PhysFrame>,
     ) -> Result<(), HvError> {
         self.hypercalls += 1;
+        self.map_in_batch(placement, frames)
+    }
+
+    /// Like [`PageTableManager::map`], but the grant operations ride in an
+    /// earlier hypercall's batch (a backend that drained several requests
+    /// maps them all with one `GNTTABOP_map_grant_ref`): no hypercall is
+    /// counted.
+    ///
+    /// # Errors
+    /// A page is already mapped (the caller broke exclusivity).
+    pub fn map_in_batch(
+        &mut self,
+        placement: Placement,
+        frames: impl IntoIterator<Item = PhysFrame>,
+    ) -> Result<(), HvError> {
         for (i, frame) in (0..u64::from(placement.pages)).zip(frames) {
-            self.table
-                .map(VirtPage(placement.base.0 + i), frame, PageSize::Size4K)?;
+            let page = VirtPage(placement.base.0 + i);
+            if self.slot_overwrite && self.table.mapping_of(page).is_some() && self.is_slot(page) {
+                // The broken driver's map over a held slot: the entry is
+                // overwritten; the page stays mapped until its last map is
+                // unmapped.
+                self.table.unmap(page)?;
+                *self.overlaps.entry(page.0).or_insert(0) += 1;
+            }
+            self.table.map(page, frame, PageSize::Size4K)?;
         }
         Ok(())
     }
@@ -278,7 +423,16 @@ impl PageTableManager {
     pub fn unmap(&mut self, placement: Placement) -> Result<(), HvError> {
         self.hypercalls += 1;
         for i in 0..u64::from(placement.pages) {
-            self.table.unmap(VirtPage(placement.base.0 + i))?;
+            let page = VirtPage(placement.base.0 + i);
+            if let Some(extra) = self.overlaps.get_mut(&page.0) {
+                // Another map of this slot is still live (see `map`).
+                *extra -= 1;
+                if *extra == 0 {
+                    self.overlaps.remove(&page.0);
+                }
+                continue;
+            }
+            self.table.unmap(page)?;
         }
         Ok(())
     }
@@ -312,6 +466,24 @@ impl PageTableManager {
             self.table.unmap(page)?;
         }
         Ok(())
+    }
+
+    /// Maps `pages` pages of the host domain's own (kernel text and data,
+    /// the ring, bio/skb pages: a backend's working set) at a fixed area,
+    /// once, before the run; returns the first page. Not a hypercall: the
+    /// domain's kernel mappings exist from boot.
+    ///
+    /// # Errors
+    /// The area is mapped already.
+    pub fn map_resident(&mut self, pages: u32) -> Result<VirtPage, HvError> {
+        for i in 0..u64::from(pages) {
+            self.table.map(
+                VirtPage(RESIDENT_BASE + i),
+                PhysFrame(RESIDENT_FRAME_BASE + i),
+                PageSize::Size4K,
+            )?;
+        }
+        Ok(VirtPage(RESIDENT_BASE))
     }
 
     /// Forgets the hypercall count (end of warm-up).
@@ -354,15 +526,55 @@ mod tests {
         }
         let a = m.take_slots(CpuId(0), 4).unwrap();
         let b = m.take_slots(CpuId(0), 4).unwrap();
-        let c = m.take_slots(CpuId(0), 4).unwrap();
         assert_eq!(b.base.0, a.base.0 + 4);
-        assert_eq!(c.base, a.base, "wrapped");
+        assert!(
+            matches!(m.take_slots(CpuId(0), 4), Err(HvError::SlotsBusy { .. })),
+            "no slot is reused while held"
+        );
+        m.release(a);
+        let c = m.take_slots(CpuId(0), 4).unwrap();
+        assert_eq!(c.base, a.base, "wrapped to the released run");
+        assert_eq!(m.slots_held(CpuId(0)), 8);
         let other = m.take_slots(CpuId(1), 10).unwrap();
         assert!(other.base.0 >= a.base.0 + 512);
         assert!(matches!(
             m.take_slots(CpuId(1), 11),
             Err(HvError::TooFewSlots { .. })
         ));
+    }
+
+    #[test]
+    fn a_free_run_is_found_past_held_slots() {
+        let mut m = PageTableManager::new(1, 0, 0);
+        m.register_cpu(CpuId(0)).unwrap();
+        m.preallocate_slots(CpuId(0), 8).unwrap();
+        let a = m.take_slots(CpuId(0), 3).unwrap();
+        let b = m.take_slots(CpuId(0), 3).unwrap();
+        m.release(a);
+        // 2 free at the end, 3 at the start: wraps past the short run.
+        let c = m.take_slots(CpuId(0), 3).unwrap();
+        assert_eq!(c.base, a.base);
+        m.release(b);
+        let d = m.take_slots(CpuId(0), 5).unwrap();
+        assert_eq!(d.base, b.base, "the released run and the tail join");
+    }
+
+    #[test]
+    fn the_unchecked_ring_overwrites_a_held_slot_until_its_last_unmap() {
+        let mut m = PageTableManager::new(1, 0, 0);
+        m.register_cpu(CpuId(0)).unwrap();
+        m.preallocate_slots(CpuId(0), 4).unwrap();
+        let a = m.take_slots_unchecked(CpuId(0), 4).unwrap();
+        m.map(a, (0..4).map(|i| PhysFrame(10 + i))).unwrap();
+        let b = m.take_slots_unchecked(CpuId(0), 4).unwrap();
+        assert_eq!(a.base, b.base, "reused while held");
+        m.map(b, (0..4).map(|i| PhysFrame(20 + i))).unwrap();
+        let va = mmu::VirtAddr(a.base.0 << 12);
+        assert_eq!(m.table().translate(va).map(|t| t.0), Some(PhysFrame(20)));
+        m.unmap(a).unwrap();
+        assert!(m.table().translate(va).is_some(), "b's map is still live");
+        m.unmap(b).unwrap();
+        assert_eq!(m.table().translate(va), None);
     }
 
     #[test]

@@ -37,6 +37,9 @@ pub struct SimConfig {
     pub vcpu: crate::VcpuConfig,
     /// What waking an idle CPU costs (off by default: idle CPUs poll).
     pub idle: crate::IdleConfig,
+    /// How the backend drives its device: synchronous (the default) or
+    /// asynchronous with many I/Os in flight; the device's per-size time.
+    pub io: IoPathConfig,
 }
 
 impl Default for SimConfig {
@@ -51,6 +54,7 @@ impl Default for SimConfig {
             guests: vec![GuestConfig::default()],
             vcpu: crate::VcpuConfig::default(),
             idle: crate::IdleConfig::default(),
+            io: IoPathConfig::default(),
         }
     }
 }
@@ -254,6 +258,111 @@ impl Default for BackgroundConfig {
     }
 }
 
+/// The backend's I/O path (`[io]`): how requests reach the device and
+/// come back. Every default keeps the synchronous path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IoPathConfig {
+    /// Asynchronous backend, as blkback: map, submit to the device and go
+    /// on with the next request; when the device is done the request is
+    /// queued back to its backend thread, which unmaps and completes it
+    /// (xen-blkback `dispatch_rw_block_io` submits the bios,
+    /// `__end_block_io_op` -> `xen_blkbk_unmap_and_respond` at completion).
+    /// A read's data is touched when the device is done (it exists only
+    /// then), a write's before submission. Default false: the backend
+    /// waits for its device (`host.device_cycles`) before its next request.
+    pub asynchronous: bool,
+    /// Requests one backend thread may have in flight (dequeued, not yet
+    /// completed) when asynchronous: the ring's slots (a one-page blkif
+    /// ring holds 32, `__CONST_RING_SIZE(blkif, 4096)`; each request
+    /// carries up to `BLKIF_MAX_SEGMENTS_PER_REQUEST` = 11 pages, more with
+    /// indirect descriptors, as the guest's size says). Default 32.
+    pub ring_slots: u32,
+    /// Device time per KiB of a request, cycles, on top of
+    /// `host.device_cycles` (a transfer term: 0.4 cycles per byte is
+    /// about 6 GB/s at 2.5 GHz). Default 0.
+    pub device_cycles_per_kib: u64,
+    /// Pages of the backend's own working set (kernel text and data, the
+    /// ring, bio/skb pages) that a backend thread touches, one lookup
+    /// each, when it dequeues a request. They are host-domain pages, so a
+    /// full flush of the domain (a local flush above
+    /// `host.flush_ceiling_pages`, a `full` shootdown) evicts them and the
+    /// next request refills them: the refill is what Linux's
+    /// `tlb_single_page_flush_ceiling` trades INVLPGs against
+    /// (Documentation/arch/x86/tlb.rst: after a full flush, entries of
+    /// other areas "must be refilled later, at some cost"). Assumption: not
+    /// global pages (with page-table isolation, or a PV domain whose
+    /// flushes drop everything). The size is a parameter, not measured: at
+    /// the default costs a full flush breaks even with 33 INVLPGs
+    /// (`33 x invlpg_cycles - full_flush_cycles` = 7,750 cycles) when the
+    /// refill costs that much, about 390 pages of one-level walks
+    /// (`walk_level_cycles` = 20 each over an L2 hit). Default 0 (none).
+    pub backend_working_set_pages: u32,
+    /// What kind of lock `host.map_lock` is (Xen's grant-table lock and its
+    /// successors). Default `exclusive`, the lock as it was.
+    pub map_lock_kind: LockKind,
+    /// Requests a backend thread takes from its ring at once whose maps
+    /// go in one hypercall (xen-blkback and netback drain the ring with
+    /// `RING_FINAL_CHECK_FOR_REQUESTS` and batch their grant maps in one
+    /// `GNTTABOP_map_grant_ref`): of up to this many requests taken in a
+    /// row, only the first map pays `costs.hypercall_cycles` and counts a
+    /// hypercall. Assumption: each request is still mapped just before its
+    /// data (the batch's later page-table changes land a little later than
+    /// in one hypercall; they are fresh entries, so no TLB holds them).
+    /// Default 1 (one hypercall per map).
+    pub drain_requests: u32,
+}
+
+/// The kind of the map lock / grant-table lock (`io.map_lock_kind`), and
+/// what a map or unmap hypercall of `P` pages pays for it, `k` being the
+/// other backend CPUs inside a map or unmap segment when it starts (the
+/// CPUs whose atomics bounce the lock's cache line).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum LockKind {
+    /// One exclusive lock around the whole map or unmap segment, all
+    /// backends serialized (Xen before 4.6: `spin_lock(&rgt->lock)` in
+    /// `__gnttab_map_grant_ref`): `costs.map_lock_cycles` once.
+    #[default]
+    Exclusive,
+    /// A reader-writer lock taken for reading by each grant operation
+    /// (Xen 4.6+, xen/common/grant_table.c `grant_read_lock` in
+    /// `map_grant_ref` and `unmap_common`): readers do not exclude each
+    /// other, but each acquisition's atomic moves the shared lock word:
+    /// `P x map_lock_cycles x (1 + k)`. Assumption: the line's transfer
+    /// costs one `map_lock_cycles` per CPU contending for it.
+    ReaderWriter,
+    /// The reader-writer lock plus one active-entry lock per grant (Xen
+    /// 4.6+ `active_entry_acquire`, distinct grants, so uncontended):
+    /// `P x map_lock_cycles x (2 + k)`.
+    PerEntry,
+    /// A per-CPU reader-writer lock (Xen's `percpu_rwlock`,
+    /// xen/include/xen/rwlock.h, used for the grant table since 4.7): a
+    /// reader writes only its own CPU's flag, so its cost does not grow
+    /// with contenders; plus the active-entry locks:
+    /// `P x map_lock_cycles x 2`.
+    PerCpuReaderWriter,
+}
+
+impl Default for IoPathConfig {
+    fn default() -> Self {
+        Self {
+            asynchronous: false,
+            ring_slots: 32,
+            device_cycles_per_kib: 0,
+            backend_working_set_pages: 0,
+            map_lock_kind: LockKind::Exclusive,
+            drain_requests: 1,
+        }
+    }
+}
+
+/// Largest backend working set, pages (64 MiB).
+pub const MAX_BACKEND_WORKING_SET_PAGES: u32 = 16_384;
+
+/// Most requests in flight per backend thread (a blkif ring of 32 pages
+/// with multi-page rings, `max_ring_page_order` = 4, holds 512; this bound
+/// is generous).
+pub const MAX_RING_SLOTS: u32 = 65_536;
+
 /// Slowest and fastest clock, GHz (real CPUs run 0.5-6 GHz; the bounds keep
 /// every conversion between cycles and seconds finite).
 pub const MIN_FREQUENCY_GHZ: f64 = 0.1;
@@ -406,6 +515,42 @@ impl SimConfig {
             p(
                 &["background", "cycles_between_accesses"],
                 "must be at least 1".into(),
+            );
+        }
+        if self.io.drain_requests == 0 || self.io.drain_requests > MAX_RING_SLOTS {
+            p(
+                &["io", "drain_requests"],
+                format!(
+                    "must be within 1..={MAX_RING_SLOTS}, got {}",
+                    self.io.drain_requests
+                ),
+            );
+        }
+        if self.io.ring_slots == 0 || self.io.ring_slots > MAX_RING_SLOTS {
+            p(
+                &["io", "ring_slots"],
+                format!(
+                    "must be within 1..={MAX_RING_SLOTS}, got {}",
+                    self.io.ring_slots
+                ),
+            );
+        }
+        if self.io.backend_working_set_pages > MAX_BACKEND_WORKING_SET_PAGES {
+            p(
+                &["io", "backend_working_set_pages"],
+                format!(
+                    "must be at most {MAX_BACKEND_WORKING_SET_PAGES} pages, got {}",
+                    self.io.backend_working_set_pages
+                ),
+            );
+        }
+        if self.io.device_cycles_per_kib > MAX_SPAN_CYCLES {
+            p(
+                &["io", "device_cycles_per_kib"],
+                format!(
+                    "must be at most {MAX_SPAN_CYCLES} cycles, got {}",
+                    self.io.device_cycles_per_kib
+                ),
             );
         }
         if self.guests.is_empty() {

@@ -159,6 +159,23 @@ pub struct Overload {
     pub overloaded: bool,
 }
 
+/// What the asynchronous I/O path and finite slot pools did in the window
+/// (all 0 on the synchronous path with pools that never run out).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IoPathCounts {
+    /// Maps that found the policy's pool exhausted and waited for a
+    /// completion to release a placement.
+    pub slot_waits: u64,
+    /// Cycles those maps waited.
+    pub slot_wait_cycles: u64,
+    /// Requests mapped by a fallback (the shared area, when the per-CPU
+    /// slots were exhausted).
+    pub fallbacks: u64,
+    /// Requests refused because the pool was exhausted (answered with an
+    /// error; not completed I/Os).
+    pub refused: u64,
+}
+
 /// Everything one run of one policy measured (the window after warm-up).
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunResult {
@@ -209,6 +226,8 @@ pub struct RunResult {
     pub per_cpu: Vec<CpuStats>,
     /// Events the engine handled in the whole run (warm-up included).
     pub events: u64,
+    /// Slot waits, fallbacks and refusals.
+    pub io_path: IoPathCounts,
 }
 
 impl RunResult {

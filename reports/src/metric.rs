@@ -815,6 +815,41 @@ pub static METRICS: &[MetricDef] = &[
     .both("background.work_lost_percent")
     .table(16, "background work lost (%)", 2)
     .damage(),
+    MetricDef::new(
+        "slot_waits",
+        "slot waits",
+        N,
+        "maps that found the policy's pool exhausted (every slot held by I/Os in flight) and waited for a completion (machine/src/sim/async_io.rs)",
+        |r| Count(r.io_path.slot_waits),
+    )
+    .both("io_path.slot_waits")
+    .table(17, "slot wait / shared / refused", 0),
+    MetricDef::new(
+        "slot_wait_cycles",
+        "slot wait",
+        Cycles,
+        "cycles those maps waited, summed (part of the map part of their latency)",
+        |r| Count(r.io_path.slot_wait_cycles),
+    )
+    .both("io_path.slot_wait_cycles"),
+    MetricDef::new(
+        "slot_fallbacks",
+        "slot fallbacks",
+        N,
+        "requests mapped in the shared area because the per-CPU slots were exhausted (each unmapped with a shootdown)",
+        |r| Count(r.io_path.fallbacks),
+    )
+    .both("io_path.fallbacks")
+    .table(17, "", 0),
+    MetricDef::new(
+        "io_refused",
+        "requests refused",
+        N,
+        "requests refused because the pool was exhausted (an error response; not completed I/Os)",
+        |r| Count(r.io_path.refused),
+    )
+    .both("io_path.refused")
+    .table(17, "", 0),
 ];
 
 /// The background work lost to I/O, in percent of the no-I/O twin's
@@ -851,6 +886,7 @@ pub const RUN_JSON_SECTIONS: &[&str] = &[
     "background",
     "overload",
     "release_exposure",
+    "io_path",
 ];
 
 /// One entry of a per-CPU object of `summary.json`, defined once.
@@ -1264,6 +1300,10 @@ mod tests {
                 "release_exposure_max_cycles",
                 "background_no_io_accesses",
                 "background_work_lost_percent",
+                "slot_waits",
+                "slot_wait_cycles",
+                "slot_fallbacks",
+                "io_refused",
             ]
         );
     }
@@ -1292,6 +1332,7 @@ mod tests {
                 "open-loop overload",
                 "release exposures / p99 (cycles)",
                 "background work lost (%)",
+                "slot wait / shared / refused",
             ]
         );
         // A metric joining a row has no label of its own; a row's first has one.

@@ -19,8 +19,8 @@ use serde::{Deserialize, Serialize};
 mod plain {
     pub(super) use cpu_model::{CostTable, IpiDeliveryMode};
     pub(super) use machine::{
-        BackgroundConfig, CState, Distribution, HostConfig, IdleConfig, LockWaiter, MachineConfig,
-        PvTlbFlush, SimConfig, StopConfig, Touch, VcpuConfig,
+        BackgroundConfig, CState, Distribution, HostConfig, IdleConfig, IoPathConfig, LockKind,
+        LockWaiter, MachineConfig, PvTlbFlush, SimConfig, StopConfig, Touch, VcpuConfig,
     };
     pub(super) use mmu::{TlbConfig, TlbGeometry};
     pub(super) use workloads::{GuestConfig, Pattern, SizeSpec, Split};
@@ -152,6 +152,8 @@ section! {
         vcpu: VcpuConfig,
         #[serde(skip_serializing_if = "is_core_default")]
         idle: IdleConfig,
+        #[serde(skip_serializing_if = "is_core_default")]
+        io: IoPathConfig,
     }
 }
 
@@ -162,6 +164,25 @@ where
     T::Core: Default + PartialEq,
 {
     v.clone().into_core() == T::Core::default()
+}
+
+section! {
+    /// `[io]`.
+    #[serde(deny_unknown_fields, default)]
+    IoPathConfig {
+        asynchronous: bool,
+        ring_slots: u32,
+        device_cycles_per_kib: u64,
+        backend_working_set_pages: u32,
+        map_lock_kind: LockKind,
+        drain_requests: u32,
+    }
+}
+
+choice! {
+    /// `io.map_lock_kind`.
+    #[serde(rename_all = "kebab-case")]
+    LockKind { Exclusive, ReaderWriter, PerEntry, PerCpuReaderWriter, }
 }
 
 section! {
@@ -360,7 +381,8 @@ default_from_core!(
     BackgroundConfig,
     GuestConfig,
     VcpuConfig,
-    IdleConfig
+    IdleConfig,
+    IoPathConfig
 );
 
 /// `guests.N.size_bytes`: a number, `{ min, max, align }` or

@@ -361,3 +361,38 @@ fn numbers_out_of_their_documented_range_are_located_errors() {
         assert!(e.contains(want), "{set}: {e}");
     }
 }
+
+#[test]
+fn io_path_problems_are_located_and_a_default_io_section_keeps_the_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        dir.path(),
+        "io.toml",
+        "[io]\nasynchronous = true\nring_slots = 0\nmap_lock_kind = \"bogus\"\n",
+    );
+    let text = scenarios::load(s(&p), &[]).unwrap_err().to_string();
+    assert!(
+        text.contains("io.toml:3: io.ring_slots: must be within 1..=65536, got 0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("io.toml:4: io.map_lock_kind: unknown variant `bogus`"),
+        "{text}"
+    );
+    // `[io]` written out at its defaults hashes like no `[io]` at all, and
+    // any non-default key changes the hash.
+    let plain = write(dir.path(), "plain.toml", "seed = 1\n");
+    let explicit = write(
+        dir.path(),
+        "explicit.toml",
+        "seed = 1\n[io]\nasynchronous = false\nring_slots = 32\n",
+    );
+    let on = write(
+        dir.path(),
+        "on.toml",
+        "seed = 1\n[io]\nasynchronous = true\n",
+    );
+    let hash = |p: &std::path::Path| scenarios::load(s(p), &[]).unwrap().hash;
+    assert_eq!(hash(&plain), hash(&explicit));
+    assert_ne!(hash(&plain), hash(&on));
+}

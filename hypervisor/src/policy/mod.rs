@@ -33,9 +33,9 @@ pub use params::{BuildContext, ParamKind, ParamProblem, ParamSpec, ParamValue, P
 pub use percpu::PerCpuSlots;
 pub use persistent::{Admission, PersistentPool};
 pub use plan::{
-    Batch, BatchRelease, Broadcast, DataPath, Epoch, EpochRelease, GrantCopy, IpiSend, LocalFlush,
-    Persistent, RemoteAction, RemoteInvalidation, Shootdown, ShootdownFlush, ShootdownGranularity,
-    ShootdownTargets, UnmapPlan,
+    Batch, BatchRelease, Broadcast, DataPath, Epoch, EpochRelease, Exhaustion, GrantCopy, IpiSend,
+    LocalFlush, Persistent, RemoteAction, RemoteInvalidation, Shootdown, ShootdownFlush,
+    ShootdownGranularity, ShootdownTargets, UnmapPlan,
 };
 pub use registry::{BuildFn, PolicyInfo, PolicyName, PolicySpec, Registry, RegistryError};
 
@@ -110,5 +110,18 @@ pub trait MappingPolicy: Send {
     /// hypervisor.
     fn data_path(&self) -> DataPath {
         DataPath::Mapped
+    }
+
+    /// What the backend does when [`MappingPolicy::place`] reports its pool
+    /// exhausted for now ([`HvError::is_exhaustion`]). Default: wait.
+    fn on_exhausted(&self) -> Exhaustion {
+        Exhaustion::Wait
+    }
+
+    /// Whether `placement` is a fallback: a mapping the policy chose
+    /// because its own pool was exhausted (counted by the machine). Default:
+    /// never.
+    fn is_fallback(&self, _placement: Placement) -> bool {
+        false
     }
 }

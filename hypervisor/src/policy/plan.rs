@@ -281,3 +281,21 @@ impl UnmapPlan {
         self.remote != RemoteInvalidation::None
     }
 }
+
+/// What the backend does with a request when [`crate::MappingPolicy::place`]
+/// finds its finite pool exhausted for now (every run of free slots too
+/// short because I/Os in flight hold them; [`crate::HvError::is_exhaustion`]).
+/// A policy that falls back to another mapping does so inside `place` and
+/// never reports exhaustion for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Exhaustion {
+    /// The request waits, first in line, until an I/O of the same backend
+    /// completes and releases its placement; then the map is tried again
+    /// (blkback waits for free pages, `xen_blkbk_map` / `pending_free_wq`).
+    #[default]
+    Wait,
+    /// The request is refused: the backend answers it with an error at once
+    /// (`BLKIF_RSP_ERROR`, a dropped packet) and it is not counted as a
+    /// completed I/O.
+    Refuse,
+}

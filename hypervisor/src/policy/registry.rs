@@ -125,6 +125,7 @@ impl Registry {
             super::epoch::INFO,
             super::epoch::UNSAFE_INFO,
             super::broadcast_targeted::INFO,
+            super::percpu::EARLY_REUSE_INFO,
         ] {
             r.register(info).expect("built-in names are distinct");
         }

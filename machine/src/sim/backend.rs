@@ -42,6 +42,10 @@ pub(super) enum Phase {
     WaitMapFlushLock,
     /// Waiting for the map shootdown's acknowledgements.
     WaitMapAcks,
+    /// Touching a read's data after the device finished it (asynchronous).
+    DataDone,
+    /// Answering a refused request with an error (asynchronous).
+    Refused,
 }
 
 /// A backend thread, one per registered CPU.
@@ -63,6 +67,9 @@ pub(super) struct Backend {
     pub(super) map_wait: Option<(ShootdownPlan, u64, u64)>,
     /// The ring's persistent grants (persistent data paths).
     pub(super) persistent: Option<hypervisor::PersistentPool>,
+    /// Requests in flight, finished by the device, or waiting for slots
+    /// (the asynchronous path).
+    pub(super) io: super::async_io::AsyncState,
 }
 
 impl Backend {
@@ -89,6 +96,14 @@ pub(super) struct Request {
     /// First virtual page its guest frames were mapped at for it alone
     /// (released to the guest at completion), if any.
     pub(super) released_va: Option<u64>,
+    /// When its backend dequeued it (the map part starts there).
+    pub(super) dequeued_at: u64,
+    /// When its device finished it or it began waiting for slots
+    /// (asynchronous).
+    pub(super) ready_at: u64,
+    /// Whether its map rides in an earlier map's hypercall (a drain of the
+    /// ring, `io.drain_requests`).
+    pub(super) in_drain: bool,
 }
 
 impl<O: Observer> Simulation<O> {
@@ -101,6 +116,18 @@ impl<O: Observer> Simulation<O> {
         sched: &mut Sched<'_>,
     ) -> Result<(), SimError> {
         let b = self.backend_of(c);
+        if self.io.asynchronous {
+            match self.async_next(c, now, sched)? {
+                super::async_io::Next::Busy => return Ok(()),
+                super::async_io::Next::Blocked => {
+                    if !self.flush_batch_when_idle(c, now, sched)? {
+                        self.backends[b].phase = Phase::Idle;
+                    }
+                    return Ok(());
+                }
+                super::async_io::Next::Ring => {}
+            }
+        }
         let Some(r) = self.backends[b].ring.pop_front() else {
             if self.flush_batch_when_idle(c, now, sched)? {
                 return Ok(());
@@ -111,9 +138,12 @@ impl<O: Observer> Simulation<O> {
         };
         let queue = now.saturating_sub(self.requests[r].arrival);
         self.window.add(Part::Queue, queue);
+        self.requests[r].dequeued_at = now;
+        self.requests[r].in_drain = self.joins_drain(c);
         let be = &mut self.backends[b];
         be.current = Some(r);
         be.phase_start = now;
+        be.io.in_flight += 1;
         if self.take_map_lock(c, Phase::WaitMapLockMap) {
             self.begin_map(c, now, sched)?;
         }
@@ -136,27 +166,42 @@ impl<O: Observer> Simulation<O> {
         }
         let cpu_id = CpuId(self.cpus[c].stats.cpu);
         let pages = self.requests[r].pages;
-        let placement = self.policy.place(&mut self.mgr, cpu_id, pages)?;
+        let placement = match self.policy.place(&mut self.mgr, cpu_id, pages) {
+            Ok(p) => p,
+            Err(e) if e.is_exhaustion() => return self.pool_exhausted(c, now, e, sched),
+            Err(e) => return Err(e.into()),
+        };
+        if self.policy.is_fallback(placement) {
+            self.window.io_path.fallbacks += self.window.counted(1);
+        }
         let req = &mut self.requests[r];
         req.placement = Some(placement);
-        let mut cost = self.costs.dequeue_cycles + self.costs.hypercall_cycles;
+        let in_drain = req.in_drain;
+        let mut cost = self.costs.dequeue_cycles;
         if let DataPath::Copy(copy) = path {
             // The copy hypercall instead of a map: no guest frame is mapped.
             self.mgr.count_hypercall();
-            cost += u64::from(pages) * copy.op_cycles;
+            cost += self.costs.hypercall_cycles + u64::from(pages) * copy.op_cycles;
         } else {
             req.released_va = Some(placement.base.0);
             let frames = (0..u64::from(pages)).map(|i| PhysFrame(req.first_frame + i));
-            self.mgr.map(placement, frames)?;
+            // A map that rides in an earlier map's hypercall (a drained
+            // ring, `io.drain_requests`) pays no hypercall of its own.
+            let hypercall = if in_drain {
+                self.mgr.map_in_batch(placement, frames)?;
+                0
+            } else {
+                self.mgr.map(placement, frames)?;
+                self.costs.hypercall_cycles
+            };
             self.guest_pages_mapped += self.window.counted(u64::from(pages));
             if O::ENABLED {
                 self.obs.mapped(now, placement.base.0, pages);
             }
-            cost += u64::from(pages) * self.costs.map_page_cycles;
+            cost += hypercall + u64::from(pages) * self.costs.map_page_cycles;
         }
-        if self.map_lock.enabled {
-            cost += self.costs.map_lock_cycles;
-        }
+        cost += self.touch_working_set(c, now);
+        cost += self.map_lock_cost(c, pages);
         match self.policy.on_map(placement) {
             LocalFlush::None => {}
             LocalFlush::Pages => cost += self.flush_range_local(c, placement.base.0, pages),
@@ -187,7 +232,7 @@ impl<O: Observer> Simulation<O> {
         if !migrate {
             let deferred = self.apply_deferred_flush(c);
             self.window.add(Part::DeferredFlush, deferred);
-            let data = self.touch_data(c, r, now)?;
+            let data = self.touch_at_submit(c, r, now)?;
             self.window.add(Part::Data, data);
             let cost = deferred + data + process;
             self.backends[b].phase = Phase::Data;
@@ -216,7 +261,7 @@ impl<O: Observer> Simulation<O> {
             LocalFlush::Pages => cost += self.flush_range_local(d, p.base.0, p.pages),
         }
         let migration_cost = cost - deferred;
-        let data_cost = self.touch_data(d, r, now)?;
+        let data_cost = self.touch_at_submit(d, r, now)?;
         cost += data_cost + process;
         let (start, end) = self.interrupt(d, now, cost);
         self.cpus[d].stats.migrated_in_cycles += cost;
@@ -248,12 +293,11 @@ impl<O: Observer> Simulation<O> {
         now: u64,
         sched: &mut Sched<'_>,
     ) -> Result<(), SimError> {
-        let device = draw_time(
-            &mut self.device_rng,
-            self.device_cycles,
-            self.device_exponential,
-        );
-        if device == 0 && self.device_cycles == 0 {
+        if self.io.asynchronous {
+            return self.submit(c, now, sched);
+        }
+        let device = self.device_time(c);
+        if device == 0 && self.device_cycles == 0 && self.io.device_cycles_per_kib == 0 {
             return self.start_unmap(c, now, sched);
         }
         self.window.add(Part::Device, device);
@@ -299,9 +343,7 @@ impl<O: Observer> Simulation<O> {
         }
         let mut cost =
             self.costs.hypercall_cycles + u64::from(placement.pages) * self.costs.unmap_page_cycles;
-        if self.map_lock.enabled {
-            cost += self.costs.map_lock_cycles;
-        }
+        cost += self.map_lock_cost(c, placement.pages);
         self.window.add(Part::Unmap, cost);
         self.backends[b].phase = Phase::Unmap;
         self.backends[b].phase_start = now;
@@ -401,6 +443,8 @@ impl<O: Observer> Simulation<O> {
     ) -> Result<Control, SimError> {
         let b = self.backend_of(c);
         let r = self.backends[b].request();
+        self.backends[b].io.in_flight -= 1;
+        self.released(now, sched);
         if self.retire_request(r, now, sched) == Control::Stop {
             return Ok(Control::Stop);
         }
@@ -443,21 +487,25 @@ impl<O: Observer> Simulation<O> {
                     .complete(now - io.arrival, io.size_bytes, io.read)
             }
         };
-        let guest = &self.guests[req.guest as usize];
-        if guest.gen.config().pattern == Pattern::Closed {
-            sched.after(
-                Span(guest.gen.think_cycles()),
-                Event::Issue { guest: req.guest },
-            );
-        } else {
-            self.overload.depart();
-        }
+        self.guest_goes_on(req.guest, sched);
         match window {
             Completion::Counted => {}
             Completion::Opens => self.start_window(now),
             Completion::Full => return Control::Stop,
         }
         Control::Continue
+    }
+
+    /// A request of `guest` is answered (completed or refused): a
+    /// closed-loop guest issues its next one after its think time; an
+    /// open-loop or trace request departs.
+    pub(super) fn guest_goes_on(&mut self, guest: u32, sched: &mut Sched<'_>) {
+        let g = &self.guests[guest as usize];
+        if g.gen.config().pattern == Pattern::Closed {
+            sched.after(Span(g.gen.think_cycles()), Event::Issue { guest });
+        } else {
+            self.overload.depart();
+        }
     }
 
     /// CPU `c`'s thread-level segment is due to end at `now`: if interrupt
@@ -500,7 +548,7 @@ impl<O: Observer> Simulation<O> {
         if O::ENABLED {
             let kind = match self.backends[b].phase {
                 Phase::Map => SliceKind::Map,
-                Phase::Data => SliceKind::Data,
+                Phase::Data | Phase::DataDone => SliceKind::Data,
                 Phase::Unmap => SliceKind::Unmap,
                 _ => SliceKind::Complete,
             };
@@ -530,6 +578,8 @@ impl<O: Observer> Simulation<O> {
                 self.after_unmap(c, now, sched)?;
             }
             Phase::Complete => return self.complete(c, now, sched),
+            Phase::DataDone => self.start_unmap(c, now, sched)?,
+            Phase::Refused => return self.answer_refused(c, now, sched),
             Phase::CompleteBatch => return self.complete_batch(c, now, sched),
             p => unreachable!("segment ended in phase {p:?}"),
         }
@@ -539,7 +589,7 @@ impl<O: Observer> Simulation<O> {
 
 /// A time of mean `mean` cycles, fixed or exponential (drawn from `rng`
 /// only when exponential and `mean > 0`).
-fn draw_time(rng: &mut SimRng, mean: u64, exponential: bool) -> u64 {
+pub(super) fn draw_time(rng: &mut SimRng, mean: u64, exponential: bool) -> u64 {
     if mean == 0 || !exponential {
         return mean;
     }

@@ -210,6 +210,8 @@ impl<O: Observer> Simulation<O> {
     ) -> Result<Control, SimError> {
         let b = self.backend_of(c);
         let done = std::mem::take(&mut self.backends[b].pending.completing);
+        self.backends[b].io.in_flight -= u32::try_from(done.len()).expect("fits u32");
+        self.released(now, sched);
         for r in done {
             if self.retire_request(r, now, sched) == Control::Stop {
                 return Ok(Control::Stop);

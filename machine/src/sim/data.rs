@@ -57,6 +57,27 @@ impl TouchPlan {
 }
 
 impl<O: Observer> Simulation<O> {
+    /// One access of CPU `c` to host-domain address `va` through its TLB at
+    /// `now`, counted (one lookup). An access that filled a TLB entry may
+    /// have evicted a released frame's translation: its exposure closes.
+    pub(super) fn host_access(&mut self, c: CpuId, va: VirtAddr, now: u64) -> mmu::Access {
+        let cpu = &mut self.cpus[c];
+        let a = mmu::access(
+            &mut cpu.tlb,
+            &mut cpu.pwc,
+            self.mgr.table(),
+            HOST_ASID,
+            va,
+            &self.access_costs,
+        );
+        count_access(&mut cpu.stats, &a);
+        self.total_lookups += 1;
+        if a.outcome != AccessOutcome::L1Hit && !cpu.exposed.is_empty() {
+            exposure::close_evicted(cpu, &mut self.exposure, now);
+        }
+        a
+    }
+
     /// Touches request `r`'s data on CPU `c` through its TLB as `host.touch`
     /// says at `now`; returns the cycles it takes (0 for DMA, which makes no
     /// access, but for a copying data path's copy).
@@ -64,14 +85,17 @@ impl<O: Observer> Simulation<O> {
         let req = self.requests[r];
         let placement = req.placement.expect("mapped before touched");
         // A copying data path copies the whole request, whatever is touched.
-        let copy = self.policy.data_path().copy_cycles(req.size_bytes);
+        let path = self.policy.data_path();
+        let copy = path.copy_cycles(req.size_bytes);
+        // Only a per-request mapping maps the request's own frames; a copy
+        // path touches the host's bounce pages, so a frame that is not the
+        // request's is no sign of early reuse there.
+        let own_frames = matches!(path, DataPath::Mapped);
         let Some(plan) = TouchPlan::of(self.touch, self.header_bytes, req.size_bytes, req.pages)
         else {
             return Ok(copy);
         };
         let mut cost = copy + plan.charged * self.costs.data_line_cycles;
-        let cpu = &mut self.cpus[c];
-        let table = self.mgr.table();
         let mut lines_left = plan.lines;
         for p in 0..plan.pages {
             let lines = if plan.lines == plan.pages && !plan.per_line {
@@ -82,16 +106,17 @@ impl<O: Observer> Simulation<O> {
             lines_left = lines_left.saturating_sub(lines);
             let lookups = if plan.per_line { lines.max(1) } else { 1 };
             let va = VirtAddr((placement.base.0 + p) << 12);
-            let a = mmu::access(
-                &mut cpu.tlb,
-                &mut cpu.pwc,
-                table,
-                HOST_ASID,
-                va,
-                &self.access_costs,
-            );
-            count_access(&mut cpu.stats, &a);
-            self.total_lookups += lookups;
+            let a = self.host_access(c, va, now);
+            let cpu = &mut self.cpus[c];
+            // A translation to a frame that is not this request's buffer
+            // (its slot was mapped over by another request while it was in
+            // flight: a pool that reuses slots early) is a stale use too,
+            // though the TLB agrees with the page table.
+            let foreign =
+                own_frames && !a.stale && a.frame.is_some_and(|f| f.0 != req.first_frame + p);
+            cpu.stats.stale_uses += u64::from(foreign);
+            let stale = a.stale || foreign;
+            self.total_lookups += lookups - 1;
             if a.outcome == AccessOutcome::Fault {
                 return Err(SimError::Fault {
                     cpu: CpuId(cpu.stats.cpu),
@@ -108,10 +133,7 @@ impl<O: Observer> Simulation<O> {
             let more = lookups - 1;
             cpu.stats.tlb.lookups += more;
             cpu.stats.tlb.l1_hits += more;
-            cpu.stats.stale_uses += more * u64::from(a.stale);
-            if a.outcome != AccessOutcome::L1Hit && !cpu.exposed.is_empty() {
-                exposure::close_evicted(cpu, &mut self.exposure, now);
-            }
+            cpu.stats.stale_uses += more * u64::from(stale);
         }
         Ok(cost)
     }

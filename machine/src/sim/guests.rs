@@ -191,6 +191,9 @@ impl<O: Observer> Simulation<O> {
             flush_wait_start: 0,
             split: None,
             released_va: None,
+            dequeued_at: 0,
+            ready_at: 0,
+            in_drain: false,
         });
         let live = self.requests.live() as u64;
         self.peak_in_flight = self.peak_in_flight.max(live);

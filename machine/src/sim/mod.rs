@@ -54,6 +54,7 @@
 //!   CPU: before anything touches a background CPU, its accesses up to that
 //!   cycle are replayed. It needs no events of its own.
 
+mod async_io;
 mod backend;
 mod background;
 mod batch;
@@ -67,6 +68,7 @@ mod guests;
 mod idle;
 mod invalidate;
 mod ipi;
+mod lock_kind;
 mod locks;
 mod map_flush;
 mod overload;
@@ -74,6 +76,7 @@ mod slab;
 mod vcpu;
 mod twin;
 mod window;
+mod working_set;
 
 use backend::{Backend, Phase, Request};
 use cpu::{count_access, Cpu, PerCpu};
@@ -212,6 +215,13 @@ pub enum Event {
         /// The backend's CPU.
         cpu: CpuId,
     },
+    /// The device finished a request an asynchronous backend submitted.
+    IoDone {
+        /// The backend's CPU.
+        cpu: CpuId,
+        /// The request.
+        request: RequestId,
+    },
     /// A shootdown IPI reaches its target.
     IpiArrive {
         /// The target.
@@ -245,6 +255,9 @@ pub struct Simulation<O: Observer = NoObserver> {
     access_costs: AccessCosts,
     touch: Touch,
     header_bytes: u64,
+    io: crate::config::IoPathConfig,
+    /// First page of the backend's working set (`io.backend_working_set_pages`).
+    resident: VirtPage,
     ceiling: usize,
     migration_p: f64,
     frequency_ghz: f64,
@@ -265,6 +278,9 @@ pub struct Simulation<O: Observer = NoObserver> {
     map_lock_through_flush: bool,
     map_lock_waiter: crate::config::LockWaiter,
     map_lock: FifoLock,
+    /// The map lock when it is a shared kind (`io.map_lock_kind`; `None`
+    /// for the exclusive lock or none).
+    shared_lock: Option<crate::config::LockKind>,
     migration_rng: SimRng,
     /// The host schedule of the host domain's vCPUs (`[vcpu]`).
     vcpus: vcpu::Vcpus,
@@ -331,13 +347,26 @@ impl<O: Observer> Simulation<O> {
         let n = cfg.machine.cpus;
         let io = cfg.host.io_cpus;
         let max_pages = u32::try_from(cfg.max_request_pages()).expect("validated");
-        // The domain-wide area: room for every backend thread's request twice.
-        let mut mgr = PageTableManager::new(n, io * 2, max_pages);
+        // The domain-wide area: room for every backend thread's requests in
+        // flight (one when synchronous) and one more.
+        let in_flight = if cfg.io.asynchronous {
+            cfg.io.ring_slots
+        } else {
+            1
+        };
+        let mut mgr = PageTableManager::new(n, io * (in_flight + 1), max_pages);
         let io_ids: Vec<CpuId> = (0..io).map(CpuId).collect();
         policy.setup(&mut mgr, &io_ids)?;
+        let resident = mgr.map_resident(cfg.io.backend_working_set_pages)?;
         // A policy's own lock is a spinlock (kmap_lock): its waiters spin.
         let policy_lock = !cfg.host.map_lock && policy.serializes_maps();
-        let map_lock = cfg.host.map_lock || policy_lock;
+        // A shared (reader-writer) grant-table lock serializes nothing; a
+        // policy's own lock stays exclusive.
+        let shared_lock = (cfg.host.map_lock
+            && cfg.io.map_lock_kind != crate::config::LockKind::Exclusive
+            && !policy.serializes_maps())
+        .then_some(cfg.io.map_lock_kind);
+        let map_lock = (cfg.host.map_lock || policy_lock) && shared_lock.is_none();
         let map_lock_waiter = if policy_lock {
             crate::config::LockWaiter::Spin
         } else {
@@ -396,6 +425,7 @@ impl<O: Observer> Simulation<O> {
                 pending: batch::PendingBatch::default(),
                 map_wait: None,
                 persistent: None,
+                io: async_io::AsyncState::default(),
             })
             .collect();
         sources.resize_with(cfg.guests.len(), || None);
@@ -444,6 +474,8 @@ impl<O: Observer> Simulation<O> {
             },
             touch: cfg.host.touch,
             header_bytes: cfg.host.touch_header_bytes,
+            io: cfg.io.clone(),
+            resident,
             ceiling: usize::try_from(cfg.host.flush_ceiling_pages).expect("u32 fits usize"),
             migration_p: cfg.host.migration_probability,
             frequency_ghz: cfg.machine.frequency_ghz,
@@ -462,6 +494,7 @@ impl<O: Observer> Simulation<O> {
             map_lock_through_flush: cfg.host.map_lock_through_flush,
             map_lock_waiter,
             map_lock: FifoLock::new(map_lock),
+            shared_lock,
             migration_rng: rng_stream(cfg.seed, STREAM_MIGRATION),
             vcpus: vcpu::Vcpus::new(&cfg.vcpu, n, cfg.machine.frequency_ghz, cfg.seed),
             idle: idle::IdleCpus::new(&cfg.idle, n),
@@ -556,6 +589,7 @@ impl<O: Observer> Simulation<O> {
             guest_pages_mapped: self.guest_pages_mapped,
             per_cpu,
             events: outcome.events,
+            io_path: self.window.io_path,
         };
         let stats = EngineStats {
             events: outcome.events,
@@ -611,6 +645,7 @@ impl<O: Observer> Simulation<O> {
             Event::SegmentEnd { cpu } => return self.segment_end(cpu, now, sched),
             Event::MigratedBack { cpu } => self.after_data(cpu, now, sched)?,
             Event::DeviceDone { cpu } => self.start_unmap(cpu, now, sched)?,
+            Event::IoDone { cpu, request } => self.io_done(cpu, request, now, sched),
             Event::IpiArrive { target, shootdown } => {
                 self.ipi_arrive(target, shootdown, now, sched)
             }

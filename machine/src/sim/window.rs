@@ -56,6 +56,8 @@ pub(super) struct Window {
     pub(super) io_pieces: u64,
     pub(super) shootdowns: u64,
     pub(super) migrations: u64,
+    /// Slot waits, fallbacks and refusals (add through [`Window::counted`]).
+    pub(super) io_path: crate::stats::IoPathCounts,
 }
 
 impl Window {
@@ -76,6 +78,7 @@ impl Window {
             io_pieces: 0,
             shootdowns: 0,
             migrations: 0,
+            io_path: crate::stats::IoPathCounts::default(),
         }
     }
 
