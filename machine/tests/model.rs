@@ -441,6 +441,9 @@ fn lock_waiters_spin_or_sleep() {
 #[path = "model/alternatives.rs"]
 mod alternatives;
 
+#[path = "model/variability.rs"]
+mod variability;
+
 /// Useless IPIs, on cases whose answer is known by hand: without migration
 /// no other CPU ever touches a request's buffer, so every IPI of `global`
 /// is useless; with migration, the CPU a thread migrated to holds the

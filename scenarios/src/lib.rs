@@ -1057,6 +1057,7 @@ pub fn to_toml(scenario: &Scenario) -> String {
         "host",
         "background",
         "guests",
+        "variability",
     ] {
         if let Some(v) = config.remove(section) {
             let mut t = Table::new();

@@ -345,3 +345,53 @@ fn numbers_out_of_their_documented_range_are_located_errors() {
         assert!(e.contains(want), "{set}: {e}");
     }
 }
+
+#[test]
+fn distribution_problems_are_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        dir.path(),
+        "v.toml",
+        "[variability.costs]\nipi_handler_cycles = { dist = \"lognormal\", cv = -1.0 }\nack_cycles = { dist = \"gamma\" }\nwalk_level_cycles = \"exponential\"\n[variability.irq_off]\nprobability = 1.5\n",
+    );
+    let e = scenarios::load(s(&p), &[]).unwrap_err();
+    let text = e.to_string();
+    let found: Vec<(Option<usize>, &str)> = e
+        .problems()
+        .iter()
+        .map(|d| (d.line, d.key.as_str()))
+        .collect();
+    for want in [
+        (Some(2), "variability.costs.ipi_handler_cycles"),
+        (Some(3), "variability.costs.ack_cycles"),
+        (Some(4), "variability.costs.walk_level_cycles"),
+        (Some(6), "variability.irq_off.probability"),
+    ] {
+        assert!(found.contains(&want), "missing {want:?} in:\n{text}");
+    }
+    assert!(text.contains("lognormal cv must be within"), "{text}");
+    // A per-access cost cannot vary: the error says which can.
+    assert!(text.contains("unknown field `walk_level_cycles`"), "{text}");
+}
+
+#[test]
+fn distributions_parse_in_every_form() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        dir.path(),
+        "v.toml",
+        "[host]\nprocess_cycles = 100\nprocess_distribution = { dist = \"uniform\", spread = 0.5 }\n[variability.costs]\nipi_handler_cycles = { dist = \"lognormal\", cv = 0.5 }\nack_cycles = \"exponential\"\n",
+    );
+    let sc = scenarios::load(s(&p), &[]).unwrap();
+    let v = &sc.config.variability.costs;
+    assert_eq!(
+        v.ipi_handler_cycles,
+        machine::Distribution::Lognormal { cv: 0.5 }
+    );
+    assert_eq!(v.ack_cycles, machine::Distribution::Exponential);
+    assert_eq!(v.invlpg_cycles, machine::Distribution::Fixed);
+    assert_eq!(
+        sc.config.host.process_distribution,
+        machine::Distribution::Uniform { spread: 0.5 }
+    );
+}

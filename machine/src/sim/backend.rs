@@ -131,11 +131,11 @@ impl<O: Observer> Simulation<O> {
         req.placement = Some(placement);
         let frames = (0..u64::from(pages)).map(|i| PhysFrame(req.first_frame + i));
         self.mgr.map(placement, frames)?;
-        let mut cost = self.costs.dequeue_cycles
-            + self.costs.hypercall_cycles
-            + u64::from(pages) * self.costs.map_page_cycles;
+        let mut cost = self.vary.draw(Cost::Dequeue)
+            + self.vary.draw(Cost::Hypercall)
+            + u64::from(pages) * self.vary.draw(Cost::MapPage);
         if self.map_lock.enabled {
-            cost += self.costs.map_lock_cycles;
+            cost += self.vary.draw(Cost::MapLock);
         }
         match self.policy.on_map(placement) {
             LocalFlush::None => {}
@@ -187,7 +187,7 @@ impl<O: Observer> Simulation<O> {
         }
         let deferred = self.apply_deferred_flush(d);
         self.window.add(Part::DeferredFlush, deferred);
-        let mut cost = self.costs.migrate_cycles + deferred;
+        let mut cost = self.vary.draw(Cost::Migrate) + deferred;
         let p = self.requests[r].placement.expect("mapped");
         match self.policy.on_foreign_access(p) {
             LocalFlush::None => {}
@@ -212,11 +212,8 @@ impl<O: Observer> Simulation<O> {
 
     /// Cycles of protocol processing for one request.
     pub(super) fn process_cost(&mut self) -> u64 {
-        draw_time(
-            &mut self.service_rng,
-            self.process_cycles,
-            self.process_exponential,
-        )
+        self.process_distribution
+            .draw(self.process_cycles, &mut self.service_rng)
     }
 
     /// After the data phase: the device's service, if any, then the unmap.
@@ -226,11 +223,9 @@ impl<O: Observer> Simulation<O> {
         now: u64,
         sched: &mut Sched<'_>,
     ) -> Result<(), SimError> {
-        let device = draw_time(
-            &mut self.device_rng,
-            self.device_cycles,
-            self.device_exponential,
-        );
+        let device = self
+            .device_distribution
+            .draw(self.device_cycles, &mut self.device_rng);
         if device == 0 && self.device_cycles == 0 {
             return self.start_unmap(c, now, sched);
         }
@@ -266,10 +261,10 @@ impl<O: Observer> Simulation<O> {
     ) -> Result<(), SimError> {
         let (b, _, placement) = self.current_request(c);
         self.mgr.unmap(placement)?;
-        let mut cost =
-            self.costs.hypercall_cycles + u64::from(placement.pages) * self.costs.unmap_page_cycles;
+        let mut cost = self.vary.draw(Cost::Hypercall)
+            + u64::from(placement.pages) * self.vary.draw(Cost::UnmapPage);
         if self.map_lock.enabled {
-            cost += self.costs.map_lock_cycles;
+            cost += self.vary.draw(Cost::MapLock);
         }
         self.window.add(Part::Unmap, cost);
         self.backends[b].phase = Phase::Unmap;
@@ -348,8 +343,9 @@ impl<O: Observer> Simulation<O> {
         let r = self.backends[b].request();
         let placement = self.requests[r].placement.take().expect("mapped");
         self.mgr.release(placement);
-        let cost = extra + self.costs.complete_cycles;
-        self.window.add(Part::Complete, self.costs.complete_cycles);
+        let complete = self.vary.draw(Cost::Complete);
+        let cost = extra + complete;
+        self.window.add(Part::Complete, complete);
         self.backends[b].phase = Phase::Complete;
         self.backends[b].phase_start = now;
         self.start_segment(c, now, cost, sched);
@@ -493,16 +489,4 @@ impl<O: Observer> Simulation<O> {
         }
         Ok(Control::Continue)
     }
-}
-
-/// A time of mean `mean` cycles, fixed or exponential (drawn from `rng`
-/// only when exponential and `mean > 0`).
-fn draw_time(rng: &mut SimRng, mean: u64, exponential: bool) -> u64 {
-    if mean == 0 || !exponential {
-        return mean;
-    }
-    let u: f64 = 1.0 - rng.random::<f64>();
-    #[allow(clippy::cast_precision_loss, reason = "a mean in cycles")]
-    let mean = mean as f64;
-    workloads::round_cycles(-u.ln() * mean)
 }

@@ -184,7 +184,7 @@ impl<O: Observer> Simulation<O> {
         self.spun_for_flush(c, start, now);
         let done = std::mem::take(&mut self.backends[b].pending.requests);
         // One segment completes them all: each waits for the whole of it.
-        let cost = self.costs.complete_cycles * done.len() as u64;
+        let cost = self.vary.draw(Cost::Complete) * done.len() as u64;
         for &r in &done {
             self.window
                 .add(Part::FlushWait, now - self.requests[r].flush_wait_start);

@@ -66,7 +66,7 @@ impl<O: Observer> Simulation<O> {
         else {
             return Ok(0);
         };
-        let mut cost = plan.charged * self.costs.data_line_cycles;
+        let mut cost = plan.charged * self.vary.draw(Cost::DataLine);
         let cpu = &mut self.cpus[c];
         let table = self.mgr.table();
         let mut lines_left = plan.lines;

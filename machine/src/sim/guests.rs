@@ -200,7 +200,8 @@ impl<O: Observer> Simulation<O> {
         self.backends[b].ring.push_back(r);
         if self.backends[b].phase == Phase::Idle {
             self.backends[b].phase = Phase::Waking;
-            sched.after(Span(self.costs.notify_cycles), Event::Wake { cpu });
+            let notify = self.vary.draw(Cost::Notify);
+            sched.after(Span(notify), Event::Wake { cpu });
         }
         r
     }

@@ -53,12 +53,12 @@ impl<O: Observer> Simulation<O> {
                 }
                 let n = n as u64;
                 cpu.stats.flushes.local_page += n;
-                n * self.costs.invlpg_cycles
+                n * self.vary.draw(Cost::Invlpg)
             }
             FlushKind::Full => {
                 cpu.pwc.flush_asid(HOST_ASID);
                 cpu.stats.flushes.local_full += 1;
-                self.costs.full_flush_cycles
+                self.vary.draw(Cost::FullFlush)
             }
         }
     }
@@ -83,7 +83,7 @@ impl<O: Observer> Simulation<O> {
                 } else {
                     cpu.stats.flushes.local_full += 1;
                 }
-                self.costs.full_flush_cycles
+                self.vary.draw(Cost::FullFlush)
             }
             ShootdownFlush::Range => {
                 if remote {
@@ -134,7 +134,7 @@ impl<O: Observer> Simulation<O> {
             }
         }
         cpu.stats.flushes.deferred += 1;
-        self.costs.full_flush_cycles
+        self.vary.draw(Cost::FullFlush)
     }
 
     /// Starts (or queues for the lock) the next shootdown of CPU `c`'s
@@ -213,7 +213,7 @@ impl<O: Observer> Simulation<O> {
         let (first, pages) = range;
         self.window.shootdown();
         let lock = if plan.serialized {
-            self.costs.flush_lock_cycles
+            self.vary.draw(Cost::FlushLock)
         } else {
             0
         };
@@ -335,8 +335,11 @@ impl<O: Observer> Simulation<O> {
             // A shootdown from before the window: its flush is not counted.
             self.cpus[c].stats.flushes.remote = remote_before;
         }
-        let length = super::ipi::arrival_cycles(&self.costs) + flush;
-        let (start, end) = self.interrupt(c, now, length);
+        let length = self.vary.draw(Cost::IpiReceive) + self.vary.draw(Cost::IpiHandler) + flush;
+        // A target with interrupts off takes the IPI when it enables them.
+        let at = now + self.vary.irq_off_delay();
+        let (start, end) = self.interrupt(c, at, length);
+        let ack = self.vary.draw(Cost::Ack);
         let cpu = &mut self.cpus[c];
         cpu.clock.stolen_cycles += length;
         cpu.stats.ipis_received += counted;
@@ -350,15 +353,12 @@ impl<O: Observer> Simulation<O> {
                 sent: now - self.costs.ipi_delivery_cycles,
                 handler_start: start,
                 handler_end: end,
-                acked: end + self.costs.ack_cycles,
+                acked: end + ack,
             });
             self.obs
                 .tlb_occupancy(end, target.0, self.cpus[c].tlb.occupancy() as u64);
         }
-        sched.at(
-            Instant(end + self.costs.ack_cycles),
-            Event::IpiAck { shootdown },
-        );
+        sched.at(Instant(end + ack), Event::IpiAck { shootdown });
     }
 
     /// The initiator sees one acknowledgement of `shootdown` at `now`.

@@ -67,6 +67,7 @@ mod locks;
 mod map_flush;
 mod overload;
 mod slab;
+mod vary;
 mod window;
 
 use backend::{Backend, Phase, Request};
@@ -76,6 +77,7 @@ use invalidate::Shootdown;
 use locks::FifoLock;
 use overload::OverloadTracker;
 use slab::{RequestId, ShootdownId, Slab, SplitId};
+use vary::Cost;
 use window::{Completion, Part, Window};
 
 use crate::config::{SimConfig, Touch};
@@ -219,10 +221,11 @@ pub struct Simulation<O: Observer = NoObserver> {
     ipis: ipi::Ipis,
     service_rng: SimRng,
     process_cycles: u64,
-    process_exponential: bool,
+    process_distribution: crate::config::Distribution,
     device_rng: SimRng,
     device_cycles: u64,
-    device_exponential: bool,
+    device_distribution: crate::config::Distribution,
+    vary: vary::Variability,
     policy: Box<dyn MappingPolicy>,
     costs: CostTable,
     access_costs: AccessCosts,
@@ -392,12 +395,16 @@ impl<O: Observer> Simulation<O> {
             ipis: ipi::Ipis::new(cfg.machine.ipi_delivery),
             service_rng: rng_stream(cfg.seed, STREAM_SERVICE),
             process_cycles: cfg.host.process_cycles,
-            process_exponential: cfg.host.process_distribution
-                == crate::config::Distribution::Exponential,
+            process_distribution: cfg.host.process_distribution,
             device_rng: rng_stream(cfg.seed, STREAM_DEVICE),
             device_cycles: cfg.host.device_cycles,
-            device_exponential: cfg.host.device_distribution
-                == crate::config::Distribution::Exponential,
+            device_distribution: cfg.host.device_distribution,
+            vary: vary::Variability::new(
+                cfg.seed,
+                &cfg.costs,
+                &cfg.variability.costs,
+                cfg.variability.irq_off,
+            ),
             policy,
             costs: cfg.costs.clone(),
             access_costs: AccessCosts {
