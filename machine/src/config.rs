@@ -180,6 +180,67 @@ pub struct HostConfig {
     pub device_cycles: u64,
     /// Distribution of the device time.
     pub device_distribution: Distribution,
+    /// Which CPUs a shootdown may target (before lazy skipping and the
+    /// plan's own target choice). Default `all`, every other CPU.
+    pub shootdown_scope: ShootdownScope,
+    /// At which level the CPU a backend thread migrated to runs the
+    /// migrated data phase. Default `interrupt` (it preempts that CPU like
+    /// an interrupt handler, so IPIs to it queue behind it).
+    pub migration_level: MigrationLevel,
+    /// Flushes per second by *other* domains that take the same flush lock
+    /// (Xen's `flush_lock` in xen/arch/x86/smp.c is one
+    /// `static DEFINE_SPINLOCK` for the whole hypervisor, not one per
+    /// domain): Poisson arrivals, each holding the lock for
+    /// `other_domain_flush_cycles`. Default 0: the lock is the host
+    /// domain's alone.
+    pub other_domain_flushes_per_sec: f64,
+    /// How long one of those flushes holds the lock, cycles. Assumption:
+    /// 10,000 cycles (4 us at 2.5 GHz), a shootdown of a few physical
+    /// CPUs with bare-metal IPI costs (docs/reference/costs.md).
+    pub other_domain_flush_cycles: u64,
+    /// Whether a serialized shootdown flushes the initiator's own TLB
+    /// before it takes the flush lock, as Xen's `flush_area_mask` does
+    /// (xen/arch/x86/smp.c: `flush_area_local` first, then
+    /// `spin_lock(&flush_lock)` for the remote CPUs), so the local flush
+    /// overlaps the wait for the lock. Default false: lock, then flush.
+    pub local_flush_before_lock: bool,
+}
+
+/// Which CPUs a shootdown may target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ShootdownScope {
+    /// Every other CPU of the machine.
+    #[default]
+    All,
+    /// Xen: the CPUs in the host domain's dirty cpumask
+    /// (`domain->dirty_cpumask`, xen/arch/x86/mm.c and flushtlb.c; a CPU
+    /// joins when it runs one of the domain's vCPUs and, with Xen's lazy
+    /// context switch, stays while it idles). In this machine every
+    /// registered CPU, every CPU running the background workload (a
+    /// host-domain process) and every CPU a migrated phase ran on; an idle
+    /// CPU that never ran the domain is left out.
+    DirtyMask,
+    /// Linux: the CPUs in the backend address space's `mm_cpumask`
+    /// (arch/x86/mm/tlb.c, `flush_tlb_mm_range`): the registered CPUs
+    /// (their backend thread's mm stays loaded when idle, lazily), and a
+    /// CPU a migrated phase runs on while it runs there (a background
+    /// CPU switches back to the background's mm after it, leaving the
+    /// mask; an idle one keeps the mm, lazily). A CPU left out that ran the
+    /// mm before flushes when it next switches to it (Linux compares the
+    /// mm's `tlb_gen`), modelled as a deferred flush.
+    MmCpumask,
+}
+
+/// Where a migrated data phase runs on the CPU it migrated to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum MigrationLevel {
+    /// At interrupt level: it preempts that CPU and IPIs to it wait for it.
+    #[default]
+    Interrupt,
+    /// At thread level, as a migrated thread really runs: it preempts the
+    /// CPU's background thread (or its backend's segment), and IPIs that
+    /// arrive meanwhile run on top of it and delay it instead.
+    Thread,
 }
 
 /// What a thread does while it waits for a lock.
@@ -468,6 +529,11 @@ impl Default for HostConfig {
             process_distribution: Distribution::Fixed,
             device_cycles: 0,
             device_distribution: Distribution::Fixed,
+            shootdown_scope: ShootdownScope::All,
+            migration_level: MigrationLevel::Interrupt,
+            other_domain_flushes_per_sec: 0.0,
+            other_domain_flush_cycles: 10_000,
+            local_flush_before_lock: false,
         }
     }
 }
@@ -649,6 +715,24 @@ impl SimConfig {
             p(
                 &["background", "cycles_between_accesses"],
                 "must be at least 1".into(),
+            );
+        }
+        let rate = self.host.other_domain_flushes_per_sec;
+        if !(0.0..=1e9).contains(&rate) {
+            p(
+                &["host", "other_domain_flushes_per_sec"],
+                format!("must be within 0..=1e9 per second, got {rate}"),
+            );
+        }
+        if self.host.other_domain_flush_cycles > MAX_SPAN_CYCLES
+            || (rate > 0.0 && self.host.other_domain_flush_cycles == 0)
+        {
+            p(
+                &["host", "other_domain_flush_cycles"],
+                format!(
+                    "must be within 1..={MAX_SPAN_CYCLES} cycles, got {}",
+                    self.host.other_domain_flush_cycles
+                ),
             );
         }
         for (field, d) in [

@@ -20,7 +20,8 @@ mod plain {
     pub(super) use cpu_model::{CostTable, IpiDeliveryMode};
     pub(super) use machine::{
         BackgroundConfig, CostDistributions, Distribution, HostConfig, IrqOffConfig, LockWaiter,
-        MachineConfig, SimConfig, StopConfig, Touch, VariabilityConfig,
+        MachineConfig, MigrationLevel, ShootdownScope, SimConfig, StopConfig, Touch,
+        VariabilityConfig,
     };
     pub(super) use mmu::{TlbConfig, TlbGeometry};
     pub(super) use workloads::{GuestConfig, Pattern, SizeSpec, Split};
@@ -290,7 +291,24 @@ section! {
         process_distribution: Distribution,
         device_cycles: u64,
         device_distribution: Distribution,
+        shootdown_scope: ShootdownScope,
+        migration_level: MigrationLevel,
+        other_domain_flushes_per_sec: f64,
+        other_domain_flush_cycles: u64,
+        local_flush_before_lock: bool,
     }
+}
+
+choice! {
+    /// `host.shootdown_scope`.
+    #[serde(rename_all = "kebab-case")]
+    ShootdownScope { All, DirtyMask, MmCpumask, }
+}
+
+choice! {
+    /// `host.migration_level`.
+    #[serde(rename_all = "kebab-case")]
+    MigrationLevel { Interrupt, Thread, }
 }
 
 choice! {

@@ -395,3 +395,48 @@ fn distributions_parse_in_every_form() {
         machine::Distribution::Uniform { spread: 0.5 }
     );
 }
+
+#[test]
+fn scope_keys_parse_and_bad_values_are_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = write(
+        dir.path(),
+        "g.toml",
+        "[host]\nshootdown_scope = \"mm-cpumask\"\nmigration_level = \"thread\"\nother_domain_flushes_per_sec = 1000.0\nlocal_flush_before_lock = true\n",
+    );
+    let sc = scenarios::load(s(&good), &[]).unwrap();
+    assert_eq!(
+        sc.config.host.shootdown_scope,
+        machine::ShootdownScope::MmCpumask
+    );
+    assert_eq!(
+        sc.config.host.migration_level,
+        machine::MigrationLevel::Thread
+    );
+    assert!(sc.config.host.local_flush_before_lock);
+    let bad = write(
+        dir.path(),
+        "b.toml",
+        "[host]\nshootdown_scope = \"everyone\"\nother_domain_flushes_per_sec = -1.0\n",
+    );
+    let text = scenarios::load(s(&bad), &[]).unwrap_err().to_string();
+    assert!(
+        text.contains("b.toml:2: host.shootdown_scope: unknown variant `everyone`"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_negative_other_domain_rate_is_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = write(
+        dir.path(),
+        "r.toml",
+        "[host]\nother_domain_flushes_per_sec = -1.0\n",
+    );
+    let text = scenarios::load(s(&bad), &[]).unwrap_err().to_string();
+    assert!(
+        text.contains("r.toml:2: host.other_domain_flushes_per_sec: must be within"),
+        "{text}"
+    );
+}

@@ -61,6 +61,9 @@ pub(super) struct Backend {
     /// The map's shootdown, the map segment's cost, and since when
     /// (policies whose map needs one).
     pub(super) map_wait: Option<(ShootdownPlan, u64, u64)>,
+    /// The CPU the data phase migrated to and its `thread_shift` when the
+    /// phase's end was (re)scheduled.
+    pub(super) away: Option<(CpuId, u64)>,
 }
 
 impl Backend {
@@ -196,7 +199,8 @@ impl<O: Observer> Simulation<O> {
         let migration_cost = cost - deferred;
         let data_cost = self.touch_data(d, r)?;
         cost += data_cost + process;
-        let (start, end) = self.interrupt(d, now, cost);
+        let (start, end) = self.run_migrated(d, now, cost);
+        self.backends[b].away = Some((d, self.cpus[d].thread_shift));
         self.cpus[d].stats.migrated_in_cycles += cost;
         if O::ENABLED {
             self.obs

@@ -162,6 +162,10 @@ impl<O: Observer> Simulation<O> {
         now: u64,
         sched: &mut Sched<'_>,
     ) -> Result<(), SimError> {
+        if next == super::scope::OTHER_DOMAIN {
+            self.other_flush_holds(now, sched);
+            return Ok(());
+        }
         match self.backends[self.backend_of(next)].phase {
             Phase::WaitBatchLock => self.begin_batch_shootdown(next, now, sched),
             Phase::WaitMapFlushLock => self.begin_map_shootdown(next, now, sched),

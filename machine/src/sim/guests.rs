@@ -77,6 +77,7 @@ impl<O: Observer> Simulation<O> {
         now: u64,
         sched: &mut Sched<'_>,
     ) -> Result<(), SimError> {
+        self.wake_other_flushes(now, sched);
         let g = &mut self.guests[guest as usize];
         match g.gen.config().pattern {
             Pattern::Open => {

@@ -102,10 +102,19 @@ impl<O: Observer> Simulation<O> {
     }
 
     /// Whether a shootdown may skip CPU `x` (lazy TLB): a registered CPU
-    /// whose backend thread is not running.
+    /// whose backend thread is not running, or a CPU that runs nothing at
+    /// all (no backend, no background workload, no migrated phase: an idle
+    /// CPU in lazy-TLB mode, which Linux skips too, arch/x86/mm/tlb.c
+    /// `should_flush_tlb`).
     pub(super) fn is_lazy(&self, x: CpuId, now: u64, skip_lazy: bool) -> bool {
         if !skip_lazy || self.cpus[x].clock.segment_active {
             return false;
+        }
+        if self.runs_migrated(x, now) {
+            return false;
+        }
+        if self.cpus[x].backend.is_none() {
+            return self.cpus[x].bg_next == u64::MAX;
         }
         self.cpus[x]
             .backend
@@ -146,6 +155,9 @@ impl<O: Observer> Simulation<O> {
         sched: &mut Sched<'_>,
     ) -> Result<(), SimError> {
         let serialized = self.backends[self.backend_of(c)].shootdown.serialized;
+        if serialized && self.local_flush_before_lock {
+            self.flush_before_lock(c, now);
+        }
         if serialized && !self.flush_lock.take(c) {
             let b = self.backend_of(c);
             self.backends[b].phase = Phase::WaitLock;
@@ -162,22 +174,28 @@ impl<O: Observer> Simulation<O> {
         now: u64,
         sched: &mut Sched<'_>,
     ) -> Result<(), SimError> {
-        let (b, _, placement) = self.current_request(c);
+        let (b, _, _) = self.current_request(c);
         let plan = self.backends[b].shootdown;
-        let (first, pages) = match plan.granularity {
-            ShootdownGranularity::Request => (placement.base.0, placement.pages),
-            ShootdownGranularity::Page => {
-                let done = placement.pages - self.backends[b].shootdowns_left;
-                (placement.base.0 + u64::from(done), 1)
-            }
-        };
+        let range = self.shootdown_range(c);
         self.backends[b].phase = Phase::WaitAcks;
-        let range = (first, pages);
         if let Some(t) = self.send_shootdown(c, plan, range, now, Settles::Request, sched) {
             // Nothing to wait for: continue once the local flush is done.
             self.shootdown_done(c, t, sched)?;
         }
         Ok(())
+    }
+
+    /// The pages (first, count) of CPU `c`'s current request's next
+    /// shootdown.
+    pub(super) fn shootdown_range(&self, c: CpuId) -> (u64, u32) {
+        let (b, _, placement) = self.current_request(c);
+        match self.backends[b].shootdown.granularity {
+            ShootdownGranularity::Request => (placement.base.0, placement.pages),
+            ShootdownGranularity::Page => {
+                let done = placement.pages - self.backends[b].shootdowns_left;
+                (placement.base.0 + u64::from(done), 1)
+            }
+        }
     }
 
     /// Whether shootdown `plan` of pages `first..first + pages` leaves CPU
@@ -217,9 +235,18 @@ impl<O: Observer> Simulation<O> {
         } else {
             0
         };
-        // The initiator cannot start while its own interrupt level is busy.
-        let t0 = now.max(self.cpus[c].clock.irq_free_at) + lock;
-        let local = self.shootdown_flush_on(c, plan.flush, first, pages, false);
+        // The initiator cannot start while its own interrupt level is busy;
+        // a local flush done before the lock already ran.
+        let (t0, local) = match self.cpus[c].pre_flushed.take() {
+            Some(done) => (done.max(now) + lock, 0),
+            None => {
+                let t0 = now.max(self.cpus[c].clock.irq_free_at) + lock;
+                (
+                    t0,
+                    self.shootdown_flush_on(c, plan.flush, first, pages, false),
+                )
+            }
+        };
         let n = self.cpus.count();
         // Every other CPU, starting after the initiator.
         let others = (1..n).map(|i| CpuId((c.0 + i) % n));
@@ -232,7 +259,13 @@ impl<O: Observer> Simulation<O> {
         let mut list = std::mem::take(&mut self.ipis.targets);
         list.clear();
         for x in others {
-            if self.is_lazy(x, now, skip_lazy) {
+            if !self.in_scope(x, now) {
+                // Out of the dirty mask / mm_cpumask: no IPI, whatever the
+                // delivery; a CPU that may hold entries flushes later.
+                if self.out_of_scope_owes_flush(x) {
+                    self.cpus[x].deferred_flush = Some(plan.flush);
+                }
+            } else if self.is_lazy(x, now, skip_lazy) {
                 self.cpus[x].deferred_flush = Some(plan.flush);
             } else if everyone || !self.leaves_out(x, plan, range, now) {
                 list.push(x);

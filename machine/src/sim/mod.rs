@@ -66,6 +66,7 @@ mod ipi;
 mod locks;
 mod map_flush;
 mod overload;
+mod scope;
 mod slab;
 mod vary;
 mod window;
@@ -212,6 +213,11 @@ pub enum Event {
         /// The shootdown.
         shootdown: ShootdownId,
     },
+    /// Another domain's flush arrives at the shared flush lock
+    /// (`host.other_domain_flushes_per_sec`).
+    OtherFlush,
+    /// Another domain's flush releases the shared flush lock.
+    OtherFlushDone,
 }
 
 /// The simulated machine running one policy.
@@ -226,6 +232,10 @@ pub struct Simulation<O: Observer = NoObserver> {
     device_cycles: u64,
     device_distribution: crate::config::Distribution,
     vary: vary::Variability,
+    scope: crate::config::ShootdownScope,
+    migration_level: crate::config::MigrationLevel,
+    local_flush_before_lock: bool,
+    other_flushes: Option<scope::OtherFlushes>,
     policy: Box<dyn MappingPolicy>,
     costs: CostTable,
     access_costs: AccessCosts,
@@ -349,6 +359,10 @@ impl<O: Observer> Simulation<O> {
                 seg_called: 0,
                 seg_wake: 0,
                 wake_debt: 0,
+                host_until: 0,
+                thread_shift: 0,
+                ran_host: registered || bg,
+                pre_flushed: None,
             });
         }
         let backends = (0..io)
@@ -361,6 +375,7 @@ impl<O: Observer> Simulation<O> {
                 shootdown: ShootdownPlan::default(),
                 pending: batch::PendingBatch::default(),
                 map_wait: None,
+                away: None,
             })
             .collect();
         sources.resize_with(cfg.guests.len(), || None);
@@ -405,6 +420,10 @@ impl<O: Observer> Simulation<O> {
                 &cfg.variability.costs,
                 cfg.variability.irq_off,
             ),
+            scope: cfg.host.shootdown_scope,
+            migration_level: cfg.host.migration_level,
+            local_flush_before_lock: cfg.host.local_flush_before_lock,
+            other_flushes: scope::OtherFlushes::new(cfg),
             policy,
             costs: cfg.costs.clone(),
             access_costs: AccessCosts {
@@ -555,12 +574,14 @@ impl<O: Observer> Simulation<O> {
                 }
             }
             Event::SegmentEnd { cpu } => return self.segment_end(cpu, now, sched),
-            Event::MigratedBack { cpu } => self.after_data(cpu, now, sched)?,
+            Event::MigratedBack { cpu } => self.migrated_back(cpu, now, sched)?,
             Event::DeviceDone { cpu } => self.start_unmap(cpu, now, sched)?,
             Event::IpiArrive { target, shootdown } => {
                 self.ipi_arrive(target, shootdown, now, sched)
             }
             Event::IpiAck { shootdown } => self.ipi_ack(shootdown, now, sched)?,
+            Event::OtherFlush => self.other_flush(now, sched),
+            Event::OtherFlushDone => self.other_flush_done(now, sched)?,
         }
         Ok(Control::Continue)
     }
