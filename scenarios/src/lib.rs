@@ -145,11 +145,16 @@ pub struct BundledScenario {
     pub text: &'static str,
 }
 
-static BUNDLED: [BundledScenario; 9] = [
+static BUNDLED: [BundledScenario; 10] = [
     BundledScenario {
         name: "default",
         description: "The baseline: two guests doing 4 KiB closed-loop I/O on an 8-CPU host.",
         text: include_str!("../bundled/default.toml"),
+    },
+    BundledScenario {
+        name: "fixed-baseline",
+        description: "The previous default: every cost fixed, one IPI write per target, every CPU a target.",
+        text: include_str!("../bundled/fixed-baseline.toml"),
     },
     BundledScenario {
         name: "blkif",

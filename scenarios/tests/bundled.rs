@@ -42,7 +42,8 @@ fn every_bundled_scenario_loads_without_problems() {
         assert_eq!(again.hash, s.hash, "{}", b.name);
     }
     assert!(names.contains("default"));
-    assert_eq!(names.len(), 9);
+    assert!(names.contains("fixed-baseline"));
+    assert_eq!(names.len(), 10);
 }
 
 #[test]
