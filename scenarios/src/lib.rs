@@ -148,7 +148,7 @@ pub struct BundledScenario {
 static BUNDLED: [BundledScenario; 10] = [
     BundledScenario {
         name: "default",
-        description: "The baseline: two guests doing 4 KiB closed-loop I/O on an 8-CPU host.",
+        description: "A Xen PV dom0 on an 8-CPU Skylake server: two guests doing 4 KiB closed-loop I/O.",
         text: include_str!("../bundled/default.toml"),
     },
     BundledScenario {
