@@ -194,6 +194,29 @@ fn cases() -> Vec<Case> {
         "fixed-baseline",
         &["host.touch=page"],
     ));
+    // Issue 10's scope and variability knobs, together.
+    v.push(case(
+        "knob-mm-cpumask-thread-migration-varied",
+        "fixed-baseline",
+        &[
+            "host.shootdown_scope=mm-cpumask",
+            "host.migration_level=thread",
+            "host.migration_probability=0.2",
+            "policy.global.lazy_tlb=true",
+            "variability.costs.ipi_handler_cycles={ dist = \"lognormal\", cv = 0.5 }",
+            "variability.irq_off={ probability = 0.05, mean_cycles = 5000 }",
+        ],
+    ));
+    v.push(case(
+        "knob-shared-flush-lock-local-first",
+        "fixed-baseline",
+        &[
+            "host.other_domain_flushes_per_sec=20000.0",
+            "host.local_flush_before_lock=true",
+            "host.process_cycles=2000",
+            "host.process_distribution={ dist = \"uniform\", spread = 0.5 }",
+        ],
+    ));
     v.push(case(
         "knob-device-exponential",
         "fixed-baseline",
