@@ -15,6 +15,7 @@ declare -A size=(
   [migration]="--set stop.ios=1000 --set stop.warmup_ios=100"
   [ipi-cost]="--set stop.ios=500 --set stop.warmup_ios=50"
   [policies]="--set stop.ios=200 --set stop.warmup_ios=20"
+  [sensitivity]="--set stop.ios=300 --set stop.warmup_ios=30"
 )
 
 same() { # DIR_A DIR_B: every output file identical
@@ -24,7 +25,7 @@ same() { # DIR_A DIR_B: every output file identical
   diff -r "$1/plots" "$2/plots" > /dev/null
 }
 
-for e in scaling io-size migration ipi-cost policies; do
+for e in scaling io-size migration ipi-cost policies sensitivity; do
   echo "experiment: $e (CI size)"
   # shellcheck disable=SC2086
   "$tlbsim" sweep "$e" ${size[$e]} --jobs 1 --out "$work/$e-j1"
@@ -39,6 +40,13 @@ for e in scaling io-size migration ipi-cost policies; do
   [ "$rows" -eq "$((jobs - 1))" ] || { echo "$e: $rows rows for $((jobs - 1)) simulations"; exit 1; }
   echo "  --jobs 1 and --jobs 2 identical; $rows rows, no duplicates"
 done
+
+echo "experiment: sensitivity, tornado figure"
+python3 experiments/tornado.py "$work/sensitivity-j1/sweep.csv" "$work/tornado-1.svg" > /dev/null
+python3 experiments/tornado.py "$work/sensitivity-j2/sweep.csv" "$work/tornado-2.svg" > /dev/null
+cmp "$work/tornado-1.svg" "$work/tornado-2.svg"
+grep -q '<svg' "$work/tornado-1.svg"
+echo "  tornado drawn, identical for --jobs 1 and 2"
 
 echo "experiment: scaling, shards 1/2 + 2/2 merged"
 # shellcheck disable=SC2086

@@ -13,8 +13,8 @@ use sweeps::simulate;
 
 #[derive(clap::Args, Debug)]
 pub struct SweepArgs {
-    /// A bundled experiment (scaling, io-size, migration, ipi-cost) or a
-    /// path to a sweep .toml file.
+    /// A bundled experiment (scaling, io-size, migration, ipi-cost, policies,
+    /// sensitivity) or a path to a sweep .toml file.
     pub sweep: String,
     /// Simulations run in parallel (0: one per core). Results do not
     /// depend on it.

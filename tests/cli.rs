@@ -233,7 +233,7 @@ fn missing_scenario_is_a_clear_error() {
 fn set_overrides_reach_the_model() {
     let mut args = vec![
         "run",
-        "default",
+        "fixed-baseline",
         "--json",
         "--set",
         "machine.cpus=4",

@@ -64,6 +64,7 @@ fn cases() -> Vec<Case> {
     // Every bundled scenario, shortened (trace scenarios replay whole).
     for name in [
         "default",
+        "fixed-baseline",
         "blkif",
         "large",
         "linux-vm2",
@@ -82,15 +83,15 @@ fn cases() -> Vec<Case> {
         policies: "global,percpu",
         sets: Vec::new(),
     });
-    // Each knob, on the default scenario.
+    // Each knob, on the previous default (every cost fixed).
     v.push(case(
         "knob-migration",
-        "default",
+        "fixed-baseline",
         &["host.migration_probability=0.35"],
     ));
     v.push(case(
         "knob-range-page-touch",
-        "default",
+        "fixed-baseline",
         &[
             "policy.global.flush=range",
             "host.touch=page-lookup",
@@ -99,7 +100,7 @@ fn cases() -> Vec<Case> {
     ));
     v.push(case(
         "knob-per-page-shootdown",
-        "default",
+        "fixed-baseline",
         &[
             "policy.global.per=page",
             "guests.0.size_bytes={ min = 4096, max = 32768, align = 4096 }",
@@ -107,12 +108,12 @@ fn cases() -> Vec<Case> {
     ));
     v.push(case(
         "knob-no-flush-lock",
-        "default",
+        "fixed-baseline",
         &["policy.global.flush_lock=false"],
     ));
     v.push(case(
         "knob-lazy-tlb",
-        "default",
+        "fixed-baseline",
         &[
             "policy.global.lazy_tlb=true",
             "host.migration_probability=0.1",
@@ -124,12 +125,12 @@ fn cases() -> Vec<Case> {
     ));
     v.push(case(
         "knob-map-lock-sleep",
-        "default",
+        "fixed-baseline",
         &["host.map_lock=true"],
     ));
     v.push(case(
         "knob-map-lock-spin-through-flush",
-        "default",
+        "fixed-baseline",
         &[
             "host.map_lock=true",
             "host.map_lock_waiter=spin",
@@ -138,7 +139,7 @@ fn cases() -> Vec<Case> {
     ));
     v.push(case(
         "knob-map-lock-spin-then-sleep-lazy",
-        "default",
+        "fixed-baseline",
         &[
             "host.map_lock=true",
             "host.map_lock_waiter=spin-then-sleep",
@@ -151,12 +152,12 @@ fn cases() -> Vec<Case> {
     ));
     v.push(case(
         "knob-process-fixed",
-        "default",
+        "fixed-baseline",
         &["host.process_cycles=20000"],
     ));
     v.push(case(
         "knob-process-exponential",
-        "default",
+        "fixed-baseline",
         &[
             "host.process_cycles=20000",
             "host.process_distribution=exponential",
@@ -164,7 +165,7 @@ fn cases() -> Vec<Case> {
     ));
     v.push(case(
         "knob-vm-open-loop",
-        "default",
+        "fixed-baseline",
         &[
             "costs.preset=vm",
             "policy.global.flush_lock=false",
@@ -173,10 +174,14 @@ fn cases() -> Vec<Case> {
             "guests.1.rate_iops=300000",
         ],
     ));
-    v.push(case("knob-touch-dma", "default", &["host.touch=dma"]));
+    v.push(case(
+        "knob-touch-dma",
+        "fixed-baseline",
+        &["host.touch=dma"],
+    ));
     v.push(case(
         "knob-touch-header-open",
-        "default",
+        "fixed-baseline",
         &[
             "host.touch=header",
             "host.touch_header_bytes=200",
@@ -184,10 +189,37 @@ fn cases() -> Vec<Case> {
             "guests.1.rate_iops=100000",
         ],
     ));
-    v.push(case("knob-touch-page", "default", &["host.touch=page"]));
+    v.push(case(
+        "knob-touch-page",
+        "fixed-baseline",
+        &["host.touch=page"],
+    ));
+    // Issue 10's scope and variability knobs, together.
+    v.push(case(
+        "knob-mm-cpumask-thread-migration-varied",
+        "fixed-baseline",
+        &[
+            "host.shootdown_scope=mm-cpumask",
+            "host.migration_level=thread",
+            "host.migration_probability=0.2",
+            "policy.global.lazy_tlb=true",
+            "variability.costs.ipi_handler_cycles={ dist = \"lognormal\", cv = 0.5 }",
+            "variability.irq_off={ probability = 0.05, mean_cycles = 5000 }",
+        ],
+    ));
+    v.push(case(
+        "knob-shared-flush-lock-local-first",
+        "fixed-baseline",
+        &[
+            "host.other_domain_flushes_per_sec=20000.0",
+            "host.local_flush_before_lock=true",
+            "host.process_cycles=2000",
+            "host.process_distribution={ dist = \"uniform\", spread = 0.5 }",
+        ],
+    ));
     v.push(case(
         "knob-device-exponential",
-        "default",
+        "fixed-baseline",
         &[
             "host.device_cycles=30000",
             "host.device_distribution=exponential",
@@ -199,7 +231,7 @@ fn cases() -> Vec<Case> {
     // lock and drained rings.
     v.push(case(
         "io-async-slots",
-        "default",
+        "fixed-baseline",
         &[
             "io.asynchronous=true",
             "io.device_cycles_per_kib=500",
@@ -223,7 +255,7 @@ fn cases() -> Vec<Case> {
         policies: "batched,batched-unsafe,broadcast,hypercall-flush,targeted,kmap",
         ..case(
             "alternatives-migration",
-            "default",
+            "fixed-baseline",
             &["host.migration_probability=0.35", "policy.kmap.slots=256"],
         )
     });
@@ -233,7 +265,7 @@ fn cases() -> Vec<Case> {
         policies: "persistent,copy,epoch,epoch-unsafe,broadcast-targeted",
         ..case(
             "alternatives-2-migration",
-            "default",
+            "fixed-baseline",
             &[
                 "host.migration_probability=0.35",
                 "policy.persistent.grants=512",

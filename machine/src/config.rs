@@ -40,6 +40,8 @@ pub struct SimConfig {
     /// How the backend drives its device: synchronous (the default) or
     /// asynchronous with many I/Os in flight; the device's per-size time.
     pub io: IoPathConfig,
+    /// What varies from one use of a cost to the next (default: nothing).
+    pub variability: VariabilityConfig,
 }
 
 impl Default for SimConfig {
@@ -55,6 +57,7 @@ impl Default for SimConfig {
             vcpu: crate::VcpuConfig::default(),
             idle: crate::IdleConfig::default(),
             io: IoPathConfig::default(),
+            variability: VariabilityConfig::default(),
         }
     }
 }
@@ -188,6 +191,67 @@ pub struct HostConfig {
     pub device_cycles: u64,
     /// Distribution of the device time.
     pub device_distribution: Distribution,
+    /// Which CPUs a shootdown may target (before lazy skipping and the
+    /// plan's own target choice). Default `all`, every other CPU.
+    pub shootdown_scope: ShootdownScope,
+    /// At which level the CPU a backend thread migrated to runs the
+    /// migrated data phase. Default `interrupt` (it preempts that CPU like
+    /// an interrupt handler, so IPIs to it queue behind it).
+    pub migration_level: MigrationLevel,
+    /// Flushes per second by *other* domains that take the same flush lock
+    /// (Xen's `flush_lock` in xen/arch/x86/smp.c is one
+    /// `static DEFINE_SPINLOCK` for the whole hypervisor, not one per
+    /// domain): Poisson arrivals, each holding the lock for
+    /// `other_domain_flush_cycles`. Default 0: the lock is the host
+    /// domain's alone.
+    pub other_domain_flushes_per_sec: f64,
+    /// How long one of those flushes holds the lock, cycles. Assumption:
+    /// 10,000 cycles (4 us at 2.5 GHz), a shootdown of a few physical
+    /// CPUs with bare-metal IPI costs (docs/reference/costs.md).
+    pub other_domain_flush_cycles: u64,
+    /// Whether a serialized shootdown flushes the initiator's own TLB
+    /// before it takes the flush lock, as Xen's `flush_area_mask` does
+    /// (xen/arch/x86/smp.c: `flush_area_local` first, then
+    /// `spin_lock(&flush_lock)` for the remote CPUs), so the local flush
+    /// overlaps the wait for the lock. Default false: lock, then flush.
+    pub local_flush_before_lock: bool,
+}
+
+/// Which CPUs a shootdown may target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ShootdownScope {
+    /// Every other CPU of the machine.
+    #[default]
+    All,
+    /// Xen: the CPUs in the host domain's dirty cpumask
+    /// (`domain->dirty_cpumask`, xen/arch/x86/mm.c and flushtlb.c; a CPU
+    /// joins when it runs one of the domain's vCPUs and, with Xen's lazy
+    /// context switch, stays while it idles). In this machine every
+    /// registered CPU, every CPU running the background workload (a
+    /// host-domain process) and every CPU a migrated phase ran on; an idle
+    /// CPU that never ran the domain is left out.
+    DirtyMask,
+    /// Linux: the CPUs in the backend address space's `mm_cpumask`
+    /// (arch/x86/mm/tlb.c, `flush_tlb_mm_range`): the registered CPUs
+    /// (their backend thread's mm stays loaded when idle, lazily), and a
+    /// CPU a migrated phase runs on while it runs there (a background
+    /// CPU switches back to the background's mm after it, leaving the
+    /// mask; an idle one keeps the mm, lazily). A CPU left out that ran the
+    /// mm before flushes when it next switches to it (Linux compares the
+    /// mm's `tlb_gen`), modelled as a deferred flush.
+    MmCpumask,
+}
+
+/// Where a migrated data phase runs on the CPU it migrated to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum MigrationLevel {
+    /// At interrupt level: it preempts that CPU and IPIs to it wait for it.
+    #[default]
+    Interrupt,
+    /// At thread level, as a migrated thread really runs: it preempts the
+    /// CPU's background thread (or its backend's segment), and IPIs that
+    /// arrive meanwhile run on top of it and delay it instead.
+    Thread,
 }
 
 /// What a thread does while it waits for a lock.
@@ -202,14 +266,263 @@ pub enum LockWaiter {
     SpinThenSleep,
 }
 
-/// A distribution of a time with a given mean.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+/// A distribution of a time with a given mean (the mean is the key the
+/// distribution belongs to: `host.process_cycles`, a cost of the cost
+/// table, `variability.irq_off.mean_cycles`). Every variant keeps that
+/// mean; draws are rounded to whole cycles and never negative.
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
 pub enum Distribution {
     /// Always the mean.
     #[default]
     Fixed,
+    /// Uniform on `mean * [1 - spread, 1 + spread]`, `spread` within 0..=1
+    /// (written `{ dist = "uniform", spread = 0.2 }`).
+    Uniform {
+        /// Half the width of the range, as a fraction of the mean.
+        spread: f64,
+    },
     /// Exponential with that mean (memoryless: M/M/1 service).
     Exponential,
+    /// Log-normal with that mean and coefficient of variation `cv`
+    /// (standard deviation / mean, within 0..=10; written
+    /// `{ dist = "lognormal", cv = 0.5 }`): the right-skewed shape measured
+    /// latencies of kernel paths have (a long tail above a floor). The
+    /// underlying normal has `sigma^2 = ln(1 + cv^2)` and
+    /// `mu = ln(mean) - sigma^2 / 2`.
+    Lognormal {
+        /// Standard deviation over the mean.
+        cv: f64,
+    },
+}
+
+/// Largest coefficient of variation a log-normal distribution may have.
+pub const MAX_CV: f64 = 10.0;
+
+impl Distribution {
+    /// Whether every draw is the mean (no random number is used).
+    #[must_use]
+    pub fn is_fixed(&self) -> bool {
+        match *self {
+            Distribution::Fixed => true,
+            Distribution::Uniform { spread } => spread == 0.0,
+            Distribution::Exponential | Distribution::Lognormal { .. } => false,
+        }
+    }
+
+    /// What is wrong with the parameters, if anything.
+    #[must_use]
+    pub fn problem(&self) -> Option<String> {
+        match *self {
+            Distribution::Uniform { spread } if !(0.0..=1.0).contains(&spread) => Some(format!(
+                "uniform spread must be within 0..=1, got {spread:?}"
+            )),
+            Distribution::Lognormal { cv } if !(cv > 0.0 && cv <= MAX_CV) => Some(format!(
+                "lognormal cv must be within 0 (excluded)..={MAX_CV}, got {cv:?}"
+            )),
+            _ => None,
+        }
+    }
+
+    /// One draw with mean `mean` cycles from `rng` (none is used when the
+    /// mean is 0 or the distribution is fixed, so a fixed cost consumes no
+    /// random numbers).
+    pub fn draw(&self, mean: u64, rng: &mut sim_core::SimRng) -> u64 {
+        use rand::RngExt;
+        if mean == 0 || self.is_fixed() {
+            return mean;
+        }
+        #[allow(clippy::cast_precision_loss, reason = "a mean in cycles")]
+        let m = mean as f64;
+        let x = match *self {
+            Distribution::Fixed => m,
+            Distribution::Uniform { spread } => {
+                m * (1.0 - spread + 2.0 * spread * rng.random::<f64>())
+            }
+            Distribution::Exponential => -(1.0 - rng.random::<f64>()).ln() * m,
+            Distribution::Lognormal { cv } => {
+                let sigma2 = cv.mul_add(cv, 1.0).ln();
+                let mu = m.ln() - sigma2 / 2.0;
+                // Box-Muller: one standard normal from two uniforms.
+                let u1 = 1.0 - rng.random::<f64>();
+                let u2 = rng.random::<f64>();
+                let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+                sigma2.sqrt().mul_add(z, mu).exp()
+            }
+        };
+        workloads::round_cycles(x)
+    }
+}
+
+/// The distribution of each cost of the cost table that a run draws per
+/// use (`[variability.costs]`, each key a `costs.*` name whose value is
+/// the mean). Each cost has its own random stream (`sim_core::rng_stream`),
+/// so making one cost variable leaves every other draw of the run as it
+/// was. Default: every cost fixed. Where a cost is drawn: per flush
+/// (`invlpg_cycles` once per range flush, times its pages;
+/// `full_flush_cycles`), per hypercall (`hypercall_cycles`, the per-page
+/// costs once per hypercall, times its pages), per shootdown
+/// (`ipi_send_cycles`, `ipi_hypercall_cycles`: each ICR write or hypercall
+/// of one shootdown costs the same draw; `flush_lock_cycles`), per IPI
+/// (`ipi_delivery_cycles`, `ipi_receive_cycles`, `ipi_handler_cycles`,
+/// `ack_cycles`), per request (`dequeue_cycles`, `notify_cycles`,
+/// `complete_cycles`, `migrate_cycles`, `data_line_cycles` once per data
+/// phase, times its lines) and per lock use (`map_lock_cycles`,
+/// `map_lock_wake_cycles`). The per-access costs of address translation
+/// (`l2_hit_cycles`, `walk_level_cycles`, `background_access_cycles`) and
+/// the spin threshold `map_lock_spin_cycles` stay fixed.
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+#[allow(missing_docs, reason = "each field is the cost of the same name")]
+pub struct CostDistributions {
+    pub invlpg_cycles: Distribution,
+    pub full_flush_cycles: Distribution,
+    pub hypercall_cycles: Distribution,
+    pub map_page_cycles: Distribution,
+    pub unmap_page_cycles: Distribution,
+    pub ipi_send_cycles: Distribution,
+    pub ipi_delivery_cycles: Distribution,
+    pub ipi_receive_cycles: Distribution,
+    pub ipi_hypercall_cycles: Distribution,
+    pub ipi_handler_cycles: Distribution,
+    pub ack_cycles: Distribution,
+    pub flush_lock_cycles: Distribution,
+    pub map_lock_cycles: Distribution,
+    pub map_lock_wake_cycles: Distribution,
+    pub dequeue_cycles: Distribution,
+    pub notify_cycles: Distribution,
+    pub complete_cycles: Distribution,
+    pub data_line_cycles: Distribution,
+    pub migrate_cycles: Distribution,
+}
+
+/// Number of variable costs ([`CostDistributions::entries`]).
+pub const VARIABLE_COSTS: usize = 19;
+
+impl CostDistributions {
+    /// Each variable cost's name, its distribution and its mean in `costs`,
+    /// in field order (the order of [`VARIABLE_COSTS`] random streams).
+    #[must_use]
+    pub fn entries(
+        &self,
+        costs: &CostTable,
+    ) -> [(&'static str, Distribution, u64); VARIABLE_COSTS] {
+        [
+            ("invlpg_cycles", self.invlpg_cycles, costs.invlpg_cycles),
+            (
+                "full_flush_cycles",
+                self.full_flush_cycles,
+                costs.full_flush_cycles,
+            ),
+            (
+                "hypercall_cycles",
+                self.hypercall_cycles,
+                costs.hypercall_cycles,
+            ),
+            (
+                "map_page_cycles",
+                self.map_page_cycles,
+                costs.map_page_cycles,
+            ),
+            (
+                "unmap_page_cycles",
+                self.unmap_page_cycles,
+                costs.unmap_page_cycles,
+            ),
+            (
+                "ipi_send_cycles",
+                self.ipi_send_cycles,
+                costs.ipi_send_cycles,
+            ),
+            (
+                "ipi_delivery_cycles",
+                self.ipi_delivery_cycles,
+                costs.ipi_delivery_cycles,
+            ),
+            (
+                "ipi_receive_cycles",
+                self.ipi_receive_cycles,
+                costs.ipi_receive_cycles,
+            ),
+            (
+                "ipi_hypercall_cycles",
+                self.ipi_hypercall_cycles,
+                costs.ipi_hypercall_cycles,
+            ),
+            (
+                "ipi_handler_cycles",
+                self.ipi_handler_cycles,
+                costs.ipi_handler_cycles,
+            ),
+            ("ack_cycles", self.ack_cycles, costs.ack_cycles),
+            (
+                "flush_lock_cycles",
+                self.flush_lock_cycles,
+                costs.flush_lock_cycles,
+            ),
+            (
+                "map_lock_cycles",
+                self.map_lock_cycles,
+                costs.map_lock_cycles,
+            ),
+            (
+                "map_lock_wake_cycles",
+                self.map_lock_wake_cycles,
+                costs.map_lock_wake_cycles,
+            ),
+            ("dequeue_cycles", self.dequeue_cycles, costs.dequeue_cycles),
+            ("notify_cycles", self.notify_cycles, costs.notify_cycles),
+            (
+                "complete_cycles",
+                self.complete_cycles,
+                costs.complete_cycles,
+            ),
+            (
+                "data_line_cycles",
+                self.data_line_cycles,
+                costs.data_line_cycles,
+            ),
+            ("migrate_cycles", self.migrate_cycles, costs.migrate_cycles),
+        ]
+    }
+}
+
+/// Sections of interrupts-off time on the CPUs an IPI interrupts
+/// (`[variability.irq_off]`): with probability `probability` an arriving
+/// IPI finds its target with interrupts disabled (a spinlock held with
+/// `spin_lock_irqsave`, a `local_irq_disable` section) and its handler
+/// starts only after the rest of that section, `mean_cycles` on average,
+/// drawn from `distribution`. Source for the shape: Linux's `irqsoff`
+/// latency tracer (Documentation/trace/ftrace.rst) measures exactly these
+/// sections; non-RT kernels show sections of a few to tens of
+/// microseconds. Default: probability 0 (off). The IPI's flush is still
+/// applied at arrival (earlier flushing can hide, never create, a stale
+/// use).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct IrqOffConfig {
+    /// Probability that an IPI finds its target with interrupts off.
+    pub probability: f64,
+    /// Mean remaining length of such a section, cycles.
+    pub mean_cycles: u64,
+    /// Distribution of that length.
+    pub distribution: Distribution,
+}
+
+impl Default for IrqOffConfig {
+    fn default() -> Self {
+        Self {
+            probability: 0.0,
+            mean_cycles: 0,
+            distribution: Distribution::Exponential,
+        }
+    }
+}
+
+/// `[variability]`: what varies from one use of a cost to the next.
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub struct VariabilityConfig {
+    /// Each cost's distribution around its `costs.*` mean.
+    pub costs: CostDistributions,
+    /// Interrupts-off sections on IPI targets.
+    pub irq_off: IrqOffConfig,
 }
 
 impl Default for HostConfig {
@@ -227,6 +540,11 @@ impl Default for HostConfig {
             process_distribution: Distribution::Fixed,
             device_cycles: 0,
             device_distribution: Distribution::Fixed,
+            shootdown_scope: ShootdownScope::All,
+            migration_level: MigrationLevel::Interrupt,
+            other_domain_flushes_per_sec: 0.0,
+            other_domain_flush_cycles: 10_000,
+            local_flush_before_lock: false,
         }
     }
 }
@@ -552,6 +870,56 @@ impl SimConfig {
                     self.io.device_cycles_per_kib
                 ),
             );
+        }
+        let rate = self.host.other_domain_flushes_per_sec;
+        if !(0.0..=1e9).contains(&rate) {
+            p(
+                &["host", "other_domain_flushes_per_sec"],
+                format!("must be within 0..=1e9 per second, got {rate}"),
+            );
+        }
+        if self.host.other_domain_flush_cycles > MAX_SPAN_CYCLES
+            || (rate > 0.0 && self.host.other_domain_flush_cycles == 0)
+        {
+            p(
+                &["host", "other_domain_flush_cycles"],
+                format!(
+                    "must be within 1..={MAX_SPAN_CYCLES} cycles, got {}",
+                    self.host.other_domain_flush_cycles
+                ),
+            );
+        }
+        for (field, d) in [
+            ("process_distribution", self.host.process_distribution),
+            ("device_distribution", self.host.device_distribution),
+        ] {
+            if let Some(m) = d.problem() {
+                p(&["host", field], m);
+            }
+        }
+        for (field, d, _) in self.variability.costs.entries(&self.costs) {
+            if let Some(m) = d.problem() {
+                p(&["variability", "costs", field], m);
+            }
+        }
+        let irq = &self.variability.irq_off;
+        if !(0.0..=1.0).contains(&irq.probability) {
+            p(
+                &["variability", "irq_off", "probability"],
+                format!("must be within 0..=1, got {}", irq.probability),
+            );
+        }
+        if irq.mean_cycles > MAX_SPAN_CYCLES {
+            p(
+                &["variability", "irq_off", "mean_cycles"],
+                format!(
+                    "must be at most {MAX_SPAN_CYCLES} cycles, got {}",
+                    irq.mean_cycles
+                ),
+            );
+        }
+        if let Some(m) = irq.distribution.problem() {
+            p(&["variability", "irq_off", "distribution"], m);
         }
         if self.guests.is_empty() {
             p(&["guests"], "needs at least one guest".into());

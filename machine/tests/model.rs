@@ -445,6 +445,12 @@ mod vcpu;
 #[path = "model/measures.rs"]
 mod measures;
 
+#[path = "model/variability.rs"]
+mod variability;
+
+#[path = "model/scope.rs"]
+mod scope;
+
 /// Useless IPIs, on cases whose answer is known by hand: without migration
 /// no other CPU ever touches a request's buffer, so every IPI of `global`
 /// is useless; with migration, the CPU a thread migrated to holds the

@@ -19,8 +19,9 @@ use serde::{Deserialize, Serialize};
 mod plain {
     pub(super) use cpu_model::{CostTable, IpiDeliveryMode};
     pub(super) use machine::{
-        BackgroundConfig, CState, Distribution, HostConfig, IdleConfig, IoPathConfig, LockKind,
-        LockWaiter, MachineConfig, PvTlbFlush, SimConfig, StopConfig, Touch, VcpuConfig,
+        BackgroundConfig, CState, CostDistributions, Distribution, HostConfig, IdleConfig,
+        IoPathConfig, IrqOffConfig, LockKind, LockWaiter, MachineConfig, MigrationLevel,
+        PvTlbFlush, ShootdownScope, SimConfig, StopConfig, Touch, VariabilityConfig, VcpuConfig,
     };
     pub(super) use mmu::{TlbConfig, TlbGeometry};
     pub(super) use workloads::{GuestConfig, Pattern, SizeSpec, Split};
@@ -154,6 +155,53 @@ section! {
         idle: IdleConfig,
         #[serde(skip_serializing_if = "is_core_default")]
         io: IoPathConfig,
+        variability: VariabilityConfig,
+    }
+}
+
+section! {
+    /// `[variability]`.
+    #[serde(deny_unknown_fields, default)]
+    VariabilityConfig {
+        costs: CostDistributions,
+        irq_off: IrqOffConfig,
+    }
+}
+
+section! {
+    /// `[variability.costs]`: a distribution per variable cost, its mean
+    /// the `costs.*` key of the same name.
+    #[serde(deny_unknown_fields, default)]
+    CostDistributions {
+        invlpg_cycles: Distribution,
+        full_flush_cycles: Distribution,
+        hypercall_cycles: Distribution,
+        map_page_cycles: Distribution,
+        unmap_page_cycles: Distribution,
+        ipi_send_cycles: Distribution,
+        ipi_delivery_cycles: Distribution,
+        ipi_receive_cycles: Distribution,
+        ipi_hypercall_cycles: Distribution,
+        ipi_handler_cycles: Distribution,
+        ack_cycles: Distribution,
+        flush_lock_cycles: Distribution,
+        map_lock_cycles: Distribution,
+        map_lock_wake_cycles: Distribution,
+        dequeue_cycles: Distribution,
+        notify_cycles: Distribution,
+        complete_cycles: Distribution,
+        data_line_cycles: Distribution,
+        migrate_cycles: Distribution,
+    }
+}
+
+section! {
+    /// `[variability.irq_off]`.
+    #[serde(deny_unknown_fields, default)]
+    IrqOffConfig {
+        probability: f64,
+        mean_cycles: u64,
+        distribution: Distribution,
     }
 }
 
@@ -279,7 +327,24 @@ section! {
         process_distribution: Distribution,
         device_cycles: u64,
         device_distribution: Distribution,
+        shootdown_scope: ShootdownScope,
+        migration_level: MigrationLevel,
+        other_domain_flushes_per_sec: f64,
+        other_domain_flush_cycles: u64,
+        local_flush_before_lock: bool,
     }
+}
+
+choice! {
+    /// `host.shootdown_scope`.
+    #[serde(rename_all = "kebab-case")]
+    ShootdownScope { All, DirtyMask, MmCpumask, }
+}
+
+choice! {
+    /// `host.migration_level`.
+    #[serde(rename_all = "kebab-case")]
+    MigrationLevel { Interrupt, Thread, }
 }
 
 choice! {
@@ -294,10 +359,65 @@ choice! {
     LockWaiter { Sleep, Spin, SpinThenSleep, }
 }
 
-choice! {
-    /// `host.process_distribution`.
-    #[serde(rename_all = "lowercase")]
-    Distribution { Fixed, Exponential, }
+/// A distribution (`host.process_distribution`, `[variability.costs]`):
+/// `"fixed"`, `"exponential"`, or a table naming it with its parameter.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+#[serde(
+    untagged,
+    expecting = "must be \"fixed\", \"exponential\", { dist = \"uniform\", spread = .. }, { dist = \"lognormal\", cv = .. } or { dist = \"fixed\" | \"exponential\" }"
+)]
+pub(crate) enum Distribution {
+    Named(DistributionName),
+    Table(DistributionTable),
+}
+
+/// The distributions written as a bare name.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum DistributionName {
+    Fixed,
+    Exponential,
+}
+
+/// A distribution written as a table, `dist` naming it.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+#[serde(tag = "dist", rename_all = "lowercase", deny_unknown_fields)]
+pub(crate) enum DistributionTable {
+    Fixed {},
+    Uniform { spread: f64 },
+    Exponential {},
+    Lognormal { cv: f64 },
+}
+
+impl Mirror for Distribution {
+    type Core = plain::Distribution;
+    fn from_core(core: &plain::Distribution) -> Self {
+        match *core {
+            plain::Distribution::Fixed => Self::Named(DistributionName::Fixed),
+            plain::Distribution::Exponential => Self::Named(DistributionName::Exponential),
+            plain::Distribution::Uniform { spread } => {
+                Self::Table(DistributionTable::Uniform { spread })
+            }
+            plain::Distribution::Lognormal { cv } => {
+                Self::Table(DistributionTable::Lognormal { cv })
+            }
+        }
+    }
+    fn into_core(self) -> plain::Distribution {
+        match self {
+            Self::Named(DistributionName::Fixed) | Self::Table(DistributionTable::Fixed {}) => {
+                plain::Distribution::Fixed
+            }
+            Self::Named(DistributionName::Exponential)
+            | Self::Table(DistributionTable::Exponential {}) => plain::Distribution::Exponential,
+            Self::Table(DistributionTable::Uniform { spread }) => {
+                plain::Distribution::Uniform { spread }
+            }
+            Self::Table(DistributionTable::Lognormal { cv }) => {
+                plain::Distribution::Lognormal { cv }
+            }
+        }
+    }
 }
 
 section! {
@@ -382,7 +502,10 @@ default_from_core!(
     GuestConfig,
     VcpuConfig,
     IdleConfig,
-    IoPathConfig
+    IoPathConfig,
+    VariabilityConfig,
+    CostDistributions,
+    IrqOffConfig
 );
 
 /// `guests.N.size_bytes`: a number, `{ min, max, align }` or

@@ -150,11 +150,16 @@ pub struct BundledScenario {
     pub text: &'static str,
 }
 
-static BUNDLED: [BundledScenario; 9] = [
+static BUNDLED: [BundledScenario; 10] = [
     BundledScenario {
         name: "default",
-        description: "The baseline: two guests doing 4 KiB closed-loop I/O on an 8-CPU host.",
+        description: "A Xen PV dom0 on an 8-CPU Skylake server: two guests doing 4 KiB closed-loop I/O.",
         text: include_str!("../bundled/default.toml"),
+    },
+    BundledScenario {
+        name: "fixed-baseline",
+        description: "The previous default: every cost fixed, one IPI write per target, every CPU a target.",
+        text: include_str!("../bundled/fixed-baseline.toml"),
     },
     BundledScenario {
         name: "blkif",
@@ -1076,6 +1081,7 @@ pub fn to_toml(scenario: &Scenario) -> String {
         "guests",
         "vcpu",
         "idle",
+        "variability",
     ] {
         if let Some(v) = config.remove(section) {
             let mut t = Table::new();

@@ -42,7 +42,8 @@ fn every_bundled_scenario_loads_without_problems() {
         assert_eq!(again.hash, s.hash, "{}", b.name);
     }
     assert!(names.contains("default"));
-    assert_eq!(names.len(), 9);
+    assert!(names.contains("fixed-baseline"));
+    assert_eq!(names.len(), 10);
 }
 
 #[test]
@@ -142,6 +143,8 @@ fn bundled_scenarios_match_their_brief() {
         .all(|g| g.queue_depth == 16 && g.size_bytes == SizeSpec::Fixed(4096)));
     assert_eq!(l.config.stop.ios, 20_000);
 
+    // migration and vm-host start from the previous default.
+    let d = scenarios::load("fixed-baseline", &[]).unwrap();
     let m = scenarios::load("migration", &[]).unwrap();
     assert_eq!(m.config.host.migration_probability, 0.2);
     assert_eq!(m.policy_names(), ["global", "percpu", "percpu-unsafe"]);

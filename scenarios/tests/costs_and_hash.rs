@@ -99,10 +99,16 @@ fn named_presets_and_ipi_delivery_load() {
         let sc = scenarios::load("default", &sets(&[&format!("costs.preset={name}")])).unwrap();
         assert_eq!(Some(sc.config.costs), CostTable::preset(name), "{name}");
     }
+    let baseline = scenarios::load("fixed-baseline", &[]).unwrap();
+    assert_eq!(
+        baseline.config.machine.ipi_delivery,
+        cpu_model::IpiDeliveryMode::Unicast
+    );
+    // The default is Xen's x2APIC cluster mode.
     let default = scenarios::load("default", &[]).unwrap();
     assert_eq!(
         default.config.machine.ipi_delivery,
-        cpu_model::IpiDeliveryMode::Unicast
+        cpu_model::IpiDeliveryMode::X2apicCluster
     );
     for mode in cpu_model::IpiDeliveryMode::ALL {
         let sc = scenarios::load(
@@ -111,7 +117,7 @@ fn named_presets_and_ipi_delivery_load() {
         )
         .unwrap();
         assert_eq!(sc.config.machine.ipi_delivery, mode);
-        if mode == cpu_model::IpiDeliveryMode::Unicast {
+        if mode == cpu_model::IpiDeliveryMode::X2apicCluster {
             assert_eq!(sc.hash, default.hash, "the default, written out");
         } else {
             assert_ne!(sc.hash, default.hash, "{mode:?} changes the hash");

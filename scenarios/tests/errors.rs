@@ -396,3 +396,98 @@ fn io_path_problems_are_located_and_a_default_io_section_keeps_the_hash() {
     assert_eq!(hash(&plain), hash(&explicit));
     assert_ne!(hash(&plain), hash(&on));
 }
+
+#[test]
+fn distribution_problems_are_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        dir.path(),
+        "v.toml",
+        "[variability.costs]\nipi_handler_cycles = { dist = \"lognormal\", cv = -1.0 }\nack_cycles = { dist = \"gamma\" }\nwalk_level_cycles = \"exponential\"\n[variability.irq_off]\nprobability = 1.5\n",
+    );
+    let e = scenarios::load(s(&p), &[]).unwrap_err();
+    let text = e.to_string();
+    let found: Vec<(Option<usize>, &str)> = e
+        .problems()
+        .iter()
+        .map(|d| (d.line, d.key.as_str()))
+        .collect();
+    for want in [
+        (Some(2), "variability.costs.ipi_handler_cycles"),
+        (Some(3), "variability.costs.ack_cycles"),
+        (Some(4), "variability.costs.walk_level_cycles"),
+        (Some(6), "variability.irq_off.probability"),
+    ] {
+        assert!(found.contains(&want), "missing {want:?} in:\n{text}");
+    }
+    assert!(text.contains("lognormal cv must be within"), "{text}");
+    // A per-access cost cannot vary: the error says which can.
+    assert!(text.contains("unknown field `walk_level_cycles`"), "{text}");
+}
+
+#[test]
+fn distributions_parse_in_every_form() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        dir.path(),
+        "v.toml",
+        "[host]\nprocess_cycles = 100\nprocess_distribution = { dist = \"uniform\", spread = 0.5 }\n[variability.costs]\nipi_handler_cycles = { dist = \"lognormal\", cv = 0.5 }\nack_cycles = \"exponential\"\n",
+    );
+    let sc = scenarios::load(s(&p), &[]).unwrap();
+    let v = &sc.config.variability.costs;
+    assert_eq!(
+        v.ipi_handler_cycles,
+        machine::Distribution::Lognormal { cv: 0.5 }
+    );
+    assert_eq!(v.ack_cycles, machine::Distribution::Exponential);
+    assert_eq!(v.invlpg_cycles, machine::Distribution::Fixed);
+    assert_eq!(
+        sc.config.host.process_distribution,
+        machine::Distribution::Uniform { spread: 0.5 }
+    );
+}
+
+#[test]
+fn scope_keys_parse_and_bad_values_are_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = write(
+        dir.path(),
+        "g.toml",
+        "[host]\nshootdown_scope = \"mm-cpumask\"\nmigration_level = \"thread\"\nother_domain_flushes_per_sec = 1000.0\nlocal_flush_before_lock = true\n",
+    );
+    let sc = scenarios::load(s(&good), &[]).unwrap();
+    assert_eq!(
+        sc.config.host.shootdown_scope,
+        machine::ShootdownScope::MmCpumask
+    );
+    assert_eq!(
+        sc.config.host.migration_level,
+        machine::MigrationLevel::Thread
+    );
+    assert!(sc.config.host.local_flush_before_lock);
+    let bad = write(
+        dir.path(),
+        "b.toml",
+        "[host]\nshootdown_scope = \"everyone\"\nother_domain_flushes_per_sec = -1.0\n",
+    );
+    let text = scenarios::load(s(&bad), &[]).unwrap_err().to_string();
+    assert!(
+        text.contains("b.toml:2: host.shootdown_scope: unknown variant `everyone`"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_negative_other_domain_rate_is_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = write(
+        dir.path(),
+        "r.toml",
+        "[host]\nother_domain_flushes_per_sec = -1.0\n",
+    );
+    let text = scenarios::load(s(&bad), &[]).unwrap_err().to_string();
+    assert!(
+        text.contains("r.toml:2: host.other_domain_flushes_per_sec: must be within"),
+        "{text}"
+    );
+}

@@ -28,12 +28,13 @@ macro_rules! experiment {
     };
 }
 
-static EXPERIMENTS: [Experiment; 5] = [
+static EXPERIMENTS: [Experiment; 6] = [
     experiment!("scaling"),
     experiment!("io-size"),
     experiment!("migration"),
     experiment!("ipi-cost"),
     experiment!("policies"),
+    experiment!("sensitivity"),
 ];
 
 /// The bundled experiments.

@@ -131,11 +131,9 @@ impl<O: Observer> Simulation<O> {
     /// The device time of a request of CPU `c`'s backend: `host.device_cycles`
     /// (fixed or exponential) plus `io.device_cycles_per_kib` per KiB.
     pub(super) fn device_time(&mut self, c: CpuId) -> u64 {
-        let base = backend::draw_time(
-            &mut self.device_rng,
-            self.device_cycles,
-            self.device_exponential,
-        );
+        let base = self
+            .device_distribution
+            .draw(self.device_cycles, &mut self.device_rng);
         let r = self.backends[self.backend_of(c)].request();
         base + (self.requests[r].size_bytes * self.io.device_cycles_per_kib).div_ceil(1024)
     }

@@ -70,6 +70,9 @@ pub(super) struct Backend {
     /// Requests in flight, finished by the device, or waiting for slots
     /// (the asynchronous path).
     pub(super) io: super::async_io::AsyncState,
+    /// The CPU the data phase migrated to and its `thread_shift` when the
+    /// phase's end was (re)scheduled.
+    pub(super) away: Option<(CpuId, u64)>,
 }
 
 impl Backend {
@@ -177,11 +180,11 @@ impl<O: Observer> Simulation<O> {
         let req = &mut self.requests[r];
         req.placement = Some(placement);
         let in_drain = req.in_drain;
-        let mut cost = self.costs.dequeue_cycles;
+        let mut cost = self.vary.draw(Cost::Dequeue);
         if let DataPath::Copy(copy) = path {
             // The copy hypercall instead of a map: no guest frame is mapped.
             self.mgr.count_hypercall();
-            cost += self.costs.hypercall_cycles + u64::from(pages) * copy.op_cycles;
+            cost += self.vary.draw(Cost::Hypercall) + u64::from(pages) * copy.op_cycles;
         } else {
             req.released_va = Some(placement.base.0);
             let frames = (0..u64::from(pages)).map(|i| PhysFrame(req.first_frame + i));
@@ -192,13 +195,13 @@ impl<O: Observer> Simulation<O> {
                 0
             } else {
                 self.mgr.map(placement, frames)?;
-                self.costs.hypercall_cycles
+                self.vary.draw(Cost::Hypercall)
             };
             self.guest_pages_mapped += self.window.counted(u64::from(pages));
             if O::ENABLED {
                 self.obs.mapped(now, placement.base.0, pages);
             }
-            cost += hypercall + u64::from(pages) * self.costs.map_page_cycles;
+            cost += hypercall + u64::from(pages) * self.vary.draw(Cost::MapPage);
         }
         cost += self.touch_working_set(c, now);
         cost += self.map_lock_cost(c, pages);
@@ -254,7 +257,7 @@ impl<O: Observer> Simulation<O> {
         }
         let deferred = self.apply_deferred_flush(d);
         self.window.add(Part::DeferredFlush, deferred);
-        let mut cost = self.costs.migrate_cycles + deferred + self.idle_wake(d, now);
+        let mut cost = self.vary.draw(Cost::Migrate) + deferred + self.idle_wake(d, now);
         let p = self.requests[r].placement.expect("mapped");
         match self.policy.on_foreign_access(p) {
             LocalFlush::None => {}
@@ -263,7 +266,8 @@ impl<O: Observer> Simulation<O> {
         let migration_cost = cost - deferred;
         let data_cost = self.touch_at_submit(d, r, now)?;
         cost += data_cost + process;
-        let (start, end) = self.interrupt(d, now, cost);
+        let (start, end) = self.run_migrated(d, now, cost);
+        self.backends[b].away = Some((d, self.cpus[d].thread_shift));
         self.cpus[d].stats.migrated_in_cycles += cost;
         if O::ENABLED {
             self.obs
@@ -279,11 +283,8 @@ impl<O: Observer> Simulation<O> {
 
     /// Cycles of protocol processing for one request.
     pub(super) fn process_cost(&mut self) -> u64 {
-        draw_time(
-            &mut self.service_rng,
-            self.process_cycles,
-            self.process_exponential,
-        )
+        self.process_distribution
+            .draw(self.process_cycles, &mut self.service_rng)
     }
 
     /// After the data phase: the device's service, if any, then the unmap.
@@ -341,8 +342,8 @@ impl<O: Observer> Simulation<O> {
         if O::ENABLED {
             self.obs.unmapped(now, placement.base.0, placement.pages);
         }
-        let mut cost =
-            self.costs.hypercall_cycles + u64::from(placement.pages) * self.costs.unmap_page_cycles;
+        let mut cost = self.vary.draw(Cost::Hypercall)
+            + u64::from(placement.pages) * self.vary.draw(Cost::UnmapPage);
         cost += self.map_lock_cost(c, placement.pages);
         self.window.add(Part::Unmap, cost);
         self.backends[b].phase = Phase::Unmap;
@@ -427,8 +428,9 @@ impl<O: Observer> Simulation<O> {
         if let Some(placement) = self.requests[r].placement.take() {
             self.mgr.release(placement);
         }
-        let cost = extra + self.costs.complete_cycles;
-        self.window.add(Part::Complete, self.costs.complete_cycles);
+        let complete = self.vary.draw(Cost::Complete);
+        let cost = extra + complete;
+        self.window.add(Part::Complete, complete);
         self.backends[b].phase = Phase::Complete;
         self.backends[b].phase_start = now;
         self.start_segment(c, now, cost, sched);
@@ -585,16 +587,4 @@ impl<O: Observer> Simulation<O> {
         }
         Ok(Control::Continue)
     }
-}
-
-/// A time of mean `mean` cycles, fixed or exponential (drawn from `rng`
-/// only when exponential and `mean > 0`).
-pub(super) fn draw_time(rng: &mut SimRng, mean: u64, exponential: bool) -> u64 {
-    if mean == 0 || !exponential {
-        return mean;
-    }
-    let u: f64 = 1.0 - rng.random::<f64>();
-    #[allow(clippy::cast_precision_loss, reason = "a mean in cycles")]
-    let mean = mean as f64;
-    workloads::round_cycles(-u.ln() * mean)
 }

@@ -162,6 +162,10 @@ impl<O: Observer> Simulation<O> {
         now: u64,
         sched: &mut Sched<'_>,
     ) -> Result<(), SimError> {
+        if next == super::scope::OTHER_DOMAIN {
+            self.other_flush_holds(now, sched);
+            return Ok(());
+        }
         match self.backends[self.backend_of(next)].phase {
             Phase::WaitBatchLock => self.begin_batch_shootdown(next, now, sched),
             Phase::WaitMapFlushLock => self.begin_map_shootdown(next, now, sched),
@@ -184,7 +188,7 @@ impl<O: Observer> Simulation<O> {
         self.spun_for_flush(c, start, now);
         let done = std::mem::take(&mut self.backends[b].pending.requests);
         // One segment completes them all: each waits for the whole of it.
-        let cost = self.costs.complete_cycles * done.len() as u64;
+        let cost = self.vary.draw(Cost::Complete) * done.len() as u64;
         for &r in &done {
             self.window
                 .add(Part::FlushWait, now - self.requests[r].flush_wait_start);

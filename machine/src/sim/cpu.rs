@@ -34,6 +34,18 @@ pub(super) struct Cpu {
     /// Translations to released frames this CPU's TLB still caches, with
     /// since when (`exposure.rs`).
     pub(super) exposed: Vec<exposure::Exposed>,
+    /// End of the latest migrated data phase that ran or runs here (0:
+    /// none yet): the CPU runs the backend's address space until then.
+    pub(super) host_until: u64,
+    /// Cycles of interrupt-level work that landed while a thread-level
+    /// migrated phase ran here (ever growing; each phase compares it with
+    /// its value when it was scheduled).
+    pub(super) thread_shift: u64,
+    /// Whether this CPU ran the host domain (Xen's dirty cpumask).
+    pub(super) ran_host: bool,
+    /// When a local flush done before taking the flush lock ends
+    /// (`host.local_flush_before_lock`), until the shootdown is sent.
+    pub(super) pre_flushed: Option<u64>,
 }
 
 /// Adds one access to a CPU's counters.
@@ -66,6 +78,16 @@ impl<O: Observer> Simulation<O> {
     /// uses it to place a descheduled span).
     pub(super) fn interrupt_level(&mut self, c: CpuId, now: u64, length: u64) -> (u64, u64) {
         let start = now.max(self.cpus[c].clock.irq_free_at);
+        self.pause_background(c, start, length);
+        let (start, end) = self.cpus[c].clock.run_interrupt(now, length);
+        self.delay_thread_level_migrated(c, start, length);
+        (start, end)
+    }
+
+    /// Work of `length` cycles from `start` on CPU `c` pauses its
+    /// background workload, if any: its accesses are replayed up to
+    /// `start` and its next one is pushed back by `length`.
+    pub(super) fn pause_background(&mut self, c: CpuId, start: u64, length: u64) {
         if self.cpus[c].bg_next != u64::MAX {
             self.bg_catch_up(c, start);
             let cpu = &mut self.cpus[c];
@@ -78,7 +100,6 @@ impl<O: Observer> Simulation<O> {
                 }
             }
         }
-        self.cpus[c].clock.run_interrupt(now, length)
     }
 
     /// Starts a thread-level segment of `length` cycles on CPU `c`.
@@ -90,6 +111,13 @@ impl<O: Observer> Simulation<O> {
         self.window.add(Part::DeferredFlush, deferred);
         let wake = std::mem::take(&mut self.cpus[c].wake_debt);
         let length = length + deferred + wake;
+        // A thread-level migrated phase here runs first (one thread at a
+        // time; at interrupt level, `irq_free_at` already covers it).
+        let now = if self.migration_level == crate::config::MigrationLevel::Thread {
+            now.max(self.cpus[c].host_until)
+        } else {
+            now
+        };
         let cpu = &mut self.cpus[c];
         cpu.seg_deferred = deferred;
         cpu.seg_wake = wake;

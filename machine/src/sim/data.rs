@@ -95,7 +95,7 @@ impl<O: Observer> Simulation<O> {
         else {
             return Ok(copy);
         };
-        let mut cost = copy + plan.charged * self.costs.data_line_cycles;
+        let mut cost = copy + plan.charged * self.vary.draw(Cost::DataLine);
         let mut lines_left = plan.lines;
         for p in 0..plan.pages {
             let lines = if plan.lines == plan.pages && !plan.per_line {

@@ -77,6 +77,7 @@ impl<O: Observer> Simulation<O> {
         now: u64,
         sched: &mut Sched<'_>,
     ) -> Result<(), SimError> {
+        self.wake_other_flushes(now, sched);
         let g = &mut self.guests[guest as usize];
         match g.gen.config().pattern {
             Pattern::Open => {
@@ -204,7 +205,8 @@ impl<O: Observer> Simulation<O> {
         self.backends[b].ring.push_back(r);
         if self.backends[b].phase == Phase::Idle {
             self.backends[b].phase = Phase::Waking;
-            sched.after(Span(self.costs.notify_cycles), Event::Wake { cpu });
+            let notify = self.vary.draw(Cost::Notify);
+            sched.after(Span(notify), Event::Wake { cpu });
         }
         r
     }

@@ -54,13 +54,13 @@ impl<O: Observer> Simulation<O> {
                 let n = n as u64;
                 cpu.stats.flushes.local_page += n;
                 self.close_flushed(c);
-                n * self.costs.invlpg_cycles
+                n * self.vary.draw(Cost::Invlpg)
             }
             FlushKind::Full => {
                 cpu.pwc.flush_asid(HOST_ASID);
                 cpu.stats.flushes.local_full += 1;
                 self.close_flushed(c);
-                self.costs.full_flush_cycles
+                self.vary.draw(Cost::FullFlush)
             }
         }
     }
@@ -86,7 +86,7 @@ impl<O: Observer> Simulation<O> {
                     cpu.stats.flushes.local_full += 1;
                 }
                 self.close_flushed(c);
-                self.costs.full_flush_cycles
+                self.vary.draw(Cost::FullFlush)
             }
             ShootdownFlush::Range => {
                 if remote {
@@ -105,10 +105,19 @@ impl<O: Observer> Simulation<O> {
     }
 
     /// Whether a shootdown may skip CPU `x` (lazy TLB): a registered CPU
-    /// whose backend thread is not running.
+    /// whose backend thread is not running, or a CPU that runs nothing at
+    /// all (no backend, no background workload, no migrated phase: an idle
+    /// CPU in lazy-TLB mode, which Linux skips too, arch/x86/mm/tlb.c
+    /// `should_flush_tlb`).
     pub(super) fn is_lazy(&self, x: CpuId, now: u64, skip_lazy: bool) -> bool {
         if !skip_lazy || self.cpus[x].clock.segment_active {
             return false;
+        }
+        if self.runs_migrated(x, now) {
+            return false;
+        }
+        if self.cpus[x].backend.is_none() {
+            return self.cpus[x].bg_next == u64::MAX;
         }
         self.cpus[x]
             .backend
@@ -138,7 +147,7 @@ impl<O: Observer> Simulation<O> {
         }
         cpu.stats.flushes.deferred += 1;
         self.close_flushed(c);
-        self.costs.full_flush_cycles
+        self.vary.draw(Cost::FullFlush)
     }
 
     /// Starts (or queues for the lock) the next shootdown of CPU `c`'s
@@ -150,6 +159,9 @@ impl<O: Observer> Simulation<O> {
         sched: &mut Sched<'_>,
     ) -> Result<(), SimError> {
         let serialized = self.backends[self.backend_of(c)].shootdown.serialized;
+        if serialized && self.local_flush_before_lock {
+            self.flush_before_lock(c, now);
+        }
         if serialized && !self.flush_lock.take(c) {
             let b = self.backend_of(c);
             self.backends[b].phase = Phase::WaitLock;
@@ -166,22 +178,28 @@ impl<O: Observer> Simulation<O> {
         now: u64,
         sched: &mut Sched<'_>,
     ) -> Result<(), SimError> {
-        let (b, _, placement) = self.current_request(c);
+        let (b, _, _) = self.current_request(c);
         let plan = self.backends[b].shootdown;
-        let (first, pages) = match plan.granularity {
-            ShootdownGranularity::Request => (placement.base.0, placement.pages),
-            ShootdownGranularity::Page => {
-                let done = placement.pages - self.backends[b].shootdowns_left;
-                (placement.base.0 + u64::from(done), 1)
-            }
-        };
+        let range = self.shootdown_range(c);
         self.backends[b].phase = Phase::WaitAcks;
-        let range = (first, pages);
         if let Some(t) = self.send_shootdown(c, plan, range, now, Settles::Request, sched) {
             // Nothing to wait for: continue once the local flush is done.
             self.shootdown_done(c, t, sched)?;
         }
         Ok(())
+    }
+
+    /// The pages (first, count) of CPU `c`'s current request's next
+    /// shootdown.
+    pub(super) fn shootdown_range(&self, c: CpuId) -> (u64, u32) {
+        let (b, _, placement) = self.current_request(c);
+        match self.backends[b].shootdown.granularity {
+            ShootdownGranularity::Request => (placement.base.0, placement.pages),
+            ShootdownGranularity::Page => {
+                let done = placement.pages - self.backends[b].shootdowns_left;
+                (placement.base.0 + u64::from(done), 1)
+            }
+        }
     }
 
     /// Whether shootdown `plan` of pages `first..first + pages` leaves CPU
@@ -219,13 +237,22 @@ impl<O: Observer> Simulation<O> {
         self.vcpu_catch_up_all(now);
         self.window.shootdown();
         let lock = if plan.serialized {
-            self.costs.flush_lock_cycles
+            self.vary.draw(Cost::FlushLock)
         } else {
             0
         };
-        // The initiator cannot start while its own interrupt level is busy.
-        let t0 = now.max(self.cpus[c].clock.irq_free_at) + lock;
-        let local = self.shootdown_flush_on(c, plan.flush, first, pages, false);
+        // The initiator cannot start while its own interrupt level is busy;
+        // a local flush done before the lock already ran.
+        let (t0, local) = match self.cpus[c].pre_flushed.take() {
+            Some(done) => (done.max(now) + lock, 0),
+            None => {
+                let t0 = now.max(self.cpus[c].clock.irq_free_at) + lock;
+                (
+                    t0,
+                    self.shootdown_flush_on(c, plan.flush, first, pages, false),
+                )
+            }
+        };
         let n = self.cpus.count();
         // Every other CPU, starting after the initiator.
         let others = (1..n).map(|i| CpuId((c.0 + i) % n));
@@ -241,7 +268,13 @@ impl<O: Observer> Simulation<O> {
         // interrupts them anyway.
         let pv = !everyone && plan.send == IpiSend::PerTarget;
         for x in others {
-            if self.is_lazy(x, now, skip_lazy) {
+            if !self.in_scope(x, now) {
+                // Out of the dirty mask / mm_cpumask: no IPI, whatever the
+                // delivery; a CPU that may hold entries flushes later.
+                if self.out_of_scope_owes_flush(x) {
+                    self.cpus[x].deferred_flush = Some(plan.flush);
+                }
+            } else if self.is_lazy(x, now, skip_lazy) {
                 self.cpus[x].deferred_flush = Some(plan.flush);
             } else if pv && self.pv_flush_skips(x, now) {
                 continue;
@@ -346,11 +379,14 @@ impl<O: Observer> Simulation<O> {
             // A shootdown from before the window: its flush is not counted.
             self.cpus[c].stats.flushes.remote = remote_before;
         }
-        let length = super::ipi::arrival_cycles(&self.costs) + flush;
-        // An idle target wakes first (`[idle]`): latency, not stolen.
-        let wake = self.idle_wake(c, now);
-        let (woken, end) = self.interrupt(c, now, wake + length);
+        let length = self.vary.draw(Cost::IpiReceive) + self.vary.draw(Cost::IpiHandler) + flush;
+        // A target with interrupts off takes the IPI when it enables them;
+        // an idle target wakes first (`[idle]`): latency, not stolen.
+        let at = now + self.vary.irq_off_delay();
+        let wake = self.idle_wake(c, at);
+        let (woken, end) = self.interrupt(c, at, wake + length);
         let start = woken + wake;
+        let ack = self.vary.draw(Cost::Ack);
         let cpu = &mut self.cpus[c];
         cpu.clock.stolen_cycles += length;
         cpu.stats.ipis_received += counted;
@@ -364,15 +400,12 @@ impl<O: Observer> Simulation<O> {
                 sent: now - self.costs.ipi_delivery_cycles,
                 handler_start: start,
                 handler_end: end,
-                acked: end + self.costs.ack_cycles,
+                acked: end + ack,
             });
             self.obs
                 .tlb_occupancy(end, target.0, self.cpus[c].tlb.occupancy() as u64);
         }
-        sched.at(
-            Instant(end) + Span(self.costs.ack_cycles),
-            Event::IpiAck { shootdown },
-        );
+        sched.at(Instant(end) + Span(ack), Event::IpiAck { shootdown });
     }
 
     /// The initiator sees one acknowledgement of `shootdown` at `now`.

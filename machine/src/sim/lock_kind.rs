@@ -8,10 +8,10 @@ use crate::config::LockKind;
 impl<O: Observer> Simulation<O> {
     /// The lock cycles of a map or unmap hypercall of `pages` pages that
     /// CPU `c` starts now (0 without a map lock).
-    pub(super) fn map_lock_cost(&self, c: CpuId, pages: u32) -> u64 {
+    pub(super) fn map_lock_cost(&mut self, c: CpuId, pages: u32) -> u64 {
         let Some(kind) = self.shared_lock else {
             return if self.map_lock.enabled {
-                self.costs.map_lock_cycles
+                self.vary.draw(Cost::MapLock)
             } else {
                 0
             };
@@ -31,6 +31,6 @@ impl<O: Observer> Simulation<O> {
             LockKind::PerEntry => 2 + k,
             LockKind::PerCpuReaderWriter => 2,
         };
-        u64::from(pages) * self.costs.map_lock_cycles * per_grant
+        u64::from(pages) * self.vary.draw(Cost::MapLock) * per_grant
     }
 }

@@ -73,7 +73,8 @@ impl<O: Observer> Simulation<O> {
         let n = next;
         let b = self.backend_of(n);
         if self.lock_waiter_sleeps(b, now) {
-            self.cpus[n].wake_debt += self.costs.map_lock_wake_cycles;
+            let wake = self.vary.draw(Cost::MapLockWake);
+            self.cpus[n].wake_debt += wake;
         }
         match self.backends[b].phase {
             Phase::WaitMapLockMap => self.begin_map(n, now, sched)?,

@@ -72,9 +72,11 @@ mod lock_kind;
 mod locks;
 mod map_flush;
 mod overload;
+mod scope;
 mod slab;
 mod vcpu;
 mod twin;
+mod vary;
 mod window;
 mod working_set;
 
@@ -85,6 +87,7 @@ use invalidate::Shootdown;
 use locks::FifoLock;
 use overload::OverloadTracker;
 use slab::{RequestId, ShootdownId, Slab, SplitId};
+use vary::Cost;
 use window::{Completion, Part, Window};
 
 use crate::config::{SimConfig, Touch};
@@ -237,6 +240,11 @@ pub enum Event {
     /// A scheduler tick of every CPU with epoch-deferred invalidations
     /// pending (`epoch.rs`).
     EpochTick,
+    /// Another domain's flush arrives at the shared flush lock
+    /// (`host.other_domain_flushes_per_sec`).
+    OtherFlush,
+    /// Another domain's flush releases the shared flush lock.
+    OtherFlushDone,
 }
 
 /// The simulated machine running one policy.
@@ -246,10 +254,15 @@ pub struct Simulation<O: Observer = NoObserver> {
     ipis: ipi::Ipis,
     service_rng: SimRng,
     process_cycles: u64,
-    process_exponential: bool,
+    process_distribution: crate::config::Distribution,
     device_rng: SimRng,
     device_cycles: u64,
-    device_exponential: bool,
+    device_distribution: crate::config::Distribution,
+    vary: vary::Variability,
+    scope: crate::config::ShootdownScope,
+    migration_level: crate::config::MigrationLevel,
+    local_flush_before_lock: bool,
+    other_flushes: Option<scope::OtherFlushes>,
     policy: Box<dyn MappingPolicy>,
     costs: CostTable,
     access_costs: AccessCosts,
@@ -412,6 +425,10 @@ impl<O: Observer> Simulation<O> {
                 seg_wake: 0,
                 wake_debt: 0,
                 exposed: Vec::new(),
+                host_until: 0,
+                thread_shift: 0,
+                ran_host: registered || bg,
+                pre_flushed: None,
             });
         }
         let backends = (0..io)
@@ -426,6 +443,7 @@ impl<O: Observer> Simulation<O> {
                 map_wait: None,
                 persistent: None,
                 io: async_io::AsyncState::default(),
+                away: None,
             })
             .collect();
         sources.resize_with(cfg.guests.len(), || None);
@@ -460,12 +478,20 @@ impl<O: Observer> Simulation<O> {
             ipis: ipi::Ipis::new(cfg.machine.ipi_delivery),
             service_rng: rng_stream(cfg.seed, STREAM_SERVICE),
             process_cycles: cfg.host.process_cycles,
-            process_exponential: cfg.host.process_distribution
-                == crate::config::Distribution::Exponential,
+            process_distribution: cfg.host.process_distribution,
             device_rng: rng_stream(cfg.seed, STREAM_DEVICE),
             device_cycles: cfg.host.device_cycles,
-            device_exponential: cfg.host.device_distribution
-                == crate::config::Distribution::Exponential,
+            device_distribution: cfg.host.device_distribution,
+            vary: vary::Variability::new(
+                cfg.seed,
+                &cfg.costs,
+                &cfg.variability.costs,
+                cfg.variability.irq_off,
+            ),
+            scope: cfg.host.shootdown_scope,
+            migration_level: cfg.host.migration_level,
+            local_flush_before_lock: cfg.host.local_flush_before_lock,
+            other_flushes: scope::OtherFlushes::new(cfg),
             policy,
             costs: cfg.costs.clone(),
             access_costs: AccessCosts {
@@ -643,7 +669,7 @@ impl<O: Observer> Simulation<O> {
                 }
             }
             Event::SegmentEnd { cpu } => return self.segment_end(cpu, now, sched),
-            Event::MigratedBack { cpu } => self.after_data(cpu, now, sched)?,
+            Event::MigratedBack { cpu } => self.migrated_back(cpu, now, sched)?,
             Event::DeviceDone { cpu } => self.start_unmap(cpu, now, sched)?,
             Event::IoDone { cpu, request } => self.io_done(cpu, request, now, sched),
             Event::IpiArrive { target, shootdown } => {
@@ -651,6 +677,8 @@ impl<O: Observer> Simulation<O> {
             }
             Event::IpiAck { shootdown } => self.ipi_ack(shootdown, now, sched)?,
             Event::EpochTick => self.epoch_tick(now, sched),
+            Event::OtherFlush => self.other_flush(now, sched),
+            Event::OtherFlushDone => self.other_flush_done(now, sched)?,
         }
         Ok(Control::Continue)
     }

@@ -9,7 +9,8 @@
 //! and modelled apart from the sender: `ipi_delivery_cycles` in flight, then
 //! `ipi_receive_cycles` (a VM exit without posted interrupts) and
 //! `ipi_handler_cycles` at interrupt level, stolen from the target
-//! ([`arrival_cycles`]). The closed forms the machine must equal are
+//! (`invalidate.rs`, `ipi_arrive`; each drawn per IPI when
+//! `[variability.costs]` makes it vary). The closed forms the machine must equal are
 //! [`cpu_model::broadcast_shootdown_latency_cycles`].
 
 mod pv_send_ipi;
@@ -17,6 +18,7 @@ mod shorthand;
 mod unicast;
 mod x2apic_cluster;
 
+use super::vary::Cost;
 use super::{Event, Instant, Observer, Sched, ShootdownId, Simulation};
 use cpu_model::{CostTable, CpuId, IpiDeliveryMode};
 use hypervisor::IpiSend;
@@ -56,24 +58,28 @@ impl<O: Observer> Simulation<O> {
     ) {
         let mut departs = std::mem::take(&mut self.ipis.departs);
         match send {
-            IpiSend::PerTarget => self.ipis.delivery.send(targets, &self.costs, &mut departs),
+            IpiSend::PerTarget => {
+                // One draw of the sender's costs for the whole shootdown.
+                let costs = self.vary.sender_costs(&self.costs);
+                self.ipis.delivery.send(targets, &costs, &mut departs);
+            }
             IpiSend::Hypercall { per_target_cycles } => {
                 departs.clear();
+                let hypercall = self.vary.draw(Cost::Hypercall);
                 if !targets.is_empty() {
                     // One hypercall; the hypervisor sends the IPIs.
                     self.mgr.count_hypercall();
                 }
                 departs.extend(
                     (1..=u64::try_from(targets.len()).expect("CPU count fits u64"))
-                        .map(|i| self.costs.hypercall_cycles + i * per_target_cycles),
+                        .map(|i| hypercall + i * per_target_cycles),
                 );
             }
         }
         for (&target, &leave) in targets.iter().zip(&departs) {
+            let delivery = self.vary.draw(Cost::IpiDelivery);
             sched.at(
-                Instant(start)
-                    + sim_core::Span(leave)
-                    + sim_core::Span(self.costs.ipi_delivery_cycles),
+                Instant(start) + sim_core::Span(leave) + sim_core::Span(delivery),
                 Event::IpiArrive { target, shootdown },
             );
         }
@@ -103,14 +109,6 @@ pub(super) fn delivery(mode: IpiDeliveryMode) -> &'static dyn IpiDelivery {
         IpiDeliveryMode::Shorthand => &shorthand::Shorthand,
         IpiDeliveryMode::PvSendIpi => &pv_send_ipi::PvSendIpi,
     }
-}
-
-/// What a target pays at interrupt level when an IPI arrives, before the
-/// flush its handler does: the VM exit to take it (0 with posted
-/// interrupts or on bare metal) and the handler's entry, exit and
-/// acknowledgement write.
-pub(super) fn arrival_cycles(costs: &CostTable) -> u64 {
-    costs.ipi_receive_cycles + costs.ipi_handler_cycles
 }
 
 /// Groups `targets` by `group(target)` and charges `cost` per group, groups
