@@ -5,6 +5,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 mod interrupt;
+mod memory;
 mod run;
 mod sweep;
 mod timeline;

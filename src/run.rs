@@ -45,6 +45,21 @@ pub struct RunArgs {
     /// the file's otherData).
     #[arg(long, value_name = "N", default_value_t = reports::DEFAULT_TIMELINE_EVENTS)]
     timeline_max_events: usize,
+    /// Refuse to start when the estimated memory of the simulations that
+    /// run at once exceeds this (`8GiB`, `512MiB`, bytes).
+    #[arg(long, value_name = "SIZE", default_value = crate::memory::DEFAULT_MAX_MEMORY, value_parser = crate::memory::parse_size)]
+    max_memory: u64,
+}
+
+/// Simulations that run at once: one per policy, at most `jobs` (0: one
+/// per core).
+pub fn at_once(jobs: usize, simulations: usize) -> usize {
+    let threads = if jobs == 0 {
+        std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+    } else {
+        jobs
+    };
+    threads.min(simulations).max(1)
 }
 
 /// Everything the CLI's `--policies` and `--seed` change goes through the
@@ -65,6 +80,11 @@ fn overrides(args: &RunArgs) -> Vec<String> {
 pub fn cmd_run(args: &RunArgs) -> Result<()> {
     let sc =
         scenarios::load(&args.scenario, &overrides(args)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    crate::memory::check(
+        &sc.config,
+        at_once(args.jobs, sc.policies.len()),
+        args.max_memory,
+    )?;
     let timeline = crate::timeline::options(
         args.timeline.as_deref(),
         args.timeline_window.as_deref(),

@@ -38,6 +38,11 @@ pub struct SweepArgs {
     /// Output directory (created; finished points in it are reused).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+    /// Refuse to start when the estimated memory of the simulations that
+    /// run at once (`--jobs` of the largest) exceeds this (`8GiB`, `512MiB`,
+    /// bytes).
+    #[arg(long, value_name = "SIZE", default_value = crate::memory::DEFAULT_MAX_MEMORY, value_parser = crate::memory::parse_size)]
+    pub max_memory: u64,
 }
 
 #[derive(clap::Args, Debug)]
@@ -109,6 +114,17 @@ pub fn cmd_sweep(args: &SweepArgs) -> Result<()> {
             text.parse()?
         }
     };
+    if let Some(largest) = sweep
+        .scenarios
+        .iter()
+        .max_by_key(|sc| sc.config.memory_estimate().total_bytes())
+    {
+        crate::memory::check(
+            &largest.config,
+            crate::run::at_once(args.jobs, sweep.scenarios.len()),
+            args.max_memory,
+        )?;
+    }
     let opts = RunOptions {
         jobs: args.jobs,
         shard,

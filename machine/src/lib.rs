@@ -10,12 +10,14 @@
 //! format and converts it into these types).
 
 mod config;
+mod memory;
 mod observe;
 mod sim;
 mod stats;
 mod vcpu_config;
 
 pub use config::*;
+pub use memory::{MemoryEstimate, PROCESS_BYTES};
 pub use observe::{IpiRecord, NoObserver, Observer, SliceKind};
 pub use sim::{EngineStats, Event, SimError, Simulation, Sources, BACKGROUND_ASID};
 pub use stats::*;
