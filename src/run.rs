@@ -45,6 +45,11 @@ pub struct RunArgs {
     /// the file's otherData).
     #[arg(long, value_name = "N", default_value_t = reports::DEFAULT_TIMELINE_EVENTS)]
     timeline_max_events: usize,
+    /// Write one CSV row per measured I/O (policy, guest, CPU, size,
+    /// arrival, latency and each latency part, in cycles; columns in
+    /// docs/metrics.md), streamed so memory stays flat, written atomically.
+    #[arg(long, value_name = "FILE.csv", conflicts_with = "timeline")]
+    per_io: Option<PathBuf>,
 }
 
 /// Everything the CLI's `--policies` and `--seed` change goes through the
@@ -71,10 +76,26 @@ pub fn cmd_run(args: &RunArgs) -> Result<()> {
         args.timeline_max_events,
         &sc,
     )?;
-    let compared = sweeps::compare(&sc, args.jobs, |sc, p| match &timeline {
-        None => sweeps::simulate(sc, p).map_err(anyhow::Error::from),
-        Some(tl) => tl.simulate(sc, p),
-    })?;
+    let compared = sweeps::compare(&sc, args.jobs, |sc, p| match (&timeline, &args.per_io) {
+        (Some(tl), _) => tl.simulate(sc, p),
+        (None, Some(file)) => per_io_simulate(file, sc, p),
+        (None, None) => sweeps::simulate(sc, p).map_err(anyhow::Error::from),
+    });
+    let policies: Vec<String> = sc.policies.iter().map(ToString::to_string).collect();
+    let policies: Vec<&str> = policies.iter().map(String::as_str).collect();
+    let compared = match (compared, &args.per_io) {
+        (Ok(c), Some(file)) => {
+            reports::join_per_io(file, &policies)?;
+            c
+        }
+        (Ok(c), None) => c,
+        (Err(e), file) => {
+            if let Some(file) = file {
+                reports::discard_per_io(file, &policies);
+            }
+            return Err(e.into());
+        }
+    };
     let report = compared.report(&sc);
     let json = reports::summary_json(&report);
     if let Some(dir) = &args.out {
@@ -112,6 +133,24 @@ pub fn cmd_run(args: &RunArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Simulates `sc` under `policy`, streaming each measured I/O into its
+/// part of the per-I/O file `file` (joined by [`reports::join_per_io`]).
+fn per_io_simulate(
+    file: &Path,
+    sc: &scenarios::Scenario,
+    policy: &hypervisor::PolicySpec,
+) -> Result<(machine::RunResult, machine::EngineStats)> {
+    let w = reports::PerIoWriter::create(file, &policy.to_string())?;
+    let (r, e, w) = sweeps::simulate_observed(sc, policy, w)?;
+    let rows = w.finish()?;
+    anyhow::ensure!(
+        rows == r.io_completed,
+        "per-I/O rows of {policy}: {rows} written for {} I/Os measured",
+        r.io_completed
+    );
+    Ok((r, e))
 }
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {

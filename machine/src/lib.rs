@@ -15,7 +15,7 @@ mod sim;
 mod stats;
 
 pub use config::*;
-pub use observe::{IpiRecord, NoObserver, Observer, SliceKind};
+pub use observe::{IoRecord, IpiRecord, NoObserver, Observer, SliceKind};
 pub use sim::{EngineStats, Event, SimError, Simulation, Sources, BACKGROUND_ASID};
 pub use stats::*;
 

@@ -84,6 +84,11 @@ pub(super) struct Request {
     pub(super) flush_wait_start: u64,
     /// The split I/O this request is a piece of, if any.
     pub(super) split: Option<SplitId>,
+    /// The registered CPU whose ring it is on (whose backend serves it).
+    pub(super) cpu: u32,
+    /// Its latency parts inside the window (kept only when the observer
+    /// records I/Os).
+    pub(super) parts: LatencyBreakdown,
 }
 
 impl<O: Observer> Simulation<O> {
@@ -104,7 +109,7 @@ impl<O: Observer> Simulation<O> {
             return Ok(());
         };
         let queue = now.saturating_sub(self.requests[r].arrival);
-        self.window.add(Part::Queue, queue);
+        self.add_part(Some(r), Part::Queue, queue);
         let be = &mut self.backends[b];
         be.current = Some(r);
         be.phase_start = now;
@@ -163,12 +168,12 @@ impl<O: Observer> Simulation<O> {
             && n > 1
             && self.migration_rng.random::<f64>() < self.migration_p;
         let process = self.process_cost();
-        self.window.add(Part::Process, process);
+        self.add_part(Some(r), Part::Process, process);
         if !migrate {
             let deferred = self.apply_deferred_flush(c);
-            self.window.add(Part::DeferredFlush, deferred);
+            self.add_part(Some(r), Part::DeferredFlush, deferred);
             let data = self.touch_data(c, r)?;
-            self.window.add(Part::Data, data);
+            self.add_part(Some(r), Part::Data, data);
             let cost = deferred + data + process;
             self.backends[b].phase = Phase::Data;
             self.backends[b].phase_start = now;
@@ -186,7 +191,7 @@ impl<O: Observer> Simulation<O> {
             self.bg_catch_up(d, now.max(self.cpus[d].clock.irq_free_at));
         }
         let deferred = self.apply_deferred_flush(d);
-        self.window.add(Part::DeferredFlush, deferred);
+        self.add_part(Some(r), Part::DeferredFlush, deferred);
         let mut cost = self.costs.migrate_cycles + deferred;
         let p = self.requests[r].placement.expect("mapped");
         match self.policy.on_foreign_access(p) {
@@ -202,9 +207,8 @@ impl<O: Observer> Simulation<O> {
             self.obs
                 .slice(self.cpus[d].stats.cpu, SliceKind::Migrated, start, end);
         }
-        self.window
-            .add(Part::Migration, migration_cost + (start - now));
-        self.window.add(Part::Data, data_cost);
+        self.add_part(Some(r), Part::Migration, migration_cost + (start - now));
+        self.add_part(Some(r), Part::Data, data_cost);
         self.backends[b].phase = Phase::Away;
         sched.at(Instant(end), Event::MigratedBack { cpu: c });
         Ok(())
@@ -234,8 +238,8 @@ impl<O: Observer> Simulation<O> {
         if device == 0 && self.device_cycles == 0 {
             return self.start_unmap(c, now, sched);
         }
-        self.window.add(Part::Device, device);
         let b = self.backend_of(c);
+        self.add_part(self.backends[b].current, Part::Device, device);
         self.backends[b].phase = Phase::Device;
         self.backends[b].phase_start = now;
         sched.after(Span(device), Event::DeviceDone { cpu: c });
@@ -264,14 +268,14 @@ impl<O: Observer> Simulation<O> {
         now: u64,
         sched: &mut Sched<'_>,
     ) -> Result<(), SimError> {
-        let (b, _, placement) = self.current_request(c);
+        let (b, r, placement) = self.current_request(c);
         self.mgr.unmap(placement)?;
         let mut cost =
             self.costs.hypercall_cycles + u64::from(placement.pages) * self.costs.unmap_page_cycles;
         if self.map_lock.enabled {
             cost += self.costs.map_lock_cycles;
         }
-        self.window.add(Part::Unmap, cost);
+        self.add_part(Some(r), Part::Unmap, cost);
         self.backends[b].phase = Phase::Unmap;
         self.backends[b].phase_start = now;
         self.start_segment(c, now, cost, sched);
@@ -329,7 +333,7 @@ impl<O: Observer> Simulation<O> {
             }
             RemoteInvalidation::Batched(batch) => self.join_batch(c, now, local, batch, sched)?,
             RemoteInvalidation::None => {
-                self.window.add(Part::FlushWait, local);
+                self.add_part(Some(r), Part::FlushWait, local);
                 self.finish_request_flushes(c, now, local, sched);
             }
         }
@@ -349,7 +353,7 @@ impl<O: Observer> Simulation<O> {
         let placement = self.requests[r].placement.take().expect("mapped");
         self.mgr.release(placement);
         let cost = extra + self.costs.complete_cycles;
-        self.window.add(Part::Complete, self.costs.complete_cycles);
+        self.add_part(Some(r), Part::Complete, self.costs.complete_cycles);
         self.backends[b].phase = Phase::Complete;
         self.backends[b].phase_start = now;
         self.start_segment(c, now, cost, sched);
@@ -385,13 +389,16 @@ impl<O: Observer> Simulation<O> {
         if O::ENABLED {
             self.obs.in_flight(now, self.requests.live() as u64);
         }
-        let window = match req.split {
-            None => self
-                .window
-                .complete(now - req.arrival, req.size_bytes, req.read),
+        let counted = self.window.is_open();
+        // The I/O: the request itself, or the split I/O of its last piece.
+        let (arrival, size_bytes, read, pieces, parts) = match req.split {
+            None => (req.arrival, req.size_bytes, req.read, 1, req.parts),
             Some(s) => {
                 let io = &mut self.splits[s];
                 io.pieces_left -= 1;
+                if O::RECORDS_IOS {
+                    window::add_parts(&mut io.parts, &req.parts);
+                }
                 if io.pieces_left > 0 {
                     // Not the last piece: the I/O goes on.
                     self.window.piece();
@@ -399,10 +406,22 @@ impl<O: Observer> Simulation<O> {
                 }
                 let io = *io;
                 self.splits.remove(s);
-                self.window
-                    .complete(now - io.arrival, io.size_bytes, io.read)
+                (io.arrival, io.size_bytes, io.read, io.pieces, io.parts)
             }
         };
+        let window = self.window.complete(now - arrival, size_bytes, read);
+        if O::RECORDS_IOS && counted {
+            self.obs.io(&IoRecord {
+                guest: req.guest,
+                cpu: req.cpu,
+                size_bytes,
+                read,
+                pieces,
+                arrival,
+                latency: now - arrival,
+                parts,
+            });
+        }
         let guest = &self.guests[req.guest as usize];
         if guest.gen.config().pattern == Pattern::Closed {
             sched.after(
@@ -446,14 +465,15 @@ impl<O: Observer> Simulation<O> {
                 cpu.seg_wake,
             )
         };
+        let serving = self.serving(c);
         match self.backends[b].phase {
             Phase::Map => {}
             Phase::Unmap => {
                 // A sleeping map-lock waiter's wake-up belongs to its wait.
-                self.window.add(Part::Unmap, wake);
-                self.window.add(Part::Interrupted, interrupted);
+                self.add_part(serving, Part::Unmap, wake);
+                self.add_part(serving, Part::Interrupted, interrupted);
             }
-            _ => self.window.add(Part::Interrupted, interrupted),
+            _ => self.add_part(serving, Part::Interrupted, interrupted),
         }
         if O::ENABLED {
             let kind = match self.backends[b].phase {
@@ -472,8 +492,8 @@ impl<O: Observer> Simulation<O> {
         match self.backends[b].phase {
             Phase::Map => {
                 let elapsed = now - self.backends[b].phase_start;
-                self.window
-                    .add(Part::Map, elapsed - self.cpus[c].seg_deferred);
+                let map = elapsed - self.cpus[c].seg_deferred;
+                self.add_part(serving, Part::Map, map);
                 self.release_map_lock(now, sched)?;
                 self.start_data(c, now, sched)?;
             }

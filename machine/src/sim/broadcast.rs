@@ -44,7 +44,8 @@ impl<O: Observer> Simulation<O> {
             ShootdownFlush::Range => u64::from(pages.div_ceil(plan.pages_per_instruction.max(1))),
         };
         let wait = local + own + instructions * plan.issue_cycles + plan.sync_cycles;
-        self.window.add(Part::FlushWait, wait);
+        let r = self.backends[self.backend_of(c)].current;
+        self.add_part(r, Part::FlushWait, wait);
         if O::ENABLED {
             self.obs.slice(
                 self.cpus[c].stats.cpu,

@@ -25,6 +25,11 @@ pub(super) struct SplitIo {
     pub(super) size_bytes: u64,
     pub(super) read: bool,
     pub(super) pieces_left: u32,
+    /// Its pieces, for its [`IoRecord`](crate::IoRecord).
+    pub(super) pieces: u32,
+    /// Its finished pieces' latency parts (kept only when the observer
+    /// records I/Os).
+    pub(super) parts: LatencyBreakdown,
 }
 
 /// Cycles from a trace's nanoseconds (already scaled by `time_scale`).
@@ -150,6 +155,8 @@ impl<O: Observer> Simulation<O> {
                 size_bytes: size,
                 read: t.read,
                 pieces_left: pieces,
+                pieces,
+                parts: LatencyBreakdown::default(),
             })
         });
         let mut left = size;
@@ -190,6 +197,8 @@ impl<O: Observer> Simulation<O> {
             placement: None,
             flush_wait_start: 0,
             split: None,
+            cpu: self.cpus[cpu].stats.cpu,
+            parts: LatencyBreakdown::default(),
         });
         let live = self.requests.live() as u64;
         self.peak_in_flight = self.peak_in_flight.max(live);

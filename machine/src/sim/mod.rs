@@ -79,7 +79,7 @@ use slab::{RequestId, ShootdownId, Slab, SplitId};
 use window::{Completion, Part, Window};
 
 use crate::config::{SimConfig, Touch};
-use crate::observe::{IpiRecord, NoObserver, Observer, SliceKind};
+use crate::observe::{IoRecord, IpiRecord, NoObserver, Observer, SliceKind};
 use crate::stats::{CpuStats, LatencyBreakdown, RunResult};
 use cpu_model::{CostTable, CpuClock, CpuId};
 use hypervisor::{
