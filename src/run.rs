@@ -76,25 +76,12 @@ pub fn cmd_run(args: &RunArgs) -> Result<()> {
         args.timeline_max_events,
         &sc,
     )?;
-    let compared = sweeps::compare(&sc, args.jobs, |sc, p| match (&timeline, &args.per_io) {
-        (Some(tl), _) => tl.simulate(sc, p),
-        (None, Some(file)) => per_io_simulate(file, sc, p),
-        (None, None) => sweeps::simulate(sc, p).map_err(anyhow::Error::from),
-    });
-    let policies: Vec<String> = sc.policies.iter().map(ToString::to_string).collect();
-    let policies: Vec<&str> = policies.iter().map(String::as_str).collect();
-    let compared = match (compared, &args.per_io) {
-        (Ok(c), Some(file)) => {
-            reports::join_per_io(file, &policies)?;
-            c
-        }
-        (Ok(c), None) => c,
-        (Err(e), file) => {
-            if let Some(file) = file {
-                reports::discard_per_io(file, &policies);
-            }
-            return Err(e.into());
-        }
+    let compared = match (&timeline, &args.per_io) {
+        (None, Some(file)) => sweeps::compare_per_io(&sc, args.jobs, file)?,
+        _ => sweeps::compare(&sc, args.jobs, |sc, p| match &timeline {
+            None => sweeps::simulate(sc, p).map_err(anyhow::Error::from),
+            Some(tl) => tl.simulate(sc, p),
+        })?,
     };
     let report = compared.report(&sc);
     let json = reports::summary_json(&report);
@@ -133,24 +120,6 @@ pub fn cmd_run(args: &RunArgs) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Simulates `sc` under `policy`, streaming each measured I/O into its
-/// part of the per-I/O file `file` (joined by [`reports::join_per_io`]).
-fn per_io_simulate(
-    file: &Path,
-    sc: &scenarios::Scenario,
-    policy: &hypervisor::PolicySpec,
-) -> Result<(machine::RunResult, machine::EngineStats)> {
-    let w = reports::PerIoWriter::create(file, &policy.to_string())?;
-    let (r, e, w) = sweeps::simulate_observed(sc, policy, w)?;
-    let rows = w.finish()?;
-    anyhow::ensure!(
-        rows == r.io_completed,
-        "per-I/O rows of {policy}: {rows} written for {} I/Os measured",
-        r.io_completed
-    );
-    Ok((r, e))
 }
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
