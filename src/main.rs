@@ -4,6 +4,7 @@
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
+mod interrupt;
 mod run;
 mod sweep;
 mod timeline;
@@ -50,6 +51,10 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
+    if let Err(e) = interrupt::install() {
+        eprintln!("error: cannot handle SIGINT/SIGTERM: {e}");
+        std::process::exit(1);
+    }
     let result = match cli.command {
         Command::Run(args) => run::cmd_run(&args),
         Command::Scenarios { show } => cmd_scenarios(show.as_deref()),

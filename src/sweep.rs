@@ -110,6 +110,14 @@ pub fn cmd_sweep(args: &SweepArgs) -> Result<()> {
     };
     // A job's scenario has exactly its one policy (a scenario has at least
     // one).
+    let out = args.out.clone();
+    crate::interrupt::on_stop(
+        move || sweeps::release_lock_if_mine(&out),
+        format!(
+            "finished points are kept in {}; run the same command again to resume",
+            args.out.join("points").display()
+        ),
+    );
     let one_policy = |sc: &scenarios::Scenario| simulate(sc, &sc.policies[0]).map(|(r, _)| r);
     let simulated = sweeps::run(&sweep, &args.out, &opts, one_policy, &bar);
     bar.bar.finish_and_clear();
@@ -135,6 +143,11 @@ pub fn cmd_sweep(args: &SweepArgs) -> Result<()> {
 
 /// Runs `tlbsim merge`.
 pub fn cmd_merge(args: &MergeArgs) -> Result<()> {
+    let out = args.out.clone();
+    crate::interrupt::on_stop(
+        move || sweeps::release_lock_if_mine(&out),
+        "the merge did not finish; run it again".to_string(),
+    );
     let m = sweeps::merge(&args.dirs, &args.out)?;
     eprintln!(
         "merge: sweep {}: {} simulations from {} directories ({} point files copied); results in {}",

@@ -21,7 +21,7 @@ mod costs;
 mod ipi;
 
 pub use clock::CpuClock;
-pub use costs::{shootdown_latency_cycles, CostError, CostTable};
+pub use costs::{shootdown_latency_cycles, CostError, CostTable, MAX_COST_CYCLES};
 pub use ipi::{
     broadcast_send_cycles, broadcast_shootdown_latency_cycles, IpiDeliveryMode, PV_SEND_IPI_CPUS,
     X2APIC_CLUSTER_CPUS,

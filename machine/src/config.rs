@@ -32,6 +32,11 @@ pub struct SimConfig {
     pub background: BackgroundConfig,
     /// The guests issuing I/O.
     pub guests: Vec<GuestConfig>,
+    /// The host domain's CPUs as vCPUs sharing physical CPUs (off by
+    /// default: dedicated CPUs).
+    pub vcpu: crate::VcpuConfig,
+    /// What waking an idle CPU costs (off by default: idle CPUs poll).
+    pub idle: crate::IdleConfig,
 }
 
 impl Default for SimConfig {
@@ -44,6 +49,8 @@ impl Default for SimConfig {
             host: HostConfig::default(),
             background: BackgroundConfig::default(),
             guests: vec![GuestConfig::default()],
+            vcpu: crate::VcpuConfig::default(),
+            idle: crate::IdleConfig::default(),
         }
     }
 }
@@ -314,14 +321,16 @@ impl SimConfig {
                 ),
             );
         }
-        if self.host.process_cycles > MAX_SPAN_CYCLES {
-            p(
-                &["host", "process_cycles"],
-                format!(
-                    "must be at most {MAX_SPAN_CYCLES} cycles, got {}",
-                    self.host.process_cycles
-                ),
-            );
+        for (field, v) in [
+            ("process_cycles", self.host.process_cycles),
+            ("device_cycles", self.host.device_cycles),
+        ] {
+            if v > MAX_SPAN_CYCLES {
+                p(
+                    &["host", field],
+                    format!("must be at most {MAX_SPAN_CYCLES} cycles, got {v}"),
+                );
+            }
         }
         if self.background.working_set_pages > MAX_BACKGROUND_PAGES {
             p(
@@ -406,6 +415,8 @@ impl SimConfig {
             let guest = KeyPath::of(&["guests"]).index(i);
             out.extend(g.problems().into_iter().map(|p| p.under(&guest)));
         }
+        self.vcpu.problems(&mut out);
+        self.idle.problems(&mut out);
         out
     }
 

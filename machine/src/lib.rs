@@ -13,11 +13,13 @@ mod config;
 mod observe;
 mod sim;
 mod stats;
+mod vcpu_config;
 
 pub use config::*;
 pub use observe::{IoRecord, IpiRecord, NoObserver, Observer, SliceKind};
 pub use sim::{EngineStats, Event, SimError, Simulation, Sources, BACKGROUND_ASID};
 pub use stats::*;
+pub use vcpu_config::*;
 
 /// Simulates `cfg` under `policy` to its stop condition.
 ///

@@ -27,6 +27,8 @@ pub enum SliceKind {
     Migrated,
     /// The background workload.
     Background,
+    /// The host ran another tenant's vCPU on this CPU (`[vcpu]`).
+    Descheduled,
 }
 
 impl SliceKind {
@@ -42,6 +44,7 @@ impl SliceKind {
             SliceKind::IpiHandler => "IPI handler",
             SliceKind::Migrated => "migrated data touch",
             SliceKind::Background => "background",
+            SliceKind::Descheduled => "descheduled (another tenant)",
         }
     }
 }

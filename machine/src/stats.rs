@@ -97,6 +97,18 @@ pub struct CpuStats {
     pub background_accesses: u64,
     /// Cycles those background accesses took, translation included.
     pub background_cycles: u64,
+    /// Steal time: cycles this vCPU wanted to run but the host ran another
+    /// tenant's vCPU on its physical CPU (`vcpu.overcommit`), as KVM
+    /// reports it to the guest (`record_steal_time`, arch/x86/kvm/x86.c).
+    pub steal_cycles: u64,
+    /// Flushes the host ran at this vCPU's entry for a shootdown that
+    /// skipped it while it was preempted (`vcpu.pv_tlb_flush`).
+    pub pv_flushes: u64,
+    /// Wake-ups of this CPU from idle (a C-state exit or a halted vCPU's
+    /// wake-up, `[idle]`) that something waited for.
+    pub idle_wakes: u64,
+    /// Cycles those wake-ups took.
+    pub idle_wake_cycles: u64,
 }
 
 /// Where the I/Os' time went: sums over the measured I/Os, cycles. Divide by
@@ -230,6 +242,26 @@ impl RunResult {
     #[must_use]
     pub fn ipis_received(&self) -> u64 {
         self.per_cpu.iter().map(|c| c.ipis_received).sum()
+    }
+
+    /// Steal time over all CPUs, cycles (`CpuStats::steal_cycles`).
+    #[must_use]
+    pub fn steal_cycles(&self) -> u64 {
+        self.per_cpu.iter().map(|c| c.steal_cycles).sum()
+    }
+
+    /// Flushes run at a preempted vCPU's next entry, over all CPUs.
+    #[must_use]
+    pub fn pv_flushes(&self) -> u64 {
+        self.per_cpu.iter().map(|c| c.pv_flushes).sum()
+    }
+
+    /// Wake-ups from idle and their cycles, over all CPUs.
+    #[must_use]
+    pub fn idle_wakes(&self) -> (u64, u64) {
+        self.per_cpu.iter().fold((0, 0), |(n, c), s| {
+            (n + s.idle_wakes, c + s.idle_wake_cycles)
+        })
     }
 
     /// IPIs whose target held none of the flushed pages, over all CPUs.

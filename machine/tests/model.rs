@@ -440,6 +440,8 @@ fn lock_waiters_spin_or_sleep() {
 
 #[path = "model/alternatives.rs"]
 mod alternatives;
+#[path = "model/vcpu.rs"]
+mod vcpu;
 
 /// Useless IPIs, on cases whose answer is known by hand: without migration
 /// no other CPU ever touches a request's buffer, so every IPI of `global`

@@ -31,7 +31,13 @@ impl TlbGeometry {
         }
     }
 
-    /// Check that `entries > 0`, `ways > 0` and `entries % ways == 0`.
+    /// The most entries one TLB may have: 65,536, 21x the largest shipping
+    /// STLB (AMD Zen 4's 3,072-entry L2 DTLB), so any real or hypothetical
+    /// TLB fits while a typo (`2^32`) is refused before it allocates.
+    pub const MAX_ENTRIES: usize = 65_536;
+
+    /// Check that `entries > 0`, `ways > 0`, `entries % ways == 0` and
+    /// `entries <= MAX_ENTRIES`.
     ///
     /// # Errors
     /// [`MmuError::InvalidGeometry`] naming the violated rule.
@@ -42,6 +48,8 @@ impl TlbGeometry {
             "ways must be > 0"
         } else if !self.entries.is_multiple_of(self.ways) {
             "entries must be a multiple of ways"
+        } else if self.entries > Self::MAX_ENTRIES {
+            "entries must be at most 65536"
         } else {
             return Ok(());
         };

@@ -30,7 +30,7 @@ mod sweep;
 mod table;
 mod timeline;
 
-pub use atomic::{write_atomic, write_atomic_with, ReportError};
+pub use atomic::{abandon_writes, write_atomic, write_atomic_with, ReportError};
 pub use engine::{engine_json, EngineRun};
 pub use headline::{grouped, headline, micros, sweep_headline};
 pub use human::{frequency_from_metrics, human_micros, human_real, human_value};

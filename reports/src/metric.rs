@@ -726,6 +726,40 @@ pub static METRICS: &[MetricDef] = &[
     .both("ipis.useless_share")
     .table(5, "", 2)
     .damage(),
+    // `[vcpu]` and `[idle]` (machine/src/sim/vcpu.rs, idle.rs): columns
+    // only, so that summaries of dedicated, polling CPUs keep their keys.
+    MetricDef::new(
+        "steal_cycles",
+        "steal time",
+        Cycles,
+        "cycles the host domain's vCPUs wanted to run while the host ran another tenant's vCPU on their CPU (vcpu.overcommit), as KVM reports steal time",
+        |r| Count(r.steal_cycles()),
+    )
+    .column(),
+    MetricDef::new(
+        "pv_flushes",
+        "paravirtual flushes",
+        N,
+        "TLB flushes the host ran at a preempted vCPU's next entry for a shootdown that skipped it (vcpu.pv_tlb_flush)",
+        |r| Count(r.pv_flushes()),
+    )
+    .column(),
+    MetricDef::new(
+        "idle_wakes",
+        "wake-ups from idle",
+        N,
+        "IPIs, ring notifications and migrated threads that found their CPU idle and waited for it to wake ([idle])",
+        |r| Count(r.idle_wakes().0),
+    )
+    .column(),
+    MetricDef::new(
+        "idle_wake_cycles",
+        "idle wake-up time",
+        Cycles,
+        "cycles those wake-ups took: C-state exits, halted vCPUs' wake-ups and VM entries",
+        |r| Count(r.idle_wakes().1),
+    )
+    .column(),
 ];
 
 /// The top-level keys of a run object of `summary.json` that hold metrics,
@@ -1152,6 +1186,10 @@ mod tests {
                 "interrupted_cycles_per_io",
                 "ipis_useless",
                 "ipis_useless_share",
+                "steal_cycles",
+                "pv_flushes",
+                "idle_wakes",
+                "idle_wake_cycles",
             ]
         );
     }

@@ -268,6 +268,7 @@ fn category(kind: SliceKind) -> &'static str {
         SliceKind::IpiHandler => "ipi_handler",
         SliceKind::Migrated => "migrated",
         SliceKind::Background => "background",
+        SliceKind::Descheduled => "descheduled",
     }
 }
 

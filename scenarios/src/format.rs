@@ -19,8 +19,8 @@ use serde::{Deserialize, Serialize};
 mod plain {
     pub(super) use cpu_model::{CostTable, IpiDeliveryMode};
     pub(super) use machine::{
-        BackgroundConfig, Distribution, HostConfig, LockWaiter, MachineConfig, SimConfig,
-        StopConfig, Touch,
+        BackgroundConfig, CState, Distribution, HostConfig, IdleConfig, LockWaiter, MachineConfig,
+        PvTlbFlush, SimConfig, StopConfig, Touch, VcpuConfig,
     };
     pub(super) use mmu::{TlbConfig, TlbGeometry};
     pub(super) use workloads::{GuestConfig, Pattern, SizeSpec, Split};
@@ -146,7 +146,22 @@ section! {
         host: HostConfig,
         background: BackgroundConfig,
         guests: Vec<GuestConfig>,
+        // Left out when off, so that the scenario hash (and `--show`) of
+        // every scenario written before these sections stays the same.
+        #[serde(skip_serializing_if = "is_core_default")]
+        vcpu: VcpuConfig,
+        #[serde(skip_serializing_if = "is_core_default")]
+        idle: IdleConfig,
     }
+}
+
+/// Whether a section means its core type's default.
+fn is_core_default<T>(v: &T) -> bool
+where
+    T: Mirror + Clone,
+    T::Core: Default + PartialEq,
+{
+    v.clone().into_core() == T::Core::default()
 }
 
 section! {
@@ -275,6 +290,40 @@ section! {
 }
 
 section! {
+    /// `[vcpu]`.
+    #[serde(deny_unknown_fields, default)]
+    VcpuConfig {
+        overcommit: u32,
+        tenant_load: f64,
+        host_slice_us: f64,
+        pv_tlb_flush: PvTlbFlush,
+    }
+}
+
+choice! {
+    /// `vcpu.pv_tlb_flush`.
+    #[serde(rename_all = "kebab-case")]
+    PvTlbFlush { Off, On, SkipOnly, }
+}
+
+section! {
+    /// `[idle]`.
+    #[serde(deny_unknown_fields, default)]
+    IdleConfig {
+        cstate: CState,
+        halted_vcpu: bool,
+        halt_poll_us: f64,
+        host_wake_us: f64,
+    }
+}
+
+choice! {
+    /// `idle.cstate`.
+    #[serde(rename_all = "lowercase")]
+    CState { Poll, C1, C1e, C6, }
+}
+
+section! {
     /// One `[[guests]]` element.
     #[serde(deny_unknown_fields, default)]
     GuestConfig {
@@ -309,7 +358,9 @@ default_from_core!(
     CostTable,
     HostConfig,
     BackgroundConfig,
-    GuestConfig
+    GuestConfig,
+    VcpuConfig,
+    IdleConfig
 );
 
 /// `guests.N.size_bytes`: a number, `{ min, max, align }` or

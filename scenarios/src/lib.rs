@@ -29,12 +29,17 @@
 //! - `seed`, `[stop]`, `[machine]`, `[costs]`, `[host]`, `[background]`,
 //!   `[[guests]]`: the sections of [`machine::SimConfig`].
 //! - `costs.preset = "bare-metal" | "kvm-guest" | "kvm-guest-posted" |
-//!   "xen-pv-dom0" | "vm"` picks [`cpu_model::CostTable::preset`] as the
+//!   "xen-pv-dom0" | "xen-pvh-dom0" | "vm"` picks [`cpu_model::CostTable::preset`] as the
 //!   base cost table (`vm`, the older VM preset, is kept for existing
 //!   scenarios; `kvm-guest` replaces it); other `costs` keys override it.
 //! - `machine.ipi_delivery = "unicast" | "x2apic-cluster" | "shorthand" |
 //!   "pv-send-ipi"`: how shootdown IPIs leave the sender
 //!   ([`cpu_model::IpiDeliveryMode`]).
+//! - `[vcpu]` (`overcommit`, `tenant_load`, `host_slice_us`,
+//!   `pv_tlb_flush = "off" | "on" | "skip-only"`) and `[idle]` (`cstate =
+//!   "poll" | "c1" | "c1e" | "c6"`, `halted_vcpu`, `halt_poll_us`,
+//!   `host_wake_us`): vCPUs sharing physical CPUs and waking idle CPUs
+//!   ([`machine::VcpuConfig`], [`machine::IdleConfig`]); off by default.
 //! - `machine.tlb.l2 = false` means "no second-level TLB".
 //! - `guests.N.trace` (a trace guest's file): a relative path is relative
 //!   to the scenario file that set it (`--set`: the current directory);
@@ -582,8 +587,20 @@ fn preset_costs(value: Option<&Value>) -> CostTable {
         .unwrap_or_else(CostTable::bare_metal)
 }
 
-/// Where `key` (or its nearest defined ancestor) came from.
+/// Where `key` (or its nearest defined ancestor) came from. A problem of
+/// a table (`machine.tlb.l1`, a guest's `size_bytes`) whose key a `--set`
+/// changed underneath (`machine.tlb.l1.ways`) comes from that `--set`, not
+/// from the file line of the table.
 fn locate(origins: &Origins, root: &Location, key: &str) -> Location {
+    let below = format!("{key}.");
+    if origins.get(key).is_none_or(|l| l.file != "--set")
+        && origins
+            .range(below.clone()..)
+            .take_while(|(k, _)| k.starts_with(&below))
+            .any(|(_, l)| l.file == "--set")
+    {
+        return set_location();
+    }
     let mut k = key;
     loop {
         if let Some(l) = origins.get(k) {
@@ -1057,6 +1074,8 @@ pub fn to_toml(scenario: &Scenario) -> String {
         "host",
         "background",
         "guests",
+        "vcpu",
+        "idle",
     ] {
         if let Some(v) = config.remove(section) {
             let mut t = Table::new();

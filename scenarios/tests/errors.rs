@@ -77,7 +77,7 @@ fn many_problems_across_sections() {
         assert!(keys.contains(&k), "missing {k} in:\n{text}");
     }
     assert!(
-        text.contains("many.toml:4: costs.preset: must be \"bare-metal\", \"kvm-guest\", \"kvm-guest-posted\", \"xen-pv-dom0\" or \"vm\""),
+        text.contains("many.toml:4: costs.preset: must be \"bare-metal\", \"kvm-guest\", \"kvm-guest-posted\", \"xen-pv-dom0\", \"vm\" or \"xen-pvh-dom0\""),
         "{text}"
     );
     assert!(text.contains("many.toml:1: bogus: unknown field"), "{text}");
@@ -337,6 +337,22 @@ fn numbers_out_of_their_documented_range_are_located_errors() {
         (
             "background.working_set_pages=4000000000",
             "--set: background.working_set_pages",
+        ),
+        (
+            "vcpu.overcommit=0",
+            "--set: vcpu.overcommit: must be within 1..=64 vCPUs per physical CPU, got 0",
+        ),
+        (
+            "vcpu.tenant_load=2",
+            "--set: vcpu.tenant_load: must be within 0..=1",
+        ),
+        (
+            "vcpu.pv_tlb_flush=\"on\"",
+            "--set: vcpu.pv_tlb_flush: needs vcpu.overcommit > 1",
+        ),
+        (
+            "idle.host_wake_us=-1",
+            "--set: idle.host_wake_us: must be within 0..=1000000 us",
         ),
     ] {
         let e = scenarios::load("default", &[set.to_string()])

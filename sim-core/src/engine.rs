@@ -110,6 +110,9 @@ pub enum EndReason {
     CycleBudget,
     /// No event was pending.
     Drained,
+    /// The next event lay at [`Instant::END`], where time saturates (the
+    /// overflow rule of [`Instant`]): it was not handled.
+    ClockEnd,
 }
 
 /// Drives a [`Model`] through its events in `(time, seq)` order.
@@ -164,6 +167,9 @@ impl<E, Q: EventQueue<E>> Engine<E, Q> {
             if budget.is_some_and(|b| t > b) {
                 break EndReason::CycleBudget;
             }
+            if t == Instant::END {
+                break EndReason::ClockEnd;
+            }
             let (t, ev) = self.sched.queue.pop().expect("peeked");
             self.sched.now = t;
             self.events += 1;
@@ -182,5 +188,44 @@ impl<E, Q: EventQueue<E>> Engine<E, Q> {
     #[must_use]
     pub fn events(&self) -> u64 {
         self.events
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Re-schedules its event `delay` later, forever.
+    struct Repeat {
+        delay: Span,
+        handled: u64,
+    }
+
+    impl Model for Repeat {
+        type Event = ();
+        fn handle<Q: EventQueue<()>>(
+            &mut self,
+            _now: Instant,
+            (): (),
+            sched: &mut Scheduler<(), Q>,
+        ) -> Control {
+            self.handled += 1;
+            sched.after(self.delay, ());
+            Control::Continue
+        }
+    }
+
+    #[test]
+    fn a_clock_that_saturates_ends_the_run_instead_of_wrapping() {
+        let mut engine = Engine::new();
+        engine.scheduler().at(Instant(u64::MAX - 10), ());
+        let mut m = Repeat {
+            delay: Span(1 << 62),
+            handled: 0,
+        };
+        let out = engine.run(&mut m, None);
+        assert_eq!(out.reason, EndReason::ClockEnd);
+        assert_eq!(m.handled, 1, "the event at the saturated time ran");
+        assert_eq!(out.end, Instant(u64::MAX - 10));
     }
 }

@@ -4,8 +4,13 @@
 //! an instant plus a span is an instant, the distance between two instants
 //! is a span, and two instants cannot be added.
 //!
-//! Arithmetic saturates neither way: an overflow of `u64` cycles (about 234
-//! years at 2.5 GHz) is a bug and panics in debug builds.
+//! Overflow rule: adding saturates at `u64::MAX` cycles ([`Instant::END`],
+//! about 234 years at 2.5 GHz) in every build, never wraps. A time that
+//! saturated is not a real time: the engine stops before handling an event
+//! at [`Instant::END`] ([`crate::EndReason::ClockEnd`]) and the model reports
+//! that as an error, so no result is computed from a clamped clock. Scenario
+//! ranges keep real runs far from it (every cost and delay at most 10^10
+//! cycles).
 
 use std::fmt;
 use std::ops::{Add, AddAssign};
@@ -21,6 +26,9 @@ pub struct Span(pub u64);
 impl Instant {
     /// Time zero: the start of a simulation.
     pub const ZERO: Instant = Instant(0);
+
+    /// The end of the clock: where adding saturates (see the module doc).
+    pub const END: Instant = Instant(u64::MAX);
 
     /// The raw cycle count since the start.
     #[must_use]
@@ -49,26 +57,26 @@ impl Span {
 impl Add<Span> for Instant {
     type Output = Instant;
     fn add(self, rhs: Span) -> Instant {
-        Instant(self.0 + rhs.0)
+        Instant(self.0.saturating_add(rhs.0))
     }
 }
 
 impl AddAssign<Span> for Instant {
     fn add_assign(&mut self, rhs: Span) {
-        self.0 += rhs.0;
+        *self = *self + rhs;
     }
 }
 
 impl Add for Span {
     type Output = Span;
     fn add(self, rhs: Span) -> Span {
-        Span(self.0 + rhs.0)
+        Span(self.0.saturating_add(rhs.0))
     }
 }
 
 impl AddAssign for Span {
     fn add_assign(&mut self, rhs: Span) {
-        self.0 += rhs.0;
+        *self = *self + rhs;
     }
 }
 
@@ -87,6 +95,19 @@ impl fmt::Display for Span {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn adding_saturates_at_the_end_of_the_clock_instead_of_wrapping() {
+        assert_eq!(Instant(u64::MAX - 1) + Span(5), Instant::END);
+        let mut t = Instant(u64::MAX - 3);
+        t += Span(u64::MAX);
+        assert_eq!(t, Instant::END);
+        assert_eq!(Span(u64::MAX) + Span(1), Span(u64::MAX));
+        let mut s = Span(u64::MAX);
+        s += Span(7);
+        assert_eq!(s, Span(u64::MAX));
+        assert_eq!(Instant(10) + Span(5), Instant(15));
+    }
 
     #[test]
     fn instants_and_spans() {

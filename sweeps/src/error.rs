@@ -163,6 +163,26 @@ pub enum SweepError {
         /// The first job without one, in plan order.
         first: Box<Job>,
     },
+    /// Another sweep holds the output directory ([`crate::DirLock`]).
+    #[error("{} is in use by another tlbsim sweep (pid {pid} on {host}, lock file {}): wait for it to finish or use another --out; if that process is gone (e.g. its machine rebooted), remove the lock file", dir.display(), path.display())]
+    Locked {
+        /// The output directory.
+        dir: PathBuf,
+        /// Its lock file.
+        path: PathBuf,
+        /// The holder's process id.
+        pid: u32,
+        /// The holder's host.
+        host: String,
+    },
+    /// The lock file could not be created, written or read.
+    #[error("cannot lock the output directory: {}: {error}", path.display())]
+    Lock {
+        /// The lock file.
+        path: PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
     /// A `figure` metric that is not a column of `sweep.csv`.
     #[error("figure metric `{metric}` is not a metric (columns: {})", known.join(", "))]
     UnknownMetric {

@@ -19,6 +19,8 @@
 //!
 //! Layout of an output directory:
 //!
+//! - `.lock`: the pid and host of the sweep (or merge) writing it, while it
+//!   runs ([`DirLock`]); a second one refuses to start.
 //! - `plan.json`: the sweep fully resolved (base scenario TOML, axes,
 //!   policies, seeds, and every job with its scenario hash). Written first;
 //!   [`merge`] checks that shards agree on it byte for byte. It holds no
@@ -35,6 +37,7 @@
 
 mod compare;
 mod error;
+mod lock;
 mod merge;
 mod plan;
 mod run;
@@ -44,6 +47,7 @@ mod store;
 
 pub use compare::{compare, compare_per_io, simulate, simulate_observed, Comparison, EngineEntry};
 pub use error::SweepError;
+pub use lock::{lock_path, release_lock_if_mine, DirLock};
 pub use merge::{assemble, merge, Merged};
 pub use plan::{Job, Plan, PolicyName, ResolvedSweep, ScenarioHash};
 pub use reports::SweepAxis;

@@ -110,6 +110,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged, SweepError> {
     let (text, plan, _) = first.ok_or(SweepError::NothingToMerge)?;
     let target = PointStore::new(out);
     target.create()?;
+    let _lock = crate::DirLock::acquire(out)?;
     let mut copied = 0;
     for j in &plan.jobs {
         if target.has(&j.hash) {

@@ -12,7 +12,7 @@ use machine::RunResult;
 use scenarios::Scenario;
 
 use crate::merge::{assemble, read_plan};
-use crate::{Job, PointStore, ResolvedSweep, SweepError};
+use crate::{DirLock, Job, PointStore, ResolvedSweep, SweepError};
 
 /// One of `count` disjoint slices of a plan's jobs: jobs `index`,
 /// `index + count`, ... (1-based; round-robin, so slices of a grid whose
@@ -149,11 +149,13 @@ pub fn cost_estimate(sc: &Scenario) -> u64 {
 /// Runs the jobs of `opts.shard` whose point files are not in `dir` yet,
 /// simulating each job's scenario (which has exactly the job's policy)
 /// with `simulate`, on `opts.jobs` threads, the most expensive first
-/// ([`cost_estimate`]). Writes `plan.json` first and, for an unsharded run,
+/// ([`cost_estimate`]), holding the directory's lock ([`DirLock`]) throughout.
+/// Writes `plan.json` first and, for an unsharded run,
 /// the summary files at the end ([`assemble`]).
 ///
 /// # Errors
-/// The directory cannot be written, a simulation failed (the first error;
+/// Another sweep holds the directory ([`SweepError::Locked`]), the
+/// directory cannot be written, a simulation failed (the first error;
 /// no new simulation starts after it, finished points are kept), or the
 /// summary files cannot be assembled.
 pub fn run<F, E>(
@@ -170,6 +172,7 @@ where
     let plan = &sweep.plan;
     let store = PointStore::new(dir);
     store.create()?;
+    let _lock = DirLock::acquire(dir)?;
     reports::write_atomic(&dir.join("plan.json"), plan.to_json().as_bytes())?;
 
     // This shard's jobs, each hash once, minus those already done.

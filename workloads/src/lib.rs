@@ -99,6 +99,19 @@ impl SizeSpec {
                 }
                 if *align == 0 {
                     out.push(at(&["align"], "must be at least 1".to_string()));
+                } else if *min >= 1
+                    && min <= max
+                    && min
+                        .div_ceil(*align)
+                        .checked_mul(*align)
+                        .is_none_or(|m| m > *max)
+                {
+                    out.push(at(
+                        &["align"],
+                        format!(
+                            "no multiple of align {align} lies within min..=max ({min}..={max})"
+                        ),
+                    ));
                 }
             }
             SizeSpec::Choice { values, weights } => {
@@ -386,6 +399,12 @@ impl GuestConfig {
             out.push(Problem::new(
                 KeyPath::of(&["split"]),
                 "must be at least 1 byte".to_string(),
+            ));
+        }
+        if let Some(m) = self.max_request_bytes.filter(|&m| m > MAX_REQUEST_BYTES) {
+            out.push(Problem::new(
+                KeyPath::of(&["max_request_bytes"]),
+                format!("must be at most {MAX_REQUEST_BYTES} bytes (1 GiB), got {m}"),
             ));
         }
         if self.max_request_bytes == Some(0) {

@@ -106,6 +106,7 @@ impl<O: Observer> Simulation<O> {
                 return Ok(());
             }
             self.backends[b].phase = Phase::Idle;
+            self.went_idle(c, now);
             return Ok(());
         };
         let queue = now.saturating_sub(self.requests[r].arrival);
@@ -186,13 +187,15 @@ impl<O: Observer> Simulation<O> {
             d.0 += 1;
         }
         self.window.migration();
-        // Replay d's background up to now so that its accesses precede the flush.
+        // d's host schedule, then its background up to now, so that both
+        // precede the flush.
+        self.vcpu_wake(d, now);
         if self.cpus[d].bg_next != u64::MAX {
             self.bg_catch_up(d, now.max(self.cpus[d].clock.irq_free_at));
         }
         let deferred = self.apply_deferred_flush(d);
         self.add_part(Some(r), Part::DeferredFlush, deferred);
-        let mut cost = self.costs.migrate_cycles + deferred;
+        let mut cost = self.costs.migrate_cycles + deferred + self.idle_wake(d, now);
         let p = self.requests[r].placement.expect("mapped");
         match self.policy.on_foreign_access(p) {
             LocalFlush::None => {}
@@ -448,6 +451,8 @@ impl<O: Observer> Simulation<O> {
         now: u64,
         sched: &mut Sched<'_>,
     ) -> Result<Control, SimError> {
+        // A span descheduled before `now` pushes the segment back.
+        self.vcpu_catch_up(c, now);
         if let Some(end) = self.cpus[c].clock.segment_end(now) {
             sched.at(Instant(end), Event::SegmentEnd { cpu: c });
             return Ok(Control::Continue);

@@ -53,7 +53,15 @@ impl<O: Observer> Simulation<O> {
     /// Runs `length` cycles of interrupt-level work on CPU `c` arriving at
     /// `now`; returns `(start, end)`. A background CPU's accesses are replayed
     /// up to the start and its next access is pushed back by the length.
+    /// On a vCPU, its host schedule is applied first (`vcpu.rs`).
     pub(super) fn interrupt(&mut self, c: CpuId, now: u64, length: u64) -> (u64, u64) {
+        self.vcpu_wake(c, now);
+        self.interrupt_level(c, now, length)
+    }
+
+    /// [`Simulation::interrupt`] without applying the host schedule (which
+    /// uses it to place a descheduled span).
+    pub(super) fn interrupt_level(&mut self, c: CpuId, now: u64, length: u64) -> (u64, u64) {
         let start = now.max(self.cpus[c].clock.irq_free_at);
         if self.cpus[c].bg_next != u64::MAX {
             self.bg_catch_up(c, start);
@@ -72,6 +80,7 @@ impl<O: Observer> Simulation<O> {
 
     /// Starts a thread-level segment of `length` cycles on CPU `c`.
     pub(super) fn start_segment(&mut self, c: CpuId, now: u64, length: u64, sched: &mut Sched<'_>) {
+        self.vcpu_wake(c, now);
         // A flush owed to a lazy-TLB shootdown runs first; its cost is its
         // own part of the latency (the phase's part leaves it out).
         let deferred = self.apply_deferred_flush(c);

@@ -211,6 +211,8 @@ impl<O: Observer> Simulation<O> {
         sched: &mut Sched<'_>,
     ) -> Option<u64> {
         let (first, pages) = range;
+        self.vcpu_wake(c, now);
+        self.vcpu_catch_up_all(now);
         self.window.shootdown();
         let lock = if plan.serialized {
             self.costs.flush_lock_cycles
@@ -231,9 +233,14 @@ impl<O: Observer> Simulation<O> {
         let plan = ShootdownPlan { skip_lazy, ..plan };
         let mut list = std::mem::take(&mut self.ipis.targets);
         list.clear();
+        // KVM's PV flush (vcpu.rs) leaves preempted vCPUs out; a shorthand
+        // interrupts them anyway.
+        let pv = !everyone && plan.send == IpiSend::PerTarget;
         for x in others {
             if self.is_lazy(x, now, skip_lazy) {
                 self.cpus[x].deferred_flush = Some(plan.flush);
+            } else if pv && self.pv_flush_skips(x, now) {
+                continue;
             } else if everyone || !self.leaves_out(x, plan, range, now) {
                 list.push(x);
             }
@@ -336,7 +343,10 @@ impl<O: Observer> Simulation<O> {
             self.cpus[c].stats.flushes.remote = remote_before;
         }
         let length = super::ipi::arrival_cycles(&self.costs) + flush;
-        let (start, end) = self.interrupt(c, now, length);
+        // An idle target wakes first (`[idle]`): latency, not stolen.
+        let wake = self.idle_wake(c, now);
+        let (woken, end) = self.interrupt(c, now, wake + length);
+        let start = woken + wake;
         let cpu = &mut self.cpus[c];
         cpu.clock.stolen_cycles += length;
         cpu.stats.ipis_received += counted;
@@ -356,7 +366,7 @@ impl<O: Observer> Simulation<O> {
                 .tlb_occupancy(end, target.0, self.cpus[c].tlb.occupancy() as u64);
         }
         sched.at(
-            Instant(end + self.costs.ack_cycles),
+            Instant(end) + Span(self.costs.ack_cycles),
             Event::IpiAck { shootdown },
         );
     }
@@ -368,6 +378,16 @@ impl<O: Observer> Simulation<O> {
         now: u64,
         sched: &mut Sched<'_>,
     ) -> Result<(), SimError> {
+        let sd = &mut self.shootdowns[shootdown];
+        if sd.acks_left == 1 {
+            // A descheduled initiator sees its last acknowledgement only
+            // when it runs again (and holds the flush lock meanwhile).
+            let initiator = sd.initiator;
+            if let Some(back) = self.vcpu_preempted_until(initiator, now) {
+                sched.at(Instant(back), Event::IpiAck { shootdown });
+                return Ok(());
+            }
+        }
         let sd = &mut self.shootdowns[shootdown];
         sd.acks_left -= 1;
         if sd.acks_left == 0 {

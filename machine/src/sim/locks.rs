@@ -10,6 +10,8 @@ pub(super) struct FifoLock {
     pub(super) enabled: bool,
     pub(super) held: bool,
     pub(super) waiters: VecDeque<CpuId>,
+    /// Who holds it (while `held`).
+    pub(super) owner: Option<CpuId>,
 }
 
 impl FifoLock {
@@ -31,6 +33,7 @@ impl FifoLock {
             return false;
         }
         self.held = true;
+        self.owner = Some(cpu);
         true
     }
 
@@ -41,6 +44,7 @@ impl FifoLock {
         }
         let next = self.waiters.pop_front();
         self.held = next.is_some();
+        self.owner = next;
         next
     }
 }
@@ -83,6 +87,17 @@ impl<O: Observer> Simulation<O> {
         Ok(())
     }
 
+    /// Whether the map lock's owner is a vCPU the host has descheduled at
+    /// `now` (as far as its schedule has been applied): a Linux rwsem
+    /// waiter then stops spinning and sleeps (`rwsem_spin_on_owner` stops
+    /// when `owner_on_cpu` is false, which is `vcpu_is_preempted` on a KVM
+    /// guest; kernel/locking/rwsem.c). Never with dedicated CPUs.
+    fn lock_owner_preempted(&self, now: u64) -> bool {
+        self.map_lock
+            .owner
+            .is_some_and(|o| self.map_lock.held && self.vcpu_descheduled_at(o, now))
+    }
+
     /// Whether backend `b`, waiting for the map lock, sleeps at `now` (as
     /// opposed to spinning on its CPU).
     pub(super) fn lock_waiter_sleeps(&self, b: usize, now: u64) -> bool {
@@ -92,6 +107,7 @@ impl<O: Observer> Simulation<O> {
             LockWaiter::Spin => false,
             LockWaiter::SpinThenSleep => {
                 now.saturating_sub(self.backends[b].phase_start) >= self.costs.map_lock_spin_cycles
+                    || self.lock_owner_preempted(now)
             }
         }
     }

@@ -61,12 +61,14 @@ mod broadcast;
 mod cpu;
 mod data;
 mod guests;
+mod idle;
 mod invalidate;
 mod ipi;
 mod locks;
 mod map_flush;
 mod overload;
 mod slab;
+mod vcpu;
 mod window;
 
 use backend::{Backend, Phase, Request};
@@ -146,6 +148,14 @@ pub enum SimError {
     MissingSource {
         /// The guest.
         guest: u32,
+    },
+    /// An event fell at or past the end of the simulated clock (`u64::MAX`
+    /// cycles, where time saturates: `sim_core::Instant::END`), so the run
+    /// stopped rather than compute results from a clamped clock.
+    #[error("the simulated clock would pass 2^64-1 cycles after cycle {at}: shorten the run (stop.ios, stop.max_cycles) or the costs and delays")]
+    ClockEnd {
+        /// The last time handled.
+        at: u64,
     },
     /// The backend touched an unmapped page: a model bug.
     #[error("{cpu} faulted on {va:#x} under {policy}")]
@@ -249,6 +259,10 @@ pub struct Simulation<O: Observer = NoObserver> {
     map_lock_waiter: crate::config::LockWaiter,
     map_lock: FifoLock,
     migration_rng: SimRng,
+    /// The host schedule of the host domain's vCPUs (`[vcpu]`).
+    vcpus: vcpu::Vcpus,
+    /// What waking an idle CPU costs (`[idle]`).
+    idle: idle::IdleCpus,
 
     window: Window,
     overload: OverloadTracker,
@@ -425,6 +439,8 @@ impl<O: Observer> Simulation<O> {
             map_lock_waiter,
             map_lock: FifoLock::new(map_lock),
             migration_rng: rng_stream(cfg.seed, STREAM_MIGRATION),
+            vcpus: vcpu::Vcpus::new(&cfg.vcpu, n, cfg.machine.frequency_ghz, cfg.seed),
+            idle: idle::IdleCpus::new(&cfg.idle, n),
             window: Window::new(&cfg.stop),
             overload: OverloadTracker::default(),
             peak_in_flight: 0,
@@ -458,8 +474,12 @@ impl<O: Observer> Simulation<O> {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
+        if outcome.reason == sim_core::EndReason::ClockEnd {
+            return Err(SimError::ClockEnd { at: outcome.end.0 });
+        }
         let end = outcome.end.0;
         for c in self.cpus.ids() {
+            self.vcpu_catch_up(c, end);
             if self.cpus[c].bg_next != u64::MAX {
                 self.bg_catch_up(c, end);
                 if O::ENABLED {
@@ -544,6 +564,9 @@ impl<O: Observer> Simulation<O> {
                 let c = cpu;
                 let b = self.backend_of(c);
                 if self.backends[b].phase == Phase::Waking {
+                    // An idle CPU wakes first (`[idle]`; 0 by default).
+                    let wake = self.idle_wake(c, now);
+                    self.cpus[c].wake_debt += wake;
                     self.next_request(c, now, sched)?;
                 }
             }

@@ -71,7 +71,9 @@ impl<O: Observer> Simulation<O> {
         }
         for (&target, &leave) in targets.iter().zip(&departs) {
             sched.at(
-                Instant(start + leave + self.costs.ipi_delivery_cycles),
+                Instant(start)
+                    + sim_core::Span(leave)
+                    + sim_core::Span(self.costs.ipi_delivery_cycles),
                 Event::IpiArrive { target, shootdown },
             );
         }
