@@ -49,6 +49,11 @@ pub struct RunArgs {
     /// run at once exceeds this (`8GiB`, `512MiB`, bytes).
     #[arg(long, value_name = "SIZE", default_value = crate::memory::DEFAULT_MAX_MEMORY, value_parser = crate::memory::parse_size)]
     max_memory: u64,
+    /// Write one CSV row per measured I/O (policy, guest, CPU, size,
+    /// arrival, latency and each latency part, in cycles; columns in
+    /// docs/metrics.md), streamed so memory stays flat, written atomically.
+    #[arg(long, value_name = "FILE.csv", conflicts_with = "timeline")]
+    per_io: Option<PathBuf>,
 }
 
 /// Simulations that run at once: one per policy, at most `jobs` (0: one
@@ -91,10 +96,13 @@ pub fn cmd_run(args: &RunArgs) -> Result<()> {
         args.timeline_max_events,
         &sc,
     )?;
-    let compared = sweeps::compare(&sc, args.jobs, |sc, p| match &timeline {
-        None => sweeps::simulate(sc, p).map_err(anyhow::Error::from),
-        Some(tl) => tl.simulate(sc, p),
-    })?;
+    let compared = match (&timeline, &args.per_io) {
+        (None, Some(file)) => sweeps::compare_per_io(&sc, args.jobs, file)?,
+        _ => sweeps::compare(&sc, args.jobs, |sc, p| match &timeline {
+            None => sweeps::simulate(sc, p).map_err(anyhow::Error::from),
+            Some(tl) => tl.simulate(sc, p),
+        })?,
+    };
     let report = compared.report(&sc);
     let json = reports::summary_json(&report);
     if let Some(dir) = &args.out {

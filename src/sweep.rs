@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
-use sweeps::{Counts, ResolvedSweep, RunOptions, Shard};
+use sweeps::{Counts, ResolvedSweep, RunOptions};
 
 use sweeps::simulate;
 
@@ -102,18 +102,9 @@ fn progress_bar() -> ProgressBar {
 pub fn cmd_sweep(args: &SweepArgs) -> Result<()> {
     let started = Instant::now();
     let sweep = ResolvedSweep::load(&args.sweep, &args.sets)?;
-    let shard = match args.shard.as_deref() {
-        None => Shard::ALL,
-        Some("auto") => sweeps::shard_from_env(args.shard_count, &|k| std::env::var(k).ok())?,
-        Some(text) => {
-            if args.shard_count.is_some() {
-                anyhow::bail!(
-                    "--shard-count goes with --shard auto only (--shard {text} names its count)"
-                );
-            }
-            text.parse()?
-        }
-    };
+    let shard = sweeps::shard_from_arg(args.shard.as_deref(), args.shard_count, &|k| {
+        std::env::var(k).ok()
+    })?;
     if let Some(largest) = sweep
         .scenarios
         .iter()

@@ -18,7 +18,7 @@ mod vcpu_config;
 
 pub use config::*;
 pub use memory::{MemoryEstimate, PROCESS_BYTES};
-pub use observe::{IpiRecord, NoObserver, Observer, SliceKind};
+pub use observe::{IoRecord, IpiRecord, NoObserver, Observer, SliceKind};
 pub use sim::{EngineStats, Event, SimError, Simulation, Sources, BACKGROUND_ASID};
 pub use stats::*;
 pub use vcpu_config::*;

@@ -1,9 +1,12 @@
 //! Hooks through which a run can be watched (the timeline view).
 //!
 //! The model calls an [`Observer`] at every slice of CPU time, every IPI and
-//! every change of the counters a timeline shows. The default
+//! every change of the counters a timeline shows, and, if it asks, at every
+//! measured I/O's completion ([`IoRecord`], for `tlbsim run --per-io`). The default
 //! [`NoObserver`] compiles to nothing: the simulation is generic over the
 //! observer, and each call site is guarded by [`Observer::ENABLED`].
+
+use crate::stats::LatencyBreakdown;
 
 /// What a CPU was doing during a slice of time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -65,11 +68,48 @@ pub struct IpiRecord {
     pub acked: u64,
 }
 
+/// One measured I/O, reported as it completes: an I/O the measured window
+/// counts (in `io_completed`), in cycles. For an I/O split into pieces
+/// (`guests.N.split`), its parts are the sums over its pieces (which may be
+/// served at the same time on several CPUs, so they may add up to more than
+/// its latency) and `cpu` is the CPU that served its last piece.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IoRecord {
+    /// The guest that issued it (its index in the scenario's `guests`).
+    pub guest: u32,
+    /// The registered CPU whose backend served it.
+    pub cpu: u32,
+    /// Bytes it moved.
+    pub size_bytes: u64,
+    /// Whether it was a read.
+    pub read: bool,
+    /// Backend requests it was served as (1 unless split).
+    pub pieces: u32,
+    /// When the guest issued it, cycles since the start of the run (the
+    /// warm-up included; it may precede the window's opening).
+    pub arrival: u64,
+    /// From its issue to its completion, cycles.
+    pub latency: u64,
+    /// The parts of its latency that fell inside the measured window (all
+    /// of them, except for an I/O issued before the window opened): exactly
+    /// what it adds to the run's `LatencyBreakdown`.
+    pub parts: LatencyBreakdown,
+}
+
 /// Receives what happens during a run. Every method has an empty default.
 pub trait Observer {
-    /// Whether the model should call this observer at all (and compute what
-    /// the calls need, such as TLB occupancy).
+    /// Whether the model should call this observer's timeline methods
+    /// (`slice`, `ipi`, `in_flight`, `tlb_occupancy`) at all, and compute
+    /// what the calls need, such as TLB occupancy.
     const ENABLED: bool = true;
+
+    /// Whether the model should keep each request's latency parts and call
+    /// [`Observer::io`] as each measured I/O completes. Off by default, so
+    /// a run without a per-I/O observer keeps nothing per request.
+    const RECORDS_IOS: bool = false;
+
+    /// A measured I/O completed (only called when [`Observer::RECORDS_IOS`]).
+    fn io(&mut self, _io: &IoRecord) {}
 
     /// CPU `cpu` did `kind` from `start` to `end` (cycles).
     fn slice(&mut self, _cpu: u32, _kind: SliceKind, _start: u64, _end: u64) {}

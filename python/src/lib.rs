@@ -38,33 +38,122 @@ fn run(
     let compared = py
         .detach(|| sweeps::compare(&sc, jobs, sweeps::simulate))
         .map_err(runtime_error)?;
-    let report = compared.report(&sc);
+    summaries(&sc, &compared)
+}
+
+/// `(summary.json, summary.csv)` of `compared` runs of `sc`.
+fn summaries(
+    sc: &scenarios::Scenario,
+    compared: &sweeps::Comparison,
+) -> PyResult<(String, String)> {
+    let report = compared.report(sc);
     let csv = reports::summary_csv(&report).map_err(runtime_error)?;
     Ok((reports::summary_json(&report), csv))
 }
 
-/// Runs sweep `sweep` (bundled experiment or path) with `overrides` into
-/// folder `out` (resumable, as `tlbsim sweep --out`); returns the path of
-/// its sweep.csv.
+/// As [`run`], also writing one CSV row per measured I/O to `path` (as
+/// `tlbsim run --per-io`, the same code: [`sweeps::compare_per_io`]).
 #[pyfunction]
-#[pyo3(signature = (sweep, overrides, out, jobs=0))]
+#[pyo3(signature = (scenario, overrides, path, jobs=0))]
+fn run_per_io(
+    py: Python<'_>,
+    scenario: &str,
+    overrides: Vec<String>,
+    path: std::path::PathBuf,
+    jobs: usize,
+) -> PyResult<(String, String)> {
+    let sc = scenarios::load(scenario, &overrides).map_err(scenario_error)?;
+    let compared = py
+        .detach(|| sweeps::compare_per_io(&sc, jobs, &path))
+        .map_err(runtime_error)?;
+    summaries(&sc, &compared)
+}
+
+/// A sweep's progress reported to a Python callable `callback(done,
+/// total)`: once with `done = 0` before the first simulation, then after
+/// each (in increasing `done`, whatever thread finished it). The first
+/// exception the callable raises is kept and raised when the sweep ends.
+struct PyProgress {
+    callback: Py<PyAny>,
+    /// Simulations finished, and how many there are to run.
+    done: std::sync::Mutex<(usize, usize)>,
+    error: std::sync::Mutex<Option<PyErr>>,
+}
+
+impl PyProgress {
+    fn report(&self, finished: usize) {
+        let Ok(mut d) = self.done.lock() else {
+            return;
+        };
+        d.0 += finished;
+        let (done, total) = *d;
+        Python::attach(|py| {
+            if let Err(e) = self.callback.call1(py, (done, total)) {
+                if let Ok(mut slot) = self.error.lock() {
+                    slot.get_or_insert(e);
+                }
+            }
+        });
+    }
+}
+
+impl sweeps::Progress for PyProgress {
+    fn start(&self, counts: &sweeps::Counts) {
+        if let Ok(mut d) = self.done.lock() {
+            *d = (0, counts.pending);
+        }
+        self.report(0);
+    }
+
+    fn finished_one(&self) {
+        self.report(1);
+    }
+}
+
+/// Runs sweep `sweep` (bundled experiment or path) with `overrides` into
+/// folder `out` (resumable, as `tlbsim sweep --out`), only the jobs of
+/// `shard` (`I/N`, or `auto` with `shard_count`, as `--shard` and
+/// `--shard-count`), reporting to `progress(done, total)` if given; returns
+/// the path of its sweep.csv, or `None` for a shard (its points are joined
+/// with `tlbsim merge`).
+#[pyfunction]
+#[pyo3(signature = (sweep, overrides, out, jobs=0, shard=None, shard_count=None, progress=None))]
+#[allow(clippy::too_many_arguments, reason = "the Python keyword arguments")]
 fn sweep(
     py: Python<'_>,
     sweep: &str,
     overrides: Vec<String>,
     out: std::path::PathBuf,
     jobs: usize,
-) -> PyResult<String> {
+    shard: Option<String>,
+    shard_count: Option<usize>,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<Option<String>> {
     let resolved = sweeps::ResolvedSweep::load(sweep, &overrides).map_err(scenario_error)?;
-    let opts = sweeps::RunOptions {
-        jobs,
-        shard: sweeps::Shard::ALL,
-    };
+    let shard = sweeps::shard_from_arg(shard.as_deref(), shard_count, &|k| std::env::var(k).ok())
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let opts = sweeps::RunOptions { jobs, shard };
     let one_policy =
         |sc: &scenarios::Scenario| sweeps::simulate(sc, &sc.policies[0]).map(|(r, _)| r);
-    py.detach(|| sweeps::run(&resolved, &out, &opts, one_policy, &()))
-        .map_err(runtime_error)?;
-    Ok(out.join("sweep.csv").display().to_string())
+    let watcher = progress.map(|callback| PyProgress {
+        callback,
+        done: std::sync::Mutex::new((0, 0)),
+        error: std::sync::Mutex::new(None),
+    });
+    let outcome = py.detach(|| {
+        let p: &dyn sweeps::Progress = match &watcher {
+            Some(w) => w,
+            None => &(),
+        };
+        sweeps::run(&resolved, &out, &opts, one_policy, p)
+    });
+    if let Some(e) = watcher.and_then(|w| w.error.into_inner().ok().flatten()) {
+        return Err(e);
+    }
+    let outcome = outcome.map_err(runtime_error)?;
+    Ok(outcome
+        .assembled
+        .then(|| out.join("sweep.csv").display().to_string()))
 }
 
 /// A scenario or sweep given as a Python dict (here its JSON text) as the
@@ -91,6 +180,7 @@ fn _tlbsim(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("ScenarioError", m.py().get_type::<ScenarioError>())?;
     m.add("__version__", sweeps::VERSION)?;
     m.add_function(wrap_pyfunction!(run, m)?)?;
+    m.add_function(wrap_pyfunction!(run_per_io, m)?)?;
     m.add_function(wrap_pyfunction!(sweep, m)?)?;
     m.add_function(wrap_pyfunction!(scenarios_list, m)?)?;
     m.add_function(wrap_pyfunction!(toml_from_json, m)?)?;

@@ -10,6 +10,13 @@ import tlbsim
 
 SMALL = {"stop.ios": 300, "stop.warmup_ios": 30}
 SMALL_ARGS = ["--set", "stop.ios=300", "--set", "stop.warmup_ios=30"]
+SMALL_SWEEP = {
+    "base": "default",
+    "policies": ["global", "percpu"],
+    "seeds": [1],
+    "set": {"stop": {"ios": 200, "warmup_ios": 20}},
+    "axes": {"machine.cpus": [2, 4]},
+}
 
 
 def dumps(summary):
@@ -74,14 +81,7 @@ def test_sweep_is_the_cli_sweep_csv(cli, tmp_path):
 
 
 def test_sweep_from_a_dict():
-    spec = {
-        "base": "default",
-        "policies": ["global", "percpu"],
-        "seeds": [1],
-        "set": {"stop": {"ios": 200, "warmup_ios": 20}},
-        "axes": {"machine.cpus": [2, 4]},
-    }
-    frame = tlbsim.sweep(spec)
+    frame = tlbsim.sweep(SMALL_SWEEP)
     assert len(frame) == 4
     assert sorted(set(frame["policy"])) == ["global", "percpu"]
 
@@ -123,3 +123,103 @@ def test_pandas_is_imported_only_by_the_frame_functions():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_per_io_is_the_cli_per_io_csv(cli, tmp_path):
+    frame = tlbsim.per_io("default", seed=3, set=SMALL, path=tmp_path / "py.csv")
+    cli("run", "default", "--seed", "3", *SMALL_ARGS, "--per-io", tmp_path / "cli.csv")
+    assert (tmp_path / "py.csv").read_bytes() == (tmp_path / "cli.csv").read_bytes()
+    import pandas
+
+    pandas.testing.assert_frame_equal(frame, pandas.read_csv(tmp_path / "cli.csv"))
+    # Without path, a temporary file: the same frame, and nothing left.
+    pandas.testing.assert_frame_equal(tlbsim.per_io("default", seed=3, set=SMALL), frame)
+
+
+def test_per_io_rows_sum_to_the_summary():
+    summary = tlbsim.run("default", set=SMALL)
+    frame = tlbsim.per_io("default", set=SMALL)
+    assert list(frame.columns[:8]) == [
+        "policy",
+        "guest",
+        "cpu",
+        "size_bytes",
+        "read",
+        "pieces",
+        "arrival_cycles",
+        "latency_cycles",
+    ]
+    assert list(frame["policy"].unique()) == [r["policy"] for r in summary["runs"]]
+    for run in summary["runs"]:
+        rows = frame[frame["policy"] == run["policy"]]
+        assert len(rows) == run["io"]["completed"]
+        assert int(rows["size_bytes"].sum()) == run["io"]["bytes"]
+        assert rows["latency_cycles"].mean() == pytest.approx(run["latency_cycles"]["mean"], rel=1e-12)
+        for part, per_io in run["latency_breakdown_cycles_per_io"].items():
+            # Short only by what requests in flight at the stop had added.
+            total = per_io * len(rows)
+            have = int(rows[f"{part}_cycles"].sum())
+            assert have <= total + 0.5
+            assert total - have <= run["peak_in_flight"] * run["latency_cycles"]["max"]
+
+
+def test_sweep_progress_reports_every_simulation(tmp_path):
+    spec = SMALL_SWEEP
+    calls = []
+    frame = tlbsim.sweep(spec, out=tmp_path / "a", progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(0, 4), (1, 4), (2, 4), (3, 4), (4, 4)]
+    assert len(frame) == 4
+    # Rerun into the same folder: nothing left to run.
+    calls.clear()
+    tlbsim.sweep(spec, out=tmp_path / "a", progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(0, 0)]
+
+    def fails(done, total):
+        raise RuntimeError(f"stop at {done}")
+
+    with pytest.raises(RuntimeError, match="stop at 0"):
+        tlbsim.sweep(spec, out=tmp_path / "b", progress=fails)
+    with pytest.raises(TypeError):
+        tlbsim.sweep(spec, progress="yes")
+
+
+def test_sweep_progress_true_writes_to_stderr(capsys):
+    spec = {
+        "base": "default",
+        "seeds": [1],
+        "set": {"stop": {"ios": 100, "warmup_ios": 10}},
+        "axes": {"machine.cpus": [2]},
+    }
+    tlbsim.sweep(spec, progress=True)
+    err = capsys.readouterr().err
+    assert "sweep sweep: 2/2 simulations\n" in err
+
+
+def test_sweep_shards_merge_into_the_unsharded_sweep(cli, tmp_path):
+    whole = tlbsim.sweep(SMALL_SWEEP, out=tmp_path / "whole")
+    assert tlbsim.sweep(SMALL_SWEEP, out=tmp_path / "s1", shard="1/2") is None
+    assert tlbsim.sweep(SMALL_SWEEP, out=tmp_path / "s2", shard="2/2") is None
+    assert not (tmp_path / "s1" / "sweep.csv").exists()
+    cli("merge", tmp_path / "s1", tmp_path / "s2", "--out", tmp_path / "merged")
+    assert (tmp_path / "merged" / "sweep.csv").read_bytes() == (tmp_path / "whole" / "sweep.csv").read_bytes()
+    import pandas
+
+    pandas.testing.assert_frame_equal(pandas.read_csv(tmp_path / "merged" / "sweep.csv"), whole)
+    with pytest.raises(ValueError, match="shard= needs out="):
+        tlbsim.sweep(SMALL_SWEEP, shard="1/2")
+    with pytest.raises(ValueError, match="--shard 3/2"):
+        tlbsim.sweep(SMALL_SWEEP, out=tmp_path / "bad", shard="3/2")
+
+
+def test_sweep_shard_auto_reads_the_scheduler(monkeypatch, tmp_path):
+    for k in ("SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_MAX"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.delenv("JOB_COMPLETION_INDEX", raising=False)
+    with pytest.raises(ValueError, match="--shard auto"):
+        tlbsim.sweep(SMALL_SWEEP, out=tmp_path / "none", shard="auto")
+    monkeypatch.setenv("JOB_COMPLETION_INDEX", "1")
+    calls = []
+    got = tlbsim.sweep(SMALL_SWEEP, out=tmp_path / "k1", shard="auto", shard_count=2, progress=lambda d, t: calls.append(t))
+    assert got is None
+    # Kubernetes' 0-based index 1 of 2 is shard 2/2: half of the 4 simulations.
+    assert calls[0] == 2

@@ -20,12 +20,13 @@ Errors in a scenario or sweep raise ``tlbsim.ScenarioError`` with the CLI's
 import io
 import json
 import os
+import sys
 import tempfile
 
 from ._tlbsim import ScenarioError, __version__
 from . import _tlbsim
 
-__all__ = ["ScenarioError", "run", "run_frame", "sweep", "scenarios", "__version__"]
+__all__ = ["ScenarioError", "run", "run_frame", "per_io", "sweep", "scenarios", "__version__"]
 
 
 def scenarios():
@@ -129,16 +130,75 @@ def run_frame(scenario, policies=None, seed=None, set=None, jobs=0):
     return pd.read_csv(io.StringIO(csv))
 
 
-def sweep(sweep, set=None, jobs=0, out=None):
+def per_io(scenario, policies=None, seed=None, set=None, jobs=0, path=None):
+    """Simulates `scenario` as run() does and returns one row per measured
+    I/O as a pandas DataFrame: the CSV of ``tlbsim run --per-io`` (columns
+    policy, guest, cpu, size_bytes, read, pieces, arrival_cycles,
+    latency_cycles and each latency part in cycles; docs/metrics.md). Summed
+    per policy, the rows give the summary's I/O count, mean latency and
+    latency breakdown. With `path`, the CSV is kept there; otherwise it is
+    written to a temporary folder and removed."""
+    pd = _pandas()
+    with _Source(scenario) as source:
+        sets = _overrides(set, seed, policies)
+        if path is not None:
+            _tlbsim.run_per_io(source, sets, os.fspath(path), jobs)
+            return pd.read_csv(path)
+        with tempfile.TemporaryDirectory(prefix="tlbsim-per-io-") as d:
+            file = os.path.join(d, "per_io.csv")
+            _tlbsim.run_per_io(source, sets, file, jobs)
+            return pd.read_csv(file)
+
+
+class _StderrProgress:
+    """progress=True: a line on stderr, rewritten as simulations finish."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __call__(self, done, total):
+        end = "\n" if done >= total else ""
+        print(f"\rsweep {self.name}: {done}/{total} simulations", end=end, file=sys.stderr, flush=True)
+
+
+def _progress(progress, sweep):
+    if progress is None or progress is False:
+        return None
+    if progress is True:
+        name = sweep if isinstance(sweep, str) else "sweep"
+        return _StderrProgress(os.path.splitext(os.path.basename(name))[0])
+    if callable(progress):
+        return progress
+    raise TypeError("progress: expected True, False, None or a callable(done, total)")
+
+
+def sweep(sweep, set=None, jobs=0, out=None, shard=None, shard_count=None, progress=None):
     """Runs a sweep (bundled experiment, sweep file path, or a dict in the
     sweep file's structure) and returns sweep.csv as a pandas DataFrame.
     With `out`, its files are kept there (and finished points reused, as
-    ``tlbsim sweep --out``); otherwise in a temporary folder, removed."""
+    ``tlbsim sweep --out``); otherwise in a temporary folder, removed.
+
+    `progress`: True prints ``sweep NAME: DONE/TOTAL simulations`` on
+    stderr as simulations finish; a callable is called as
+    ``progress(done, total)`` (once with 0 first, then after each
+    simulation; `total` counts the simulations to run now, not those
+    reused). An exception it raises is raised when the sweep ends.
+
+    `shard`: only this slice of the sweep's simulations, as ``tlbsim sweep
+    --shard``: ``"I/N"``, or ``"auto"`` for the slice a Slurm job array or a
+    Kubernetes indexed Job assigns this process (with `shard_count` for
+    Kubernetes). A shard needs `out`, and returns None: join the shards'
+    folders with ``tlbsim merge DIR... --out DIR``. ``"1/1"`` is the whole
+    sweep."""
     pd = _pandas()
+    report = _progress(progress, sweep)
     with _Source(sweep, name="sweep") as source:
+        args = dict(shard=shard, shard_count=shard_count, progress=report)
         if out is not None:
-            csv = _tlbsim.sweep(source, _overrides(set), os.fspath(out), jobs)
-            return pd.read_csv(csv)
+            csv = _tlbsim.sweep(source, _overrides(set), os.fspath(out), jobs, **args)
+            return None if csv is None else pd.read_csv(csv)
+        if shard is not None:
+            raise ValueError("sweep: shard= needs out= (a shard's points are joined later with tlbsim merge)")
         with tempfile.TemporaryDirectory(prefix="tlbsim-sweep-") as d:
-            csv = _tlbsim.sweep(source, _overrides(set), d, jobs)
+            csv = _tlbsim.sweep(source, _overrides(set), d, jobs, **args)
             return pd.read_csv(csv)

@@ -23,6 +23,7 @@ mod headline;
 mod html;
 mod human;
 mod metric;
+mod per_io;
 mod plots;
 mod summary;
 mod sweep;
@@ -36,6 +37,9 @@ pub use human::{frequency_from_metrics, human_micros, human_real, human_value};
 pub use metric::{
     breakdown_parts, columns, damage_metrics, metric_def, metrics_markdown, CpuMetricDef, Metric,
     MetricDef, TableRow, Unit, CPU_METRICS, METRICS, RUN_JSON_SECTIONS,
+};
+pub use per_io::{
+    discard_per_io, join_per_io, per_io_header, PerIoColumn, PerIoWriter, PER_IO_COLUMNS,
 };
 pub use summary::{metrics, summary_csv, summary_json, summary_value, Report};
 pub use table::table;

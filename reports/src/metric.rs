@@ -1170,6 +1170,7 @@ pub fn metrics_markdown() -> String {
     for d in CPU_METRICS {
         let _ = writeln!(out, "| `{}` | {} | {} |", d.path, d.unit.text(), d.meaning);
     }
+    out.push_str(&crate::per_io::per_io_markdown());
     out
 }
 

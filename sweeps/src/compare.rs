@@ -36,6 +36,57 @@ pub fn simulate_observed<O: Observer>(
         .run_observed(sc.config.stop.max_cycles)
 }
 
+/// A per-I/O run's rows did not match its count of measured I/Os.
+#[derive(Debug, thiserror::Error)]
+#[error("per-I/O rows of {policy}: {rows} written for {ios} I/Os measured")]
+struct RowCount {
+    policy: String,
+    rows: u64,
+    ios: u64,
+}
+
+/// [`compare`] with [`simulate`], also writing one CSV row per measured
+/// I/O of every policy to `file` (`tlbsim run --per-io`; see
+/// [`reports::PerIoWriter`]): streamed into per-policy part files while the
+/// policies run in parallel, then joined atomically in policy order. On
+/// error no part file is left and `file` is untouched.
+///
+/// # Errors
+/// As [`compare`], or a per-I/O file cannot be written.
+pub fn compare_per_io(
+    sc: &Scenario,
+    jobs: usize,
+    file: &std::path::Path,
+) -> Result<Comparison, SweepError> {
+    let one = |sc: &Scenario,
+               p: &PolicySpec|
+     -> Result<(RunResult, EngineStats), Box<dyn std::error::Error + Send + Sync>> {
+        let w = reports::PerIoWriter::create(file, &p.to_string())?;
+        let (r, e, w) = simulate_observed(sc, p, w)?;
+        let rows = w.finish()?;
+        if rows != r.io_completed {
+            return Err(Box::new(RowCount {
+                policy: p.to_string(),
+                rows,
+                ios: r.io_completed,
+            }));
+        }
+        Ok((r, e))
+    };
+    let names: Vec<String> = sc.policies.iter().map(ToString::to_string).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    match compare(sc, jobs, one) {
+        Ok(c) => {
+            reports::join_per_io(file, &names).map_err(|error| SweepError::Write { error })?;
+            Ok(c)
+        }
+        Err(e) => {
+            reports::discard_per_io(file, &names);
+            Err(e)
+        }
+    }
+}
+
 /// One policy's run within a [`Comparison`].
 #[derive(Clone, Debug)]
 pub struct EngineEntry {

@@ -191,6 +191,12 @@ pub enum SweepError {
         /// The metrics there are.
         known: Vec<String>,
     },
+    /// A shard count given with an explicit shard (`I/N` names its count).
+    #[error("--shard-count goes with --shard auto only (--shard {text} names its count)")]
+    ShardCount {
+        /// The shard given.
+        text: String,
+    },
 }
 
 impl From<reports::ReportError> for SweepError {

@@ -45,14 +45,14 @@ mod shard_env;
 mod spec;
 mod store;
 
-pub use compare::{compare, simulate, simulate_observed, Comparison, EngineEntry};
+pub use compare::{compare, compare_per_io, simulate, simulate_observed, Comparison, EngineEntry};
 pub use error::SweepError;
 pub use lock::{lock_path, release_lock_if_mine, DirLock};
 pub use merge::{assemble, merge, Merged};
 pub use plan::{Job, Plan, PolicyName, ResolvedSweep, ScenarioHash};
 pub use reports::SweepAxis;
 pub use run::{cost_estimate, run, Counts, Outcome, Progress, RunOptions, Shard};
-pub use shard_env::shard_from_env;
+pub use shard_env::{shard_from_arg, shard_from_env};
 pub use spec::{experiments, Assignment, AxisSpec, AxisValue, Experiment, SweepSpec};
 pub use store::PointStore;
 

@@ -16,6 +16,26 @@
 
 use crate::{Shard, SweepError};
 
+/// The shard of `--shard ARG` (`I/N`, or `auto` with `--shard-count`
+/// `count` read by [`shard_from_env`] from `env`); every job without one.
+///
+/// # Errors
+/// A malformed `I/N`, a count with `I/N`, or [`shard_from_env`]'s.
+pub fn shard_from_arg(
+    arg: Option<&str>,
+    count: Option<usize>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Shard, SweepError> {
+    match arg {
+        None => Ok(Shard::ALL),
+        Some("auto") => shard_from_env(count, env),
+        Some(text) if count.is_some() => Err(SweepError::ShardCount {
+            text: text.to_string(),
+        }),
+        Some(text) => text.parse(),
+    }
+}
+
 /// The shard the scheduler's environment assigns: Slurm's array variables
 /// if `SLURM_ARRAY_TASK_ID` is set, else Kubernetes' `JOB_COMPLETION_INDEX`
 /// with `count` (required there). With Slurm, `count`, if given, must equal
@@ -93,6 +113,25 @@ mod tests {
                 .map(|(_, v)| (*v).to_string())
         };
         shard_from_env(count, &env)
+    }
+
+    #[test]
+    fn a_shard_argument_is_all_an_explicit_slice_or_auto() {
+        let none = |_: &str| None;
+        assert_eq!(shard_from_arg(None, None, &none).unwrap(), Shard::ALL);
+        let two = shard_from_arg(Some("2/8"), None, &none).unwrap();
+        assert_eq!((two.index(), two.count()), (2, 8));
+        let e = shard_from_arg(Some("2/8"), Some(8), &none).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("--shard-count goes with --shard auto"),
+            "{e}"
+        );
+        assert!(shard_from_arg(Some("9/8"), None, &none).is_err());
+        let k8s = |k: &str| (k == "JOB_COMPLETION_INDEX").then(|| "3".to_string());
+        let auto = shard_from_arg(Some("auto"), Some(4), &k8s).unwrap();
+        assert_eq!((auto.index(), auto.count()), (4, 4));
+        assert!(shard_from_arg(Some("auto"), None, &none).is_err());
     }
 
     fn slurm(id: &str, min: &str, max: &str, n: &str) -> Vec<(&'static str, String)> {

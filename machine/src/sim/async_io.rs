@@ -82,8 +82,8 @@ impl<O: Observer> Simulation<O> {
         let b = self.backend_of(c);
         if let Some(r) = self.backends[b].io.done.pop_front() {
             // Its wait for the thread counts as queueing.
-            self.window
-                .add(Part::Queue, now - self.requests[r].ready_at);
+            let queue = now - self.requests[r].ready_at;
+            self.add_part(Some(r), Part::Queue, queue);
             let be = &mut self.backends[b];
             be.current = Some(r);
             be.phase_start = now;
@@ -174,8 +174,8 @@ impl<O: Observer> Simulation<O> {
     pub(super) fn io_done(&mut self, c: CpuId, r: RequestId, now: u64, sched: &mut Sched<'_>) {
         // Counted at completion, as every part, so that a window's parts
         // belong to the I/Os it completes.
-        self.window
-            .add(Part::Device, now - self.requests[r].ready_at);
+        let device = now - self.requests[r].ready_at;
+        self.add_part(Some(r), Part::Device, device);
         self.requests[r].ready_at = now;
         let b = self.backend_of(c);
         self.backends[b].io.done.push_back(r);
@@ -204,7 +204,7 @@ impl<O: Observer> Simulation<O> {
             return self.start_unmap(c, now, sched);
         }
         let data = self.touch_data(c, r, now)?;
-        self.window.add(Part::Data, data);
+        self.add_part(Some(r), Part::Data, data);
         let b = self.backend_of(c);
         self.backends[b].phase = Phase::DataDone;
         self.start_segment(c, now, data, sched);

@@ -107,6 +107,11 @@ pub(super) struct Request {
     /// Whether its map rides in an earlier map's hypercall (a drain of the
     /// ring, `io.drain_requests`).
     pub(super) in_drain: bool,
+    /// The registered CPU whose ring it is on (whose backend serves it).
+    pub(super) cpu: u32,
+    /// Its latency parts inside the window (kept only when the observer
+    /// records I/Os).
+    pub(super) parts: LatencyBreakdown,
 }
 
 impl<O: Observer> Simulation<O> {
@@ -140,7 +145,7 @@ impl<O: Observer> Simulation<O> {
             return Ok(());
         };
         let queue = now.saturating_sub(self.requests[r].arrival);
-        self.window.add(Part::Queue, queue);
+        self.add_part(Some(r), Part::Queue, queue);
         self.requests[r].dequeued_at = now;
         self.requests[r].in_drain = self.joins_drain(c);
         let be = &mut self.backends[b];
@@ -231,12 +236,12 @@ impl<O: Observer> Simulation<O> {
             && n > 1
             && self.migration_rng.random::<f64>() < self.migration_p;
         let process = self.process_cost();
-        self.window.add(Part::Process, process);
+        self.add_part(Some(r), Part::Process, process);
         if !migrate {
             let deferred = self.apply_deferred_flush(c);
-            self.window.add(Part::DeferredFlush, deferred);
+            self.add_part(Some(r), Part::DeferredFlush, deferred);
             let data = self.touch_at_submit(c, r, now)?;
-            self.window.add(Part::Data, data);
+            self.add_part(Some(r), Part::Data, data);
             let cost = deferred + data + process;
             self.backends[b].phase = Phase::Data;
             self.backends[b].phase_start = now;
@@ -256,7 +261,7 @@ impl<O: Observer> Simulation<O> {
             self.bg_catch_up(d, now.max(self.cpus[d].clock.irq_free_at));
         }
         let deferred = self.apply_deferred_flush(d);
-        self.window.add(Part::DeferredFlush, deferred);
+        self.add_part(Some(r), Part::DeferredFlush, deferred);
         let mut cost = self.vary.draw(Cost::Migrate) + deferred + self.idle_wake(d, now);
         let p = self.requests[r].placement.expect("mapped");
         match self.policy.on_foreign_access(p) {
@@ -273,9 +278,8 @@ impl<O: Observer> Simulation<O> {
             self.obs
                 .slice(self.cpus[d].stats.cpu, SliceKind::Migrated, start, end);
         }
-        self.window
-            .add(Part::Migration, migration_cost + (start - now));
-        self.window.add(Part::Data, data_cost);
+        self.add_part(Some(r), Part::Migration, migration_cost + (start - now));
+        self.add_part(Some(r), Part::Data, data_cost);
         self.backends[b].phase = Phase::Away;
         sched.at(Instant(end), Event::MigratedBack { cpu: c });
         Ok(())
@@ -301,8 +305,8 @@ impl<O: Observer> Simulation<O> {
         if device == 0 && self.device_cycles == 0 && self.io.device_cycles_per_kib == 0 {
             return self.start_unmap(c, now, sched);
         }
-        self.window.add(Part::Device, device);
         let b = self.backend_of(c);
+        self.add_part(self.backends[b].current, Part::Device, device);
         self.backends[b].phase = Phase::Device;
         self.backends[b].phase_start = now;
         sched.after(Span(device), Event::DeviceDone { cpu: c });
@@ -337,7 +341,7 @@ impl<O: Observer> Simulation<O> {
         now: u64,
         sched: &mut Sched<'_>,
     ) -> Result<(), SimError> {
-        let (b, _, placement) = self.current_request(c);
+        let (b, r, placement) = self.current_request(c);
         self.mgr.unmap(placement)?;
         if O::ENABLED {
             self.obs.unmapped(now, placement.base.0, placement.pages);
@@ -345,7 +349,7 @@ impl<O: Observer> Simulation<O> {
         let mut cost = self.vary.draw(Cost::Hypercall)
             + u64::from(placement.pages) * self.vary.draw(Cost::UnmapPage);
         cost += self.map_lock_cost(c, placement.pages);
-        self.window.add(Part::Unmap, cost);
+        self.add_part(Some(r), Part::Unmap, cost);
         self.backends[b].phase = Phase::Unmap;
         self.backends[b].phase_start = now;
         self.start_segment(c, now, cost, sched);
@@ -407,7 +411,7 @@ impl<O: Observer> Simulation<O> {
                 self.remote_action_invalidate(c, now, local, ra, sched)?
             }
             RemoteInvalidation::None => {
-                self.window.add(Part::FlushWait, local);
+                self.add_part(Some(r), Part::FlushWait, local);
                 self.finish_request_flushes(c, now, local, sched);
             }
         }
@@ -430,7 +434,7 @@ impl<O: Observer> Simulation<O> {
         }
         let complete = self.vary.draw(Cost::Complete);
         let cost = extra + complete;
-        self.window.add(Part::Complete, complete);
+        self.add_part(Some(r), Part::Complete, complete);
         self.backends[b].phase = Phase::Complete;
         self.backends[b].phase_start = now;
         self.start_segment(c, now, cost, sched);
@@ -471,13 +475,16 @@ impl<O: Observer> Simulation<O> {
         if O::ENABLED {
             self.obs.in_flight(now, self.requests.live() as u64);
         }
-        let window = match req.split {
-            None => self
-                .window
-                .complete(now - req.arrival, req.size_bytes, req.read),
+        let counted = self.window.is_open();
+        // The I/O: the request itself, or the split I/O of its last piece.
+        let (arrival, size_bytes, read, pieces, parts) = match req.split {
+            None => (req.arrival, req.size_bytes, req.read, 1, req.parts),
             Some(s) => {
                 let io = &mut self.splits[s];
                 io.pieces_left -= 1;
+                if O::RECORDS_IOS {
+                    window::add_parts(&mut io.parts, &req.parts);
+                }
                 if io.pieces_left > 0 {
                     // Not the last piece: the I/O goes on.
                     self.window.piece();
@@ -485,10 +492,22 @@ impl<O: Observer> Simulation<O> {
                 }
                 let io = *io;
                 self.splits.remove(s);
-                self.window
-                    .complete(now - io.arrival, io.size_bytes, io.read)
+                (io.arrival, io.size_bytes, io.read, io.pieces, io.parts)
             }
         };
+        let window = self.window.complete(now - arrival, size_bytes, read);
+        if O::RECORDS_IOS && counted {
+            self.obs.io(&IoRecord {
+                guest: req.guest,
+                cpu: req.cpu,
+                size_bytes,
+                read,
+                pieces,
+                arrival,
+                latency: now - arrival,
+                parts,
+            });
+        }
         self.guest_goes_on(req.guest, sched);
         match window {
             Completion::Counted => {}
@@ -538,14 +557,15 @@ impl<O: Observer> Simulation<O> {
                 cpu.seg_wake,
             )
         };
+        let serving = self.serving(c);
         match self.backends[b].phase {
             Phase::Map => {}
             Phase::Unmap => {
                 // A sleeping map-lock waiter's wake-up belongs to its wait.
-                self.window.add(Part::Unmap, wake);
-                self.window.add(Part::Interrupted, interrupted);
+                self.add_part(serving, Part::Unmap, wake);
+                self.add_part(serving, Part::Interrupted, interrupted);
             }
-            _ => self.window.add(Part::Interrupted, interrupted),
+            _ => self.add_part(serving, Part::Interrupted, interrupted),
         }
         if O::ENABLED {
             let kind = match self.backends[b].phase {
@@ -564,8 +584,8 @@ impl<O: Observer> Simulation<O> {
         match self.backends[b].phase {
             Phase::Map => {
                 let elapsed = now - self.backends[b].phase_start;
-                self.window
-                    .add(Part::Map, elapsed - self.cpus[c].seg_deferred);
+                let map = elapsed - self.cpus[c].seg_deferred;
+                self.add_part(serving, Part::Map, map);
                 self.release_map_lock(now, sched)?;
                 self.start_data(c, now, sched)?;
             }

@@ -190,9 +190,9 @@ impl<O: Observer> Simulation<O> {
         // One segment completes them all: each waits for the whole of it.
         let cost = self.vary.draw(Cost::Complete) * done.len() as u64;
         for &r in &done {
-            self.window
-                .add(Part::FlushWait, now - self.requests[r].flush_wait_start);
-            self.window.add(Part::Complete, cost);
+            let wait = now - self.requests[r].flush_wait_start;
+            self.add_part(Some(r), Part::FlushWait, wait);
+            self.add_part(Some(r), Part::Complete, cost);
             if let Some(placement) = self.requests[r].placement.take() {
                 self.mgr.release(placement);
             }

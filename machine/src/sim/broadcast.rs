@@ -101,7 +101,8 @@ impl<O: Observer> Simulation<O> {
         wait: u64,
         sched: &mut Sched<'_>,
     ) {
-        self.window.add(Part::FlushWait, wait);
+        let r = self.backends[self.backend_of(c)].current;
+        self.add_part(r, Part::FlushWait, wait);
         if O::ENABLED {
             self.obs.slice(
                 self.cpus[c].stats.cpu,

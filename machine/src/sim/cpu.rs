@@ -108,7 +108,8 @@ impl<O: Observer> Simulation<O> {
         // A flush owed to a lazy-TLB shootdown runs first; its cost is its
         // own part of the latency (the phase's part leaves it out).
         let deferred = self.apply_deferred_flush(c);
-        self.window.add(Part::DeferredFlush, deferred);
+        let serving = self.serving(c);
+        self.add_part(serving, Part::DeferredFlush, deferred);
         let wake = std::mem::take(&mut self.cpus[c].wake_debt);
         let length = length + deferred + wake;
         // A thread-level migrated phase here runs first (one thread at a

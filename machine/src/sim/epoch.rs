@@ -75,7 +75,8 @@ impl<O: Observer> Simulation<O> {
         });
         self.epoch.tick_cycles = plan.tick_cycles;
         self.schedule_epoch_tick(now, sched);
-        self.window.add(Part::FlushWait, local);
+        let r = self.backends[self.backend_of(c)].current;
+        self.add_part(r, Part::FlushWait, local);
         self.finish_request_flushes(c, now, local, sched);
         Ok(())
     }

@@ -25,6 +25,11 @@ pub(super) struct SplitIo {
     pub(super) size_bytes: u64,
     pub(super) read: bool,
     pub(super) pieces_left: u32,
+    /// Its pieces, for its [`IoRecord`](crate::IoRecord).
+    pub(super) pieces: u32,
+    /// Its finished pieces' latency parts (kept only when the observer
+    /// records I/Os).
+    pub(super) parts: LatencyBreakdown,
 }
 
 /// Cycles from a trace's nanoseconds (already scaled by `time_scale`).
@@ -151,6 +156,8 @@ impl<O: Observer> Simulation<O> {
                 size_bytes: size,
                 read: t.read,
                 pieces_left: pieces,
+                pieces,
+                parts: LatencyBreakdown::default(),
             })
         });
         let mut left = size;
@@ -195,6 +202,8 @@ impl<O: Observer> Simulation<O> {
             dequeued_at: 0,
             ready_at: 0,
             in_drain: false,
+            cpu: self.cpus[cpu].stats.cpu,
+            parts: LatencyBreakdown::default(),
         });
         let live = self.requests.live() as u64;
         self.peak_in_flight = self.peak_in_flight.max(live);

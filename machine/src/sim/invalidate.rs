@@ -327,7 +327,7 @@ impl<O: Observer> Simulation<O> {
         }
         let r = self.backends[b].request();
         let wait = now - self.requests[r].flush_wait_start;
-        self.window.add(Part::FlushWait, wait);
+        self.add_part(Some(r), Part::FlushWait, wait);
         self.cpus[c].stats.busy_cycles += self.window.counted(wait);
         if self.map_lock_through_flush {
             // The unmap's map lock was kept through its shootdowns.

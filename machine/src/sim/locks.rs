@@ -79,8 +79,8 @@ impl<O: Observer> Simulation<O> {
         match self.backends[b].phase {
             Phase::WaitMapLockMap => self.begin_map(n, now, sched)?,
             Phase::WaitMapLockUnmap => {
-                self.window
-                    .add(Part::Unmap, now - self.backends[b].phase_start);
+                let waited = now - self.backends[b].phase_start;
+                self.add_part(self.backends[b].current, Part::Unmap, waited);
                 self.begin_unmap(n, now, sched)?;
             }
             p => unreachable!("map-lock waiter in phase {p:?}"),

@@ -91,7 +91,7 @@ use vary::Cost;
 use window::{Completion, Part, Window};
 
 use crate::config::{SimConfig, Touch};
-use crate::observe::{IpiRecord, NoObserver, Observer, SliceKind};
+use crate::observe::{IoRecord, IpiRecord, NoObserver, Observer, SliceKind};
 use crate::stats::{CpuStats, LatencyBreakdown, RunResult};
 use cpu_model::{CostTable, CpuClock, CpuId};
 use hypervisor::{

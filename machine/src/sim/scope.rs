@@ -130,7 +130,8 @@ impl<O: Observer> Simulation<O> {
             let current = self.cpus[d].thread_shift;
             if current > shift {
                 let delay = current - shift;
-                self.window.add(Part::Interrupted, delay);
+                let r = self.backends[b].current;
+                self.add_part(r, Part::Interrupted, delay);
                 self.backends[b].away = Some((d, current));
                 sched.at(Instant(now + delay), Event::MigratedBack { cpu: c });
                 return Ok(());

@@ -25,6 +25,53 @@ pub(super) enum Part {
     Complete,
 }
 
+impl Part {
+    /// The field of `b` this part adds to.
+    pub(super) fn of(self, b: &mut LatencyBreakdown) -> &mut u64 {
+        match self {
+            Part::Queue => &mut b.queue,
+            Part::Map => &mut b.map,
+            Part::Migration => &mut b.migration,
+            Part::Data => &mut b.data,
+            Part::DeferredFlush => &mut b.deferred_flush,
+            Part::Interrupted => &mut b.interrupted,
+            Part::Process => &mut b.process,
+            Part::Device => &mut b.device,
+            Part::Unmap => &mut b.unmap,
+            Part::FlushWait => &mut b.flush_wait,
+            Part::Complete => &mut b.complete,
+        }
+    }
+}
+
+/// Adds `b`'s parts to `into`'s (an I/O's pieces into the I/O).
+pub(super) fn add_parts(into: &mut LatencyBreakdown, b: &LatencyBreakdown) {
+    let LatencyBreakdown {
+        queue,
+        map,
+        migration,
+        data,
+        deferred_flush,
+        process,
+        device,
+        interrupted,
+        unmap,
+        flush_wait,
+        complete,
+    } = *b;
+    into.queue += queue;
+    into.map += map;
+    into.migration += migration;
+    into.data += data;
+    into.deferred_flush += deferred_flush;
+    into.process += process;
+    into.device += device;
+    into.interrupted += interrupted;
+    into.unmap += unmap;
+    into.flush_wait += flush_wait;
+    into.complete += complete;
+}
+
 /// What a completion did to the window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Completion {
@@ -96,21 +143,12 @@ impl Window {
         if !self.open {
             return;
         }
-        let b = &mut self.breakdown;
-        let field = match part {
-            Part::Queue => &mut b.queue,
-            Part::Map => &mut b.map,
-            Part::Migration => &mut b.migration,
-            Part::Data => &mut b.data,
-            Part::DeferredFlush => &mut b.deferred_flush,
-            Part::Interrupted => &mut b.interrupted,
-            Part::Process => &mut b.process,
-            Part::Device => &mut b.device,
-            Part::Unmap => &mut b.unmap,
-            Part::FlushWait => &mut b.flush_wait,
-            Part::Complete => &mut b.complete,
-        };
-        *field += cycles;
+        *part.of(&mut self.breakdown) += cycles;
+    }
+
+    /// Whether the window is open (counting).
+    pub(super) fn is_open(&self) -> bool {
+        self.open
     }
 
     /// A shootdown started.
@@ -160,6 +198,31 @@ impl Window {
 }
 
 impl<O: Observer> Simulation<O> {
+    /// Adds `cycles` to one part of the latency breakdown, and, when the
+    /// observer records I/Os, to request `r`'s own parts (the same cycles,
+    /// so the records' parts sum to the window's). `r` is `None` only
+    /// where no request is being served (then only the window counts).
+    pub(super) fn add_part(&mut self, r: Option<RequestId>, part: Part, cycles: u64) {
+        self.window.add(part, cycles);
+        if O::RECORDS_IOS && self.window.is_open() {
+            if let Some(r) = r {
+                *part.of(&mut self.requests[r].parts) += cycles;
+            }
+        }
+    }
+
+    /// The request whose latency CPU `c`'s thread-level segment serves: the
+    /// backend's current request, or the first of a batch being completed
+    /// (a batch completion segment's shared parts are the first member's,
+    /// as the window counts them once).
+    pub(super) fn serving(&self, c: CpuId) -> Option<RequestId> {
+        let be = &self.backends[self.cpus[c].backend?];
+        match be.phase {
+            Phase::CompleteBatch => be.pending.completing.first().copied(),
+            _ => be.current,
+        }
+    }
+
     /// Ends the warm-up: every counter restarts at `now`.
     pub(super) fn start_window(&mut self, now: u64) {
         for c in self.cpus.ids() {
