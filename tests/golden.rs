@@ -66,6 +66,7 @@ fn cases() -> Vec<Case> {
         "default",
         "fixed-baseline",
         "blkif",
+        "blkback-async",
         "large",
         "linux-vm2",
         "migration",

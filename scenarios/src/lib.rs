@@ -150,7 +150,7 @@ pub struct BundledScenario {
     pub text: &'static str,
 }
 
-static BUNDLED: [BundledScenario; 10] = [
+static BUNDLED: [BundledScenario; 11] = [
     BundledScenario {
         name: "default",
         description: "A Xen PV dom0 on an 8-CPU Skylake server: two guests doing 4 KiB closed-loop I/O.",
@@ -165,6 +165,11 @@ static BUNDLED: [BundledScenario; 10] = [
         name: "blkif",
         description: "Block I/O like Xen blkif: 4 guests, requests of 1 to 11 one-page segments.",
         text: include_str!("../bundled/blkif.toml"),
+    },
+    BundledScenario {
+        name: "blkback-async",
+        description: "Xen blkback served asynchronously: many 64 KiB I/Os in flight per backend CPU.",
+        text: include_str!("../bundled/blkback-async.toml"),
     },
     BundledScenario {
         name: "netif",
