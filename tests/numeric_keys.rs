@@ -238,6 +238,9 @@ fn doc_key(key: &str) -> String {
     let parts: Vec<&str> = key.split('.').collect();
     if parts[0] == "guests" {
         format!("guests.N.{}", parts[2..].join("."))
+    } else if parts.len() == 4 && parts[..2] == ["variability", "costs"] {
+        // One row per distribution parameter, whichever cost it varies.
+        format!("variability.costs.COST.{}", parts[3])
     } else {
         key.to_string()
     }

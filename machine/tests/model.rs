@@ -440,10 +440,10 @@ fn lock_waiters_spin_or_sleep() {
 
 #[path = "model/alternatives.rs"]
 mod alternatives;
-#[path = "model/vcpu.rs"]
-mod vcpu;
 #[path = "model/measures.rs"]
 mod measures;
+#[path = "model/vcpu.rs"]
+mod vcpu;
 
 #[path = "model/variability.rs"]
 mod variability;

@@ -1086,6 +1086,7 @@ pub fn to_toml(scenario: &Scenario) -> String {
         "guests",
         "vcpu",
         "idle",
+        "io",
         "variability",
     ] {
         if let Some(v) = config.remove(section) {

@@ -43,7 +43,15 @@ fn every_bundled_scenario_loads_without_problems() {
     }
     assert!(names.contains("default"));
     assert!(names.contains("fixed-baseline"));
-    assert_eq!(names.len(), 10);
+    // Every file under bundled/ is registered, and nothing else.
+    let files: BTreeSet<String> =
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/bundled"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter_map(|f| f.strip_suffix(".toml").map(str::to_string))
+            .collect();
+    let registered: BTreeSet<String> = names.iter().map(|n| (*n).to_string()).collect();
+    assert_eq!(registered, files);
 }
 
 #[test]

@@ -74,9 +74,9 @@ mod map_flush;
 mod overload;
 mod scope;
 mod slab;
-mod vcpu;
 mod twin;
 mod vary;
+mod vcpu;
 mod window;
 mod working_set;
 
