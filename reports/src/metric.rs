@@ -157,7 +157,7 @@ pub struct MetricDef {
     /// and work other than the I/O it serves (stolen cycles, useless IPIs,
     /// remote flushes, background work lost). `report.html`'s damage
     /// section lists every metric with this flag, in registry order, so a
-    /// metric added later appears there by setting it ([`MetricDef::damage`]).
+    /// metric added later appears there by setting it (`MetricDef::damage`).
     pub damage: bool,
 }
 
@@ -1014,7 +1014,7 @@ pub fn breakdown_parts() -> impl Iterator<Item = &'static MetricDef> {
 }
 
 /// The measures of collateral damage, in registry order (see
-/// [`MetricDef::damage`]).
+/// `MetricDef::damage`).
 pub fn damage_metrics() -> impl Iterator<Item = &'static MetricDef> {
     METRICS.iter().filter(|d| d.damage)
 }
