@@ -19,9 +19,10 @@ use serde::{Deserialize, Serialize};
 mod plain {
     pub(super) use cpu_model::{CostTable, IpiDeliveryMode};
     pub(super) use machine::{
-        BackgroundConfig, CState, CostDistributions, Distribution, HostConfig, IdleConfig,
-        IoPathConfig, IrqOffConfig, LockKind, LockWaiter, MachineConfig, MigrationLevel,
-        PvTlbFlush, ShootdownScope, SimConfig, StopConfig, Touch, VariabilityConfig, VcpuConfig,
+        BackgroundConfig, BackgroundModel, CState, CostDistributions, Distribution, HostConfig,
+        IdleConfig, IoPathConfig, IrqOffConfig, LockKind, LockWaiter, MachineConfig,
+        MigrationLevel, PvTlbFlush, ShootdownScope, SimConfig, StopConfig, Touch,
+        VariabilityConfig, VcpuConfig,
     };
     pub(super) use mmu::{TlbConfig, TlbGeometry};
     pub(super) use workloads::{GuestConfig, Pattern, SizeSpec, Split};
@@ -427,7 +428,14 @@ section! {
         enabled: bool,
         working_set_pages: u32,
         cycles_between_accesses: u64,
+        model: BackgroundModel,
     }
+}
+
+choice! {
+    /// `background.model`.
+    #[serde(rename_all = "lowercase")]
+    BackgroundModel { Exact, Curve, }
 }
 
 section! {

@@ -78,8 +78,7 @@ impl<O: Observer> Simulation<O> {
         match flush {
             ShootdownFlush::Full => {
                 let cpu = &mut self.cpus[c];
-                cpu.tlb.flush_all();
-                cpu.pwc.flush_all();
+                cpu.flush_all();
                 if remote {
                     cpu.stats.flushes.remote += 1;
                 } else {
@@ -137,8 +136,7 @@ impl<O: Observer> Simulation<O> {
         };
         match flush {
             ShootdownFlush::Full => {
-                cpu.tlb.flush_all();
-                cpu.pwc.flush_all();
+                cpu.flush_all();
             }
             ShootdownFlush::Range => {
                 cpu.tlb.flush_asid(HOST_ASID);

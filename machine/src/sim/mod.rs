@@ -49,10 +49,12 @@
 //! # Accuracy notes
 //! - A phase's TLB lookups are resolved when the phase starts; page-table
 //!   changes and flushes that land during the phase affect later phases.
-//! - The background workload is simulated lazily, access by access, exactly
-//!   in time order with respect to every flush and interrupt that reaches its
-//!   CPU: before anything touches a background CPU, its accesses up to that
-//!   cycle are replayed. It needs no events of its own.
+//! - The background workload is simulated lazily, in time order with
+//!   respect to every flush and interrupt that reaches its CPU: before
+//!   anything touches a background CPU, its accesses up to that cycle are
+//!   accounted, access by access (`background.model = "exact"`) or from its
+//!   refill curve (`"curve"`, the default; `background/curve.rs` says what
+//!   it assumes). It needs no events of its own.
 
 mod async_io;
 mod backend;
@@ -74,7 +76,6 @@ mod map_flush;
 mod overload;
 mod scope;
 mod slab;
-mod twin;
 mod vary;
 mod vcpu;
 mod window;
@@ -279,6 +280,8 @@ pub struct Simulation<O: Observer = NoObserver> {
 
     mgr: PageTableManager,
     bg_table: PageTable,
+    /// The background's refill curve (`None`: the exact model, or none).
+    bg_curve: Option<std::sync::Arc<background::RefillCurve>>,
     cpus: PerCpu<Cpu>,
     backends: Vec<Backend>,
     guests: Vec<Guest>,
@@ -416,6 +419,7 @@ impl<O: Observer> Simulation<O> {
                 backend: registered.then_some(c as usize),
                 bg_next: if bg { 0 } else { u64::MAX },
                 bg_rng: rng_stream(cfg.seed, STREAM_BACKGROUND_BASE + u64::from(c)),
+                bg_curve: background::CurveCpu::default(),
                 seg_len: 0,
                 seg_start: 0,
                 bg_resumed: 0,
@@ -472,6 +476,10 @@ impl<O: Observer> Simulation<O> {
         } else {
             WalkCosts::native(cfg.costs.walk_level_cycles)
         };
+        let access_costs = AccessCosts {
+            l2_hit_cycles: cfg.costs.l2_hit_cycles,
+            walk,
+        };
         Ok(Self {
             obs,
             ipi_seq: 0,
@@ -494,10 +502,7 @@ impl<O: Observer> Simulation<O> {
             other_flushes: scope::OtherFlushes::new(cfg),
             policy,
             costs: cfg.costs.clone(),
-            access_costs: AccessCosts {
-                l2_hit_cycles: cfg.costs.l2_hit_cycles,
-                walk,
-            },
+            access_costs,
             touch: cfg.host.touch,
             header_bytes: cfg.host.touch_header_bytes,
             io: cfg.io.clone(),
@@ -508,6 +513,7 @@ impl<O: Observer> Simulation<O> {
             bg_pages: cfg.background.working_set_pages,
             bg_between: cfg.background.cycles_between_accesses,
             mgr,
+            bg_curve: background::curve_for(&cfg, &bg_table, access_costs, pwc_entries),
             bg_table,
             cpus: PerCpu::new(cpus),
             backends,
@@ -589,6 +595,7 @@ impl<O: Observer> Simulation<O> {
             .iter()
             .map(|c| {
                 let mut s = c.stats.clone();
+                c.bg_curve.add_to(&mut s);
                 s.stolen_cycles = c.clock.stolen_cycles;
                 s.busy_cycles += c.clock.busy_cycles + s.background_cycles;
                 s

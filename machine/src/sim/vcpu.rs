@@ -265,8 +265,7 @@ impl<O: Observer> Simulation<O> {
         };
         if self.vcpus.pv == PvTlbFlush::On {
             let cpu = &mut self.cpus[x];
-            cpu.tlb.flush_all();
-            cpu.pwc.flush_all();
+            cpu.flush_all();
             cpu.stats.pv_flushes += self.window.counted(1);
             // The host flushes at the vCPU's next entry, before it runs.
             let cost = self.costs.full_flush_cycles;
