@@ -28,9 +28,35 @@ pub(super) struct Exposed {
 /// Closes, at `now`, every exposure of `cpu` whose translation its TLB no
 /// longer caches.
 pub(super) fn close_evicted(cpu: &mut Cpu, samples: &mut LatencyHistogram, now: u64) {
+    close_where(cpu, samples, now, |_, _| true);
+}
+
+/// [`close_evicted`] after an access to `va` filled a TLB entry: only an
+/// exposure whose entry could share a set with that fill can have been
+/// evicted by it (the others are skipped without a lookup).
+pub(super) fn close_evicted_by_fill(
+    cpu: &mut Cpu,
+    samples: &mut LatencyHistogram,
+    now: u64,
+    va: VirtAddr,
+) {
+    let filled = va.page();
+    close_where(cpu, samples, now, |tlb, e| {
+        tlb.may_share_set(filled, e.page)
+    });
+}
+
+/// Closes, at `now`, the exposures of `cpu` that `check` selects and whose
+/// translation its TLB no longer caches.
+fn close_where(
+    cpu: &mut Cpu,
+    samples: &mut LatencyHistogram,
+    now: u64,
+    check: impl Fn(&TlbHierarchy, &Exposed) -> bool,
+) {
     let tlb = &cpu.tlb;
     cpu.exposed.retain(|e| {
-        if tlb.caches_frame(HOST_ASID, e.page, e.frame) {
+        if !check(tlb, e) || tlb.caches_frame(HOST_ASID, e.page, e.frame) {
             return true;
         }
         if now > e.since {

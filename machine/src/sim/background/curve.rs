@@ -43,7 +43,7 @@
 //!   its count is a closed form per CPU, the same for every background CPU.
 
 use super::super::*;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Fixed-point fraction bits of the curve's means (units of 2^-16).
 const FRAC_BITS: u32 = 16;
@@ -51,14 +51,8 @@ const FRAC_BITS: u32 = 16;
 /// each runs (`None`: the whole curve). The first accesses after a flush
 /// get the most: under frequent full shootdowns a CPU rarely gets past
 /// them, so their means carry the result, while the stationary part
-/// averages itself over its length. The sampling error this leaves on a
-/// mean over the first `k` accesses is below 0.1% (1,024 replicas).
-const LEVELS: &[(u64, Option<usize>)] = &[
-    (16, None),
-    (48, Some(4096)),
-    (192, Some(1024)),
-    (768, Some(256)),
-];
+/// averages itself over its length.
+const LEVELS: &[(u64, Option<usize>)] = &[(8, None), (56, Some(2048))];
 /// Random-stream ids of the curve's replicas: `STREAM_CURVE_BASE + r`.
 const STREAM_CURVE_BASE: u64 = 5_000_000;
 
@@ -94,31 +88,34 @@ pub(in crate::sim) struct RefillCurve {
     tail: Point,
 }
 
+/// A curve being or done computed.
+type Slot = Arc<OnceLock<Arc<RefillCurve>>>;
+
 /// Curves computed in this process, by key (a sweep's points and a run's
-/// policies share them; computing one is deterministic, so sharing
-/// changes no result).
-static CURVES: Mutex<Vec<(CurveKey, Arc<RefillCurve>)>> = Mutex::new(Vec::new());
+/// policies share them, also when they run at once: the second waits for
+/// the first; computing one is deterministic, so sharing changes no
+/// result). The 64 newest are kept.
+static CURVES: Mutex<Vec<(CurveKey, Slot)>> = Mutex::new(Vec::new());
 
 impl RefillCurve {
     /// The curve for `key`, computed once per process.
     pub(in crate::sim) fn shared(key: CurveKey, table: &PageTable, first_page: u64) -> Arc<Self> {
-        {
-            let cache = CURVES
+        let slot: Slot = {
+            let mut cache = CURVES
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if let Some((_, c)) = cache.iter().find(|(k, _)| *k == key) {
-                return Arc::clone(c);
+            if let Some((_, slot)) = cache.iter().find(|(k, _)| *k == key) {
+                Arc::clone(slot)
+            } else {
+                if cache.len() >= 64 {
+                    cache.remove(0);
+                }
+                let slot = Slot::default();
+                cache.push((key, Arc::clone(&slot)));
+                slot
             }
-        }
-        let curve = Arc::new(Self::measure(&key, table, first_page));
-        let mut cache = CURVES
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if cache.len() >= 64 {
-            cache.remove(0);
-        }
-        cache.push((key, Arc::clone(&curve)));
-        curve
+        };
+        Arc::clone(slot.get_or_init(|| Arc::new(Self::measure(&key, table, first_page))))
     }
 
     /// Accesses the curve spans before its stationary tail: four times
@@ -141,10 +138,25 @@ impl RefillCurve {
 
     /// Measures the curve: cold starts of the real TLB model, more of them
     /// for the first accesses ([`LEVELS`]).
+    ///
+    /// Each counter's mean at access `j` is estimated with a control
+    /// variate, the indicator `F` that access `j` is the first to its page
+    /// since the start, whose mean is known exactly: `(1 - 1/W)^j` for `W`
+    /// pages drawn uniformly. Early after a flush a miss is nearly always a
+    /// first touch, so `X - beta F` (`beta` the pooled regression slope of
+    /// the counter on `F`) varies far less than `X`: the standard
+    /// control-variate estimator `mean(X) - beta (mean(F) - E[F])`, which
+    /// stays unbiased whatever `beta` is.
     fn measure(key: &CurveKey, table: &PageTable, first_page: u64) -> Self {
         let len = Self::len_for(key.pages, &key.tlb);
-        let mut sums = vec![[0u64; 4]; len];
+        // Per access index: sums of X (4 counters), of F, of X*F, and the
+        // number of replicas that reached it.
+        let mut sum_x = vec![[0u64; 4]; len];
+        let mut sum_xf = vec![[0u64; 4]; len];
+        let mut sum_f = vec![0u64; len];
         let mut counts = vec![0u64; len];
+        let mut seen = vec![false; key.pages as usize];
+        let mut touched: Vec<u32> = Vec::new();
         let mut stream = STREAM_CURVE_BASE;
         for &(replicas, level_len) in LEVELS {
             let level_len = level_len.map_or(len, |l| l.min(len));
@@ -153,31 +165,80 @@ impl RefillCurve {
                 let mut pwc = PageWalkCache::new(key.pwc_entries);
                 let mut rng = rng_stream(key.seed, stream);
                 stream += 1;
-                for (s, n) in sums.iter_mut().zip(&mut counts).take(level_len) {
+                for j in 0..level_len {
                     let page = rng.random_range(0..key.pages);
                     let va = VirtAddr((first_page + u64::from(page)) << 12);
                     let a =
                         mmu::access(&mut tlb, &mut pwc, table, BACKGROUND_ASID, va, &key.access);
-                    s[COST] += key.between_cycles + a.latency_cycles;
-                    s[L1] += u64::from(a.outcome == AccessOutcome::L1Hit);
-                    s[MISS] += u64::from(matches!(
-                        a.outcome,
-                        AccessOutcome::Walk | AccessOutcome::Fault
-                    ));
-                    s[REFS] += a.walk_refs;
-                    *n += 1;
+                    let x = [
+                        key.between_cycles + a.latency_cycles,
+                        u64::from(a.outcome == AccessOutcome::L1Hit),
+                        u64::from(matches!(
+                            a.outcome,
+                            AccessOutcome::Walk | AccessOutcome::Fault
+                        )),
+                        a.walk_refs,
+                    ];
+                    let first = !std::mem::replace(&mut seen[page as usize], true);
+                    if first {
+                        touched.push(page);
+                        sum_f[j] += 1;
+                    }
+                    for i in 0..4 {
+                        sum_x[j][i] += x[i];
+                        if first {
+                            sum_xf[j][i] += x[i];
+                        }
+                    }
+                    counts[j] += 1;
+                }
+                for p in touched.drain(..) {
+                    seen[p as usize] = false;
                 }
             }
         }
+        #[allow(clippy::cast_precision_loss, reason = "sample moments")]
+        let beta: [f64; 4] = {
+            // Pooled within-index covariance of X and F over variance of F.
+            let (mut cov, mut var) = ([0.0f64; 4], 0.0f64);
+            for j in 0..len {
+                let n = counts[j] as f64;
+                let f = sum_f[j] as f64;
+                var += f - f * f / n;
+                for i in 0..4 {
+                    cov[i] += sum_xf[j][i] as f64 - sum_x[j][i] as f64 * f / n;
+                }
+            }
+            cov.map(|c| if var > 0.0 { c / var } else { 0.0 })
+        };
+        let unit = f64::from(1u32 << FRAC_BITS);
+        let keep = 1.0 - 1.0 / f64::from(key.pages);
+        let mut expected_f = 1.0f64;
         let mut prefix = Vec::with_capacity(len + 1);
         let mut at: Point = [0; 4];
         prefix.push(at);
-        for (s, &n) in sums.iter().zip(&counts) {
-            let n = u128::from(n);
+        for j in 0..len {
+            #[allow(clippy::cast_precision_loss, reason = "sample means")]
+            let (n, mean_f) = (counts[j] as f64, sum_f[j] as f64 / counts[j] as f64);
             for i in 0..4 {
-                at[i] += ((u128::from(s[i]) << FRAC_BITS) + n / 2) / n;
+                #[allow(clippy::cast_precision_loss, reason = "sample means")]
+                let mean = sum_x[j][i] as f64 / n - beta[i] * (mean_f - expected_f);
+                // Means of indicators stay in [0, 1], the others >= 0.
+                let mean = if i == L1 || i == MISS {
+                    mean.clamp(0.0, 1.0)
+                } else {
+                    mean.max(0.0)
+                };
+                #[allow(
+                    clippy::cast_possible_truncation,
+                    clippy::cast_sign_loss,
+                    reason = "non-negative, bounded by the costs"
+                )]
+                let fixed = (mean * unit).round() as u128;
+                at[i] += fixed;
             }
             prefix.push(at);
+            expected_f *= keep;
         }
         // The stationary rates: the means of the curve's last half,
         // rounded to the nearest unit.

@@ -23,7 +23,7 @@ impl<O: Observer> Simulation<O> {
             count_access(&mut cpu.stats, &a);
             if a.outcome != AccessOutcome::L1Hit && !cpu.exposed.is_empty() {
                 let at = cpu.bg_next;
-                exposure::close_evicted(cpu, &mut self.exposure, at);
+                exposure::close_evicted_by_fill(cpu, &mut self.exposure, at, va);
             }
             let cost = self.bg_between + a.latency_cycles;
             cpu.stats.background_accesses += 1;
