@@ -105,6 +105,28 @@ impl<O: Observer> Simulation<O> {
         }
     }
 
+    /// CPU `c` flushed `pages` host pages from `first` (page flushes, no
+    /// full flush) at the current event's cycle: only exposures of those
+    /// pages can have closed (with no 2 MiB entry cached, which a page
+    /// flush inside it would remove whole); the others are skipped without
+    /// a lookup.
+    pub(super) fn close_flushed_pages(&mut self, c: CpuId, first: u64, pages: u32) {
+        let now = self.now;
+        let cpu = &mut self.cpus[c];
+        if cpu.exposed.is_empty() {
+            return;
+        }
+        let huge = cpu.tlb.l1.resident_2m() + cpu.tlb.l2.as_ref().map_or(0, |l2| l2.resident_2m());
+        if huge > 0 {
+            close_evicted(cpu, &mut self.exposure, now);
+            return;
+        }
+        let end = first + u64::from(pages);
+        close_where(cpu, &mut self.exposure, now, |_, e| {
+            (first..end).contains(&e.page.0)
+        });
+    }
+
     /// The run stops at `end`: CPU `c`'s open exposures are cut there.
     pub(super) fn close_all_exposures(&mut self, c: CpuId, end: u64) {
         for e in std::mem::take(&mut self.cpus[c].exposed) {

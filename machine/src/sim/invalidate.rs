@@ -53,7 +53,7 @@ impl<O: Observer> Simulation<O> {
                 }
                 let n = n as u64;
                 cpu.stats.flushes.local_page += n;
-                self.close_flushed(c);
+                self.close_flushed_pages(c, first, pages);
                 n * self.vary.draw(Cost::Invlpg)
             }
             FlushKind::Full => {

@@ -122,11 +122,11 @@ const BACKGROUND_BASE: u64 = 0x10_0000_0000 >> 12;
 /// First host frame of the background working set.
 const BACKGROUND_FRAME_BASE: u64 = 1 << 30;
 /// Random-stream ids (one per component, see [`sim_core::rng_stream`]).
-const STREAM_MIGRATION: u64 = 1;
-const STREAM_SERVICE: u64 = 2;
-const STREAM_DEVICE: u64 = 3;
-const STREAM_GUEST_BASE: u64 = 1_000;
-const STREAM_BACKGROUND_BASE: u64 = 1_000_000;
+pub(in crate::sim) const STREAM_MIGRATION: u64 = 1;
+pub(in crate::sim) const STREAM_SERVICE: u64 = 2;
+pub(in crate::sim) const STREAM_DEVICE: u64 = 3;
+pub(in crate::sim) const STREAM_GUEST_BASE: u64 = 1_000;
+pub(in crate::sim) const STREAM_BACKGROUND_BASE: u64 = 1_000_000;
 
 /// Why a run could not be set up or went wrong.
 #[derive(Debug, thiserror::Error)]
@@ -513,7 +513,7 @@ impl<O: Observer> Simulation<O> {
             bg_pages: cfg.background.working_set_pages,
             bg_between: cfg.background.cycles_between_accesses,
             mgr,
-            bg_curve: background::curve_for(&cfg, &bg_table, access_costs, pwc_entries),
+            bg_curve: background::curve_for(cfg, &bg_table, access_costs, pwc_entries),
             bg_table,
             cpus: PerCpu::new(cpus),
             backends,
@@ -688,5 +688,44 @@ impl<O: Observer> Simulation<O> {
             Event::OtherFlushDone => self.other_flush_done(now, sched)?,
         }
         Ok(Control::Continue)
+    }
+}
+
+#[cfg(test)]
+mod stream_tests {
+    use super::*;
+
+    /// Every component's random streams are its own: the id ranges (a base
+    /// plus one per CPU, guest, cost or replica, up to the largest count
+    /// the scenario keys allow) never overlap. (The vCPU schedule's base
+    /// once equalled the irq-off stream's, so vCPU 0 and the irq-off draws
+    /// shared a stream.)
+    #[test]
+    fn stream_id_ranges_are_disjoint() {
+        let max_cpus = 1 << 16;
+        let mut ranges = [
+            ("migration", STREAM_MIGRATION, 1),
+            ("service", STREAM_SERVICE, 1),
+            ("device", STREAM_DEVICE, 1),
+            ("other-domain flushes", scope::STREAM_OTHER_FLUSH, 1),
+            ("guests", STREAM_GUEST_BASE, 1 << 16),
+            ("background", STREAM_BACKGROUND_BASE, max_cpus),
+            ("costs", vary::STREAM_COST_BASE, 64),
+            ("irq-off", vary::STREAM_IRQ_OFF, 1),
+            ("vcpus", vcpu::STREAM_VCPU_BASE, max_cpus),
+            ("background curve", background::STREAM_CURVE_BASE, 1 << 10),
+        ];
+        ranges.sort_by_key(|r| r.1);
+        for w in ranges.windows(2) {
+            assert!(
+                w[0].1 + w[0].2 <= w[1].1,
+                "{} [{}, +{}) overlaps {} at {}",
+                w[0].0,
+                w[0].1,
+                w[0].2,
+                w[1].0,
+                w[1].1
+            );
+        }
     }
 }

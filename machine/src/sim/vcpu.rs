@@ -56,7 +56,7 @@ use super::*;
 use crate::PvTlbFlush;
 
 /// First random stream of the host schedule (one per CPU).
-const STREAM_VCPU_BASE: u64 = 3_000_000;
+pub(in crate::sim) const STREAM_VCPU_BASE: u64 = 4_000_000;
 
 /// The host schedule of every host-domain vCPU.
 pub(super) struct Vcpus {

@@ -54,7 +54,7 @@ const FRAC_BITS: u32 = 16;
 /// averages itself over its length.
 const LEVELS: &[(u64, Option<usize>)] = &[(8, None), (56, Some(2048))];
 /// Random-stream ids of the curve's replicas: `STREAM_CURVE_BASE + r`.
-const STREAM_CURVE_BASE: u64 = 5_000_000;
+pub(in crate::sim) const STREAM_CURVE_BASE: u64 = 5_000_000;
 
 /// Counter indices in a curve point: cycles (work between accesses plus
 /// translation latency), L1 hits, misses (page walks), page-walk memory

@@ -14,6 +14,8 @@ mod curve;
 mod exact;
 mod twin;
 
+#[cfg(test)]
+pub(super) use curve::STREAM_CURVE_BASE;
 pub(super) use curve::{CurveCpu, CurveKey, RefillCurve};
 
 use super::*;
