@@ -138,8 +138,10 @@ class Machine:
         self.cpu = [simpy.PreemptiveResource(self.env, capacity=1) for _ in range(CPUS)]
         self.flush_lock = simpy.Resource(self.env, capacity=1)  # FIFO
         self.ring = [simpy.Store(self.env) for _ in range(IO_CPUS)]
-        self.sleeping = [True] * IO_CPUS
-        self.wake = [None] * IO_CPUS
+        # A sleeping backend waits on its wake event (None: awake); the
+        # first request on its ring sends the one notification.
+        self.wake = [self.env.event() for _ in range(IO_CPUS)]
+        self.notifying = [False] * IO_CPUS
         self.ios = ios
         self.warmup = warmup
         self.completed = 0
@@ -182,9 +184,9 @@ class Machine:
     def backend(self, c):
         env = self.env
         while True:
-            if not self.ring[c].items:
-                self.sleeping[c] = True
-                self.wake[c] = env.event()
+            if self.wake[c] is None and not self.ring[c].items:
+                self.wake[c] = env.event()  # nothing to do: sleep
+            if self.wake[c] is not None:
                 yield self.wake[c]
             arrival = yield self.ring[c].get()
             t = [env.now]
@@ -246,13 +248,14 @@ class Machine:
     def issue(self, g, now):
         c = g  # guest g's one ring is served by registered CPU g
         self.ring[c].put(now)
-        if self.sleeping[c]:
-            self.sleeping[c] = False
+        if self.wake[c] is not None and not self.notifying[c]:
+            self.notifying[c] = True
             self.env.process(self.notify(c))
 
     def notify(self, c):
         yield self.env.timeout(self.draw.lognormal("notify", NOTIFY))
-        self.wake[c].succeed()
+        wake, self.wake[c], self.notifying[c] = self.wake[c], None, False
+        wake.succeed()
 
     def other_domains(self):
         while True:
@@ -265,8 +268,6 @@ class Machine:
             yield self.env.timeout(OTHER_FLUSH_CYCLES)
 
     def run(self):
-        for c in range(IO_CPUS):
-            self.wake[c] = self.env.event()
         for g in range(GUESTS):
             for _ in range(QUEUE_DEPTH):
                 self.issue(g, 0.0)
