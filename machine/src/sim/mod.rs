@@ -231,6 +231,9 @@ pub enum Event {
         target: CpuId,
         /// The shootdown.
         shootdown: ShootdownId,
+        /// When the IPI left its sender (cycles): the timeline's send time,
+        /// so a drawn delivery time shows as drawn.
+        sent: u64,
     },
     /// The initiator sees a target's acknowledgement.
     IpiAck {
@@ -672,9 +675,11 @@ impl<O: Observer> Simulation<O> {
             Event::MigratedBack { cpu } => self.migrated_back(cpu, now, sched)?,
             Event::DeviceDone { cpu } => self.start_unmap(cpu, now, sched)?,
             Event::IoDone { cpu, request } => self.io_done(cpu, request, now, sched),
-            Event::IpiArrive { target, shootdown } => {
-                self.ipi_arrive(target, shootdown, now, sched)
-            }
+            Event::IpiArrive {
+                target,
+                shootdown,
+                sent,
+            } => self.ipi_arrive(target, shootdown, sent, now, sched),
             Event::IpiAck { shootdown } => self.ipi_ack(shootdown, now, sched)?,
             Event::EpochTick => self.epoch_tick(now, sched),
             Event::OtherFlush => self.other_flush(now, sched),

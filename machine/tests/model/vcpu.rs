@@ -265,3 +265,50 @@ fn an_ipi_to_a_halted_vcpu_waits_for_the_host_to_wake_it() {
         });
     }
 }
+
+/// The timeline's IPI records carry the drawn delivery time: `sent` is
+/// when the IPI left the sender (unicast: one ICR write apart within a
+/// shootdown), not its arrival less the mean delivery cost.
+#[test]
+fn an_ipi_record_is_sent_when_it_leaves_the_sender() {
+    let mut cfg = super::base(1_000);
+    cfg.variability.costs.ipi_delivery_cycles = machine::Distribution::Uniform { spread: 0.8 };
+    let (r, seen) = run_seen(&cfg, "global");
+    assert_eq!(r.stale_uses(), 0);
+    let (send, mean) = (cfg.costs.ipi_send_cycles, cfg.costs.ipi_delivery_cycles);
+    // Some handler starts sooner after the send than the mean delivery:
+    // only a drawn (shorter) delivery allows that.
+    let earliest = seen
+        .ipis
+        .iter()
+        .map(|i| i.handler_start - i.sent)
+        .min()
+        .expect("IPIs were sent");
+    assert!(earliest < mean, "{earliest} >= mean {mean}");
+    assert!(
+        earliest * 5 >= mean,
+        "{earliest}: below the 0.2 x mean bound"
+    );
+    // Each initiator's sends, in order: within one 7-target shootdown the
+    // six gaps are one ICR write each.
+    let mut exact = 0;
+    let mut gaps = 0;
+    for from in 0..cfg.machine.cpus {
+        let mut sent: Vec<u64> = seen
+            .ipis
+            .iter()
+            .filter(|i| i.from == from)
+            .map(|i| i.sent)
+            .collect();
+        sent.sort_unstable();
+        for w in sent.windows(2) {
+            gaps += 1;
+            exact += usize::from(w[1] - w[0] == send);
+        }
+    }
+    assert!(gaps > 1_000, "{gaps}");
+    assert!(
+        exact * 7 >= gaps * 6 - 7,
+        "{exact} of {gaps} gaps are one send"
+    );
+}
