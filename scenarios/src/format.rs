@@ -332,6 +332,7 @@ section! {
         other_domain_flushes_per_sec: f64,
         other_domain_flush_cycles: u64,
         local_flush_before_lock: bool,
+        map_lock_steal: bool,
     }
 }
 
