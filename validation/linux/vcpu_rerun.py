@@ -48,10 +48,11 @@ LINUX = ["policies=[\"global\"]", "policy.global.lazy_tlb=true", "host.map_lock=
          "costs.ipi_delivery_cycles=%d" % DELIVERY, "costs.map_lock_spin_cycles=%d" % SPIN]
 
 
-def vcpu(load):
+def vcpu(load, slice_us):
     if load == 0.0:
         return []
-    return ["vcpu.overcommit=2", "vcpu.tenant_load=%g" % load, 'vcpu.pv_tlb_flush="on"']
+    return ["vcpu.overcommit=2", "vcpu.tenant_load=%g" % load, 'vcpu.pv_tlb_flush="on"',
+            "vcpu.host_slice_us=%g" % slice_us]
 
 
 def workers(n):
@@ -71,9 +72,9 @@ def mean(xs):
     return sum(xs) / len(xs)
 
 
-def row(exe, run, load, steal):
+def row(exe, run, load, steal, slice_us):
     t1 = run["single_op_ns"] * GHZ
-    base = LINUX + vcpu(load) + ["host.map_lock_steal=%s" % ("true" if steal else "false")]
+    base = LINUX + vcpu(load, slice_us) + ["host.map_lock_steal=%s" % ("true" if steal else "false")]
     out = {"ops": [], "ipis": [], "defer": [], "stale": 0, "hyper": []}
     for seed in SEEDS:
         pilot = sim(exe, base + ["costs.hypercall_cycles=1"] + workers(1), seed)
@@ -91,11 +92,15 @@ def row(exe, run, load, steal):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--tlbsim", default=os.path.join(HERE, "..", "..", "target", "release", "tlbsim"))
+    ap.add_argument("--slice-us", type=float, default=3000.0,
+                    help="the neighbours' slice: 3000 = Linux host's; 750 = EEVDF's base slice "
+                         "(sysctl_sched_base_slice), for other processes on the guest's own vCPUs")
     a = ap.parse_args()
     print("validation/linux with the vCPU model (recorded measurements, global pattern, 2 workers)")
     print("calibrated per row: IPI round trip 2.5 us (published) -> ipi_delivery_cycles=%d;" % DELIVERY)
     print("  hypercall_cycles from the recorded 1-worker op under the row's [vcpu]; seeds %s averaged" % SEEDS)
-    print("swept, not fitted: vcpu.tenant_load (overcommit 2, 3 ms slice, PV TLB flush on); 0 = dedicated")
+    print("swept, not fitted: vcpu.tenant_load (overcommit 2, %g us slice, PV TLB flush on); 0 = dedicated"
+          % a.slice_us)
     print()
     print("%-6s %5s %5s | %10s %10s %5s | %9s %5s | %10s %5s | %6s %5s" % (
         "run", "load", "lock", "ops/s meas", "sim", "ratio", "IPIs meas", "sim",
@@ -103,7 +108,7 @@ def main():
     for name, run in RUNS.items():
         for load in LOADS:
             for steal in (False, True):
-                r = row(a.tlbsim, run, load, steal)
+                r = row(a.tlbsim, run, load, steal, a.slice_us)
                 print("%-6s %5.2f %5s | %10.0f %10.0f %5.2f | %9.3f %5.2f | %10.3f %5.3f | %6.0f %5d" % (
                     name, load, "steal" if steal else "fifo", run["ops_per_s"], r["ops"],
                     r["ops"] / run["ops_per_s"], run["ipis"], r["ipis"], run["defer"], r["defer"],
