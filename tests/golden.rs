@@ -304,6 +304,23 @@ fn cases() -> Vec<Case> {
     let mut split = trace_case("trace-fio-split-blkif", "traces/fio-randrw.iolog", "fio");
     split.sets.push("guests.0.split=\"blkif\"".to_string());
     v.push(split);
+    // Issue 10's Linux re-run: tlbpat's global pattern with the rwsem's
+    // lock stealing on vCPUs shared with neighbours (EEVDF's 0.75 ms
+    // slice), KVM's PV flush skipping the absent worker.
+    v.push(case(
+        "knob-map-lock-steal-vcpu",
+        "linux-vm2",
+        &[
+            "policies=[\"global\"]",
+            "host.map_lock_steal=true",
+            "vcpu.overcommit=2",
+            "vcpu.tenant_load=0.3",
+            "vcpu.host_slice_us=750.0",
+            "vcpu.pv_tlb_flush=\"on\"",
+            "stop.ios=5000",
+            "stop.warmup_ios=500",
+        ],
+    ));
     v
 }
 

@@ -215,6 +215,17 @@ pub struct HostConfig {
     /// `spin_lock(&flush_lock)` for the remote CPUs), so the local flush
     /// overlaps the wait for the lock. Default false: lock, then flush.
     pub local_flush_before_lock: bool,
+    /// Whether a released map lock may be stolen, as a Linux rwsem writer
+    /// lock is (kernel/locking/rwsem.c: `up_write` frees the lock and only
+    /// wakes the first waiter, which must then take it itself, so a writer
+    /// that comes first takes it; the first waiter sets `RWSEM_FLAG_HANDOFF`
+    /// and is handed the lock only after `RWSEM_WAIT_TIMEOUT`, 4 ms). With
+    /// it, a release hands the lock to the first waiter only if that waiter
+    /// spins on a running CPU or has waited 4 ms; a sleeping waiter retries
+    /// once woken (`costs.map_lock_wake_cycles` later), one whose vCPU is
+    /// descheduled (`[vcpu]`) when it runs again, and whoever asks first
+    /// takes the free lock meanwhile. Default false: FIFO hand-over.
+    pub map_lock_steal: bool,
 }
 
 /// Which CPUs a shootdown may target.
@@ -545,6 +556,7 @@ impl Default for HostConfig {
             other_domain_flushes_per_sec: 0.0,
             other_domain_flush_cycles: 10_000,
             local_flush_before_lock: false,
+            map_lock_steal: false,
         }
     }
 }

@@ -333,6 +333,9 @@ section! {
         other_domain_flushes_per_sec: f64,
         other_domain_flush_cycles: u64,
         local_flush_before_lock: bool,
+        // Left out when off, so that every earlier scenario's hash stays.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        map_lock_steal: bool,
     }
 }
 

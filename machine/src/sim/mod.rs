@@ -232,6 +232,9 @@ pub enum Event {
         target: CpuId,
         /// The shootdown.
         shootdown: ShootdownId,
+        /// When the IPI left its sender (cycles): the timeline's send time,
+        /// so a drawn delivery time shows as drawn.
+        sent: u64,
     },
     /// The initiator sees a target's acknowledgement.
     IpiAck {
@@ -246,6 +249,12 @@ pub enum Event {
     OtherFlush,
     /// Another domain's flush releases the shared flush lock.
     OtherFlushDone,
+    /// A map-lock waiter passed over at a release (`host.map_lock_steal`:
+    /// asleep, or its vCPU descheduled) tries to take the lock again.
+    MapLockRetry {
+        /// The waiter's CPU.
+        cpu: CpuId,
+    },
 }
 
 /// The simulated machine running one policy.
@@ -294,6 +303,9 @@ pub struct Simulation<O: Observer = NoObserver> {
     map_lock_through_flush: bool,
     map_lock_waiter: crate::config::LockWaiter,
     map_lock: FifoLock,
+    /// `host.map_lock_steal`: a release may pass over waiters that are not
+    /// running (`locks.rs`).
+    map_lock_steal: bool,
     /// The map lock when it is a shared kind (`io.map_lock_kind`; `None`
     /// for the exclusive lock or none).
     shared_lock: Option<crate::config::LockKind>,
@@ -526,6 +538,7 @@ impl<O: Observer> Simulation<O> {
             map_lock_through_flush: cfg.host.map_lock_through_flush,
             map_lock_waiter,
             map_lock: FifoLock::new(map_lock),
+            map_lock_steal: cfg.host.map_lock_steal,
             shared_lock,
             migration_rng: rng_stream(cfg.seed, STREAM_MIGRATION),
             vcpus: vcpu::Vcpus::new(&cfg.vcpu, n, cfg.machine.frequency_ghz, cfg.seed),
@@ -679,13 +692,16 @@ impl<O: Observer> Simulation<O> {
             Event::MigratedBack { cpu } => self.migrated_back(cpu, now, sched)?,
             Event::DeviceDone { cpu } => self.start_unmap(cpu, now, sched)?,
             Event::IoDone { cpu, request } => self.io_done(cpu, request, now, sched),
-            Event::IpiArrive { target, shootdown } => {
-                self.ipi_arrive(target, shootdown, now, sched)
-            }
+            Event::IpiArrive {
+                target,
+                shootdown,
+                sent,
+            } => self.ipi_arrive(target, shootdown, sent, now, sched),
             Event::IpiAck { shootdown } => self.ipi_ack(shootdown, now, sched)?,
             Event::EpochTick => self.epoch_tick(now, sched),
             Event::OtherFlush => self.other_flush(now, sched),
             Event::OtherFlushDone => self.other_flush_done(now, sched)?,
+            Event::MapLockRetry { cpu } => self.retry_map_lock(cpu, now, sched)?,
         }
         Ok(Control::Continue)
     }
