@@ -291,6 +291,25 @@ fn cases() -> Vec<Case> {
     let mut split = trace_case("trace-fio-split-blkif", "traces/fio-randrw.iolog", "fio");
     split.sets.push("guests.0.split=\"blkif\"".to_string());
     v.push(split);
+    // Issue 11's drained unmaps: a drain's finished requests unmapped in
+    // one hypercall with one shootdown (xen-netback's dealloc thread).
+    v.push(case(
+        "io-drain-unmaps",
+        "fixed-baseline",
+        &[
+            "io.asynchronous=true",
+            "io.drain_requests=8",
+            "io.drain_unmaps=true",
+            "host.device_cycles=100000",
+            "host.touch=dma",
+            "guests.0.queue_depth=32",
+            "guests.1.queue_depth=32",
+            "guests.0.size_bytes=65536",
+            "guests.1.size_bytes=65536",
+            "stop.ios=3000",
+            "stop.warmup_ios=300",
+        ],
+    ));
     v
 }
 

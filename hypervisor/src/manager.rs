@@ -422,6 +422,16 @@ impl PageTableManager {
     /// A page is not mapped.
     pub fn unmap(&mut self, placement: Placement) -> Result<(), HvError> {
         self.hypercalls += 1;
+        self.unmap_in_batch(placement)
+    }
+
+    /// Like [`PageTableManager::unmap`], but the grant operations ride in
+    /// an earlier unmap's hypercall (one `GNTTABOP_unmap_grant_ref` for the
+    /// finished requests a backend gathered): no hypercall is counted.
+    ///
+    /// # Errors
+    /// A page is not mapped.
+    pub fn unmap_in_batch(&mut self, placement: Placement) -> Result<(), HvError> {
         for i in 0..u64::from(placement.pages) {
             let page = VirtPage(placement.base.0 + i);
             if let Some(extra) = self.overlaps.get_mut(&page.0) {

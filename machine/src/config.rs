@@ -628,6 +628,15 @@ pub struct IoPathConfig {
     /// in one hypercall; they are fresh entries, so no TLB holds them).
     /// Default 1 (one hypercall per map).
     pub drain_requests: u32,
+    /// Whether a thread taking a request the device finished also unmaps
+    /// the finished requests waiting behind it (up to `drain_requests` in
+    /// all) in the same hypercall, with one shootdown for them all, as
+    /// xen-netback's dealloc thread does (`xenvif_tx_dealloc_action`: one
+    /// `gnttab_unmap_refs` for every released slot; see
+    /// `machine/src/sim/drain_unmap.rs`). Default false: each request is
+    /// unmapped alone at its completion, as xen-blkback does
+    /// (`xen_blkbk_unmap_and_respond`). Asynchronous path only.
+    pub drain_unmaps: bool,
 }
 
 /// The kind of the map lock / grant-table lock (`io.map_lock_kind`), and
@@ -669,6 +678,7 @@ impl Default for IoPathConfig {
             backend_working_set_pages: 0,
             map_lock_kind: LockKind::Exclusive,
             drain_requests: 1,
+            drain_unmaps: false,
         }
     }
 }

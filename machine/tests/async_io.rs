@@ -252,3 +252,50 @@ fn a_drained_ring_maps_its_requests_in_one_hypercall() {
     let single = go(&cfg, "percpu", &[]);
     assert!((per_io(&single) - 2.0).abs() < 0.01);
 }
+
+#[test]
+fn drained_unmaps_share_one_hypercall_and_one_shootdown() {
+    // 64 requests in flight per backend CPU, DMA: finished requests queue
+    // behind each other at the thread, so a drain gathers several.
+    let mut cfg = deep(3_000);
+    cfg.io.drain_requests = 8;
+    let alone = go(&cfg, "global", &[]);
+    cfg.io.drain_unmaps = true;
+    let gathered = go(&cfg, "global", &[]);
+    let hypercalls = |r: &RunResult| r.per_io(r.hypercalls);
+    let shootdowns = |r: &RunResult| r.per_io(r.shootdowns);
+    // Alone: one shootdown per unmap, and an unmap hypercall per I/O on
+    // top of the drained maps.
+    assert!(
+        (shootdowns(&alone) - 1.0).abs() < 0.01,
+        "{}",
+        shootdowns(&alone)
+    );
+    assert!(hypercalls(&alone) > 1.0);
+    assert!(
+        shootdowns(&gathered) < 0.9 * shootdowns(&alone),
+        "{} vs {}",
+        shootdowns(&gathered),
+        shootdowns(&alone)
+    );
+    assert!(
+        hypercalls(&gathered) < hypercalls(&alone) - 0.1,
+        "{} vs {}",
+        hypercalls(&gathered),
+        hypercalls(&alone)
+    );
+    // Every shootdown is one hypercall's: never more than one per gathered
+    // unmap, never fewer than one per drain_requests I/Os.
+    assert!(shootdowns(&gathered) >= 1.0 / 8.0);
+    assert_eq!(gathered.io_completed, alone.io_completed);
+    assert_eq!(gathered.stale_uses(), 0);
+    assert_eq!(alone.stale_uses(), 0);
+    // percpu's unmaps need no shootdown: its thread keeps up with the
+    // device, so finished requests seldom wait for it to gather them.
+    let pc = go(&cfg, "percpu", &[slots(1024)]);
+    assert_eq!(pc.shootdowns, 0);
+    assert_eq!(pc.stale_uses(), 0);
+    cfg.io.drain_unmaps = false;
+    let pc_alone = go(&cfg, "percpu", &[slots(1024)]);
+    assert!(hypercalls(&pc) <= hypercalls(&pc_alone));
+}

@@ -224,6 +224,7 @@ section! {
         backend_working_set_pages: u32,
         map_lock_kind: LockKind,
         drain_requests: u32,
+        drain_unmaps: bool,
     }
 }
 

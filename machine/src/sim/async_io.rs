@@ -56,6 +56,9 @@ pub(super) struct AsyncState {
     /// Requests still to take in the current drain of the ring, whose maps
     /// ride in the drain's first hypercall (`io.drain_requests`).
     pub(super) drain_left: u32,
+    /// Finished requests whose unmaps ride in the current request's unmap
+    /// hypercall (`drain_unmap.rs`), in the order the device finished them.
+    pub(super) unmap_group: Vec<RequestId>,
 }
 
 /// What a backend thread does next on the asynchronous path.

@@ -327,6 +327,7 @@ impl<O: Observer> Simulation<O> {
             self.finish_request_flushes(c, now, 0, sched);
             return Ok(());
         }
+        self.gather_unmaps(c, now);
         if self.take_map_lock(c, Phase::WaitMapLockUnmap) {
             self.begin_unmap(c, now, sched)?;
         }
@@ -346,10 +347,13 @@ impl<O: Observer> Simulation<O> {
         if O::ENABLED {
             self.obs.unmapped(now, placement.base.0, placement.pages);
         }
-        let mut cost = self.vary.draw(Cost::Hypercall)
-            + u64::from(placement.pages) * self.vary.draw(Cost::UnmapPage);
-        cost += self.map_lock_cost(c, placement.pages);
+        // Finished requests gathered behind it ride in its hypercall.
+        let pages = placement.pages + self.unmap_group(c, now)?;
+        let mut cost =
+            self.vary.draw(Cost::Hypercall) + u64::from(pages) * self.vary.draw(Cost::UnmapPage);
+        cost += self.map_lock_cost(c, pages);
         self.add_part(Some(r), Part::Unmap, cost);
+        self.group_unmapped(c, cost);
         self.backends[b].phase = Phase::Unmap;
         self.backends[b].phase_start = now;
         self.start_segment(c, now, cost, sched);
@@ -390,10 +394,11 @@ impl<O: Observer> Simulation<O> {
         let local = match plan.local {
             LocalFlush::None => 0,
             LocalFlush::Pages => self.flush_range_local(c, placement.base.0, placement.pages),
-        };
+        } + self.group_local_flush(c, plan.local);
         self.requests[r].flush_wait_start = now;
         match plan.remote {
             RemoteInvalidation::Ipi(sd) => {
+                let sd = self.group_shootdown(c, sd);
                 self.backends[b].shootdown = sd;
                 self.backends[b].shootdowns_left = match sd.granularity {
                     ShootdownGranularity::Request => 1,
@@ -432,9 +437,11 @@ impl<O: Observer> Simulation<O> {
         if let Some(placement) = self.requests[r].placement.take() {
             self.mgr.release(placement);
         }
-        let complete = self.vary.draw(Cost::Complete);
+        let complete = self.completion_cost(c);
         let cost = extra + complete;
         self.add_part(Some(r), Part::Complete, complete);
+        let wait = now.saturating_sub(self.requests[r].flush_wait_start) + extra;
+        self.group_flushed(c, wait, complete);
         self.backends[b].phase = Phase::Complete;
         self.backends[b].phase_start = now;
         self.start_segment(c, now, cost, sched);
@@ -451,7 +458,9 @@ impl<O: Observer> Simulation<O> {
         let r = self.backends[b].request();
         self.backends[b].io.in_flight -= 1;
         self.released(now, sched);
-        if self.retire_request(r, now, sched) == Control::Stop {
+        if self.retire_request(r, now, sched) == Control::Stop
+            || self.retire_group(c, now, sched) == Control::Stop
+        {
             return Ok(Control::Stop);
         }
         self.next_request(c, now, sched)?;

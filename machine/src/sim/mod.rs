@@ -62,6 +62,7 @@ mod broadcast;
 mod cpu;
 mod data;
 mod data_path;
+mod drain_unmap;
 mod epoch;
 mod exposure;
 mod guests;
