@@ -398,10 +398,10 @@ impl<O: Observer> Simulation<O> {
         self.requests[r].flush_wait_start = now;
         match plan.remote {
             RemoteInvalidation::Ipi(sd) => {
-                let sd = self.group_shootdown(c, sd);
+                let (sd, group_shootdowns) = self.group_shootdown(c, sd, placement.pages);
                 self.backends[b].shootdown = sd;
                 self.backends[b].shootdowns_left = match sd.granularity {
-                    ShootdownGranularity::Request => 1,
+                    ShootdownGranularity::Request => group_shootdowns,
                     ShootdownGranularity::Page => placement.pages,
                 };
                 // The local flush runs before the shootdown starts.

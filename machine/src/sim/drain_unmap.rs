@@ -8,15 +8,16 @@
 //! finished also takes the finished requests waiting behind it, up to
 //! `io.drain_requests` in all, and unmaps them with one hypercall
 //! (`costs.hypercall_cycles` once, `unmap_page_cycles` per page of each).
-//! Xen answers one unmap hypercall with one TLB flush of the domain
+//! Xen flushes the domain's TLBs once per 32 grant unmaps of a hypercall
 //! (xen/common/grant_table.c `gnttab_unmap_grant_ref`: the ops are handled
 //! in batches of `GNTTAB_UNMAP_BATCH_SIZE` = 32, each followed by one
 //! `gnttab_flush_tlb`), so an IPI shootdown plan becomes one full-flush
-//! shootdown for the group (the pages are not one range). xen-blkback does
-//! not do this (`__end_block_io_op` -> `xen_blkbk_unmap_and_respond`
-//! unmaps each request alone, its `xen_blkbk_unmap` batching only one
-//! request's segments, `BLKIF_MAX_SEGMENTS_PER_REQUEST` per hypercall),
-//! hence the knob, off by default.
+//! shootdown (the pages are not one range) per 32 pages of the group.
+//! xen-blkback does not gather: `__end_block_io_op` ->
+//! `xen_blkbk_unmap_and_respond` unmaps each request alone with
+//! `gnttab_unmap_refs_async` (its `xen_blkbk_unmap`, "only used in error
+//! paths", batches one request's segments, `BLKIF_MAX_SEGMENTS_PER_REQUEST`
+//! per hypercall), which is why the knob is off by default.
 //!
 //! Only requests with nothing left to touch (a write, or any request under
 //! DMA) and the same unmap plan as the first join it, and only plans whose
@@ -26,6 +27,11 @@
 //! order the device finished them.
 
 use super::*;
+
+/// Grant unmaps Xen does between two TLB flushes of one unmap hypercall
+/// (xen/common/grant_table.c: `GNTTAB_UNMAP_BATCH_SIZE` = 32, "Number of
+/// unmap operations that are done between each tlb flush"), one per page.
+pub(super) const UNMAP_BATCH_OPS: u32 = 32;
 
 impl<O: Observer> Simulation<O> {
     /// CPU `c`'s thread starts the unmap of its current request at `now`:
@@ -110,17 +116,32 @@ impl<O: Observer> Simulation<O> {
         flush
     }
 
-    /// The shootdown of CPU `c`'s unmap: the plan's own, or one full flush
-    /// for a group (Xen's one flush per unmap hypercall).
-    pub(super) fn group_shootdown(&self, c: CpuId, sd: ShootdownPlan) -> ShootdownPlan {
-        if self.backends[self.backend_of(c)].io.unmap_group.is_empty() {
-            return sd;
+    /// The shootdown of CPU `c`'s unmap (its current request has `pages`
+    /// pages) and how many times it runs: the plan's own, once; or for a
+    /// group, one full flush per [`UNMAP_BATCH_OPS`] pages of the group
+    /// (Xen's flush per unmap batch).
+    pub(super) fn group_shootdown(
+        &self,
+        c: CpuId,
+        sd: ShootdownPlan,
+        pages: u32,
+    ) -> (ShootdownPlan, u32) {
+        let b = self.backend_of(c);
+        if self.backends[b].io.unmap_group.is_empty() {
+            return (sd, 1);
         }
-        ShootdownPlan {
+        let group_pages: u32 = self.backends[b]
+            .io
+            .unmap_group
+            .iter()
+            .map(|&r| self.requests[r].pages)
+            .sum();
+        let plan = ShootdownPlan {
             flush: ShootdownFlush::Full,
             granularity: ShootdownGranularity::Request,
             ..sd
-        }
+        };
+        (plan, (pages + group_pages).div_ceil(UNMAP_BATCH_OPS))
     }
 
     /// CPU `c`'s unmap flushes are done at `now` (`wait` cycles after they
