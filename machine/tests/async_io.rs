@@ -299,3 +299,70 @@ fn drained_unmaps_share_one_hypercall_and_one_shootdown() {
     let pc_alone = go(&cfg, "percpu", &[slots(1024)]);
     assert!(hypercalls(&pc) <= hypercalls(&pc_alone));
 }
+
+/// `deep` with four rings per guest, so that each backend CPU serves four
+/// rings (two per thread with two threads per CPU).
+fn threaded(ios: u64, threads: u32) -> SimConfig {
+    let mut cfg = deep(ios);
+    for g in &mut cfg.guests {
+        g.queues = 4;
+    }
+    cfg.io.threads_per_cpu = threads;
+    cfg
+}
+
+#[test]
+fn several_backend_threads_per_cpu_switch_and_pay_for_it() {
+    let one = go(&threaded(3_000, 1), "global", &[]);
+    assert_eq!(one.io_path.thread_switches, 0);
+    let mut cfg = threaded(3_000, 2);
+    let two = go(&cfg, "global", &[]);
+    assert!(two.io_path.thread_switches > 100, "{:?}", two.io_path);
+    cfg.io.switch_cycles = 0;
+    let free = go(&cfg, "global", &[]);
+    cfg.io.switch_cycles = 50_000;
+    let dear = go(&cfg, "global", &[]);
+    // The backend CPUs are the bottleneck: switch costs take throughput.
+    assert!(
+        dear.iops() < 0.9 * free.iops(),
+        "{} vs {}",
+        dear.iops(),
+        free.iops()
+    );
+    assert!(two.iops() < free.iops());
+    assert_ne!(two.iops(), one.iops());
+    for r in [&one, &two, &free, &dear] {
+        assert_eq!(r.stale_uses(), 0);
+        assert_eq!(r.io_completed, 3_000);
+    }
+}
+
+#[test]
+fn percpu_slots_survive_a_switch_only_through_save_and_restore() {
+    // 16 slots hold one 64 KiB request: one thread has one I/O in flight;
+    // a second thread, whose slots are saved and restored at each switch,
+    // has its own. Reads are copied when the device is done, through the
+    // restored slots.
+    let mut cfg = threaded(2_000, 1);
+    cfg.host.touch = Touch::Line;
+    let one = go(&cfg, "percpu", &[slots(16)]);
+    cfg.io.threads_per_cpu = 2;
+    let two = go(&cfg, "percpu", &[slots(16)]);
+    assert_eq!(one.stale_uses(), 0);
+    assert_eq!(two.stale_uses(), 0, "the correct save and restore");
+    assert!(two.io_path.thread_switches > 0);
+    assert!(
+        two.iops() > 1.3 * one.iops(),
+        "{} vs {}",
+        two.iops(),
+        one.iops()
+    );
+    // Without the flush at switch-out, a restored slot hits the other
+    // thread's translation of the same page.
+    cfg.io.switch_flush = false;
+    let broken = go(&cfg, "percpu", &[slots(16)]);
+    assert!(broken.stale_uses() > 0, "{}", broken.stale_uses());
+    // global's mappings are not per-CPU slots: nothing is saved, nothing
+    // goes stale.
+    assert_eq!(go(&cfg, "global", &[]).stale_uses(), 0);
+}

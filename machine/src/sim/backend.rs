@@ -109,6 +109,9 @@ pub(super) struct Request {
     pub(super) in_drain: bool,
     /// The registered CPU whose ring it is on (whose backend serves it).
     pub(super) cpu: u32,
+    /// The backend thread whose ring share it is on (its index in
+    /// `backends`).
+    pub(super) thread: usize,
     /// Its latency parts inside the window (kept only when the observer
     /// records I/Os).
     pub(super) parts: LatencyBreakdown,
@@ -123,12 +126,19 @@ impl<O: Observer> Simulation<O> {
         now: u64,
         sched: &mut Sched<'_>,
     ) -> Result<(), SimError> {
+        self.switch_in(c, now)?;
+        if self.yield_at_slice_end(c, now) {
+            return self.next_request(c, now, sched);
+        }
         let b = self.backend_of(c);
         if self.io.asynchronous {
             match self.async_next(c, now, sched)? {
                 super::async_io::Next::Busy => return Ok(()),
                 super::async_io::Next::Blocked => {
                     if !self.flush_batch_when_idle(c, now, sched)? {
+                        if self.switch_instead_of_sleep(c) {
+                            return self.next_request(c, now, sched);
+                        }
                         self.backends[b].phase = Phase::Idle;
                     }
                     return Ok(());
@@ -139,6 +149,9 @@ impl<O: Observer> Simulation<O> {
         let Some(r) = self.backends[b].ring.pop_front() else {
             if self.flush_batch_when_idle(c, now, sched)? {
                 return Ok(());
+            }
+            if self.switch_instead_of_sleep(c) {
+                return self.next_request(c, now, sched);
             }
             self.backends[b].phase = Phase::Idle;
             self.went_idle(c, now);
@@ -202,6 +215,7 @@ impl<O: Observer> Simulation<O> {
                 self.mgr.map(placement, frames)?;
                 self.vary.draw(Cost::Hypercall)
             };
+            self.thread_mapped(b, r, placement);
             self.guest_pages_mapped += self.window.counted(u64::from(pages));
             if O::ENABLED {
                 self.obs.mapped(now, placement.base.0, pages);
@@ -344,6 +358,7 @@ impl<O: Observer> Simulation<O> {
     ) -> Result<(), SimError> {
         let (b, r, placement) = self.current_request(c);
         self.mgr.unmap(placement)?;
+        self.thread_unmapped(b, r);
         if O::ENABLED {
             self.obs.unmapped(now, placement.base.0, placement.pages);
         }

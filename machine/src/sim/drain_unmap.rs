@@ -81,6 +81,7 @@ impl<O: Observer> Simulation<O> {
                 .placement
                 .expect("a finished request is mapped");
             self.mgr.unmap_in_batch(p)?;
+            self.thread_unmapped(b, r);
             if O::ENABLED {
                 self.obs.unmapped(now, p.base.0, p.pages);
             }

@@ -75,6 +75,7 @@ mod map_flush;
 mod overload;
 mod scope;
 mod slab;
+mod threads;
 mod twin;
 mod vary;
 mod vcpu;
@@ -300,6 +301,8 @@ pub struct Simulation<O: Observer = NoObserver> {
     vcpus: vcpu::Vcpus,
     /// What waking an idle CPU costs (`[idle]`).
     idle: idle::IdleCpus,
+    /// Several backend threads per CPU (`io.threads_per_cpu`).
+    threads: threads::Threads,
 
     window: Window,
     overload: OverloadTracker,
@@ -414,7 +417,7 @@ impl<O: Observer> Simulation<O> {
                     registered,
                     ..CpuStats::default()
                 },
-                backend: registered.then_some(c as usize),
+                backend: registered.then_some(c as usize * cfg.io.threads_per_cpu as usize),
                 bg_next: if bg { 0 } else { u64::MAX },
                 bg_rng: rng_stream(cfg.seed, STREAM_BACKGROUND_BASE + u64::from(c)),
                 seg_len: 0,
@@ -432,7 +435,8 @@ impl<O: Observer> Simulation<O> {
                 pre_flushed: None,
             });
         }
-        let backends = (0..io)
+        let per_cpu = cfg.io.threads_per_cpu as usize;
+        let backends = (0..io as usize * per_cpu)
             .map(|_| Backend {
                 ring: VecDeque::new(),
                 phase: Phase::Idle,
@@ -449,6 +453,8 @@ impl<O: Observer> Simulation<O> {
             .collect();
         sources.resize_with(cfg.guests.len(), || None);
         let mut guests = Vec::with_capacity(cfg.guests.len());
+        // Rings steered to each CPU so far: the next one's thread.
+        let mut rings_on = vec![0usize; io as usize];
         for (g, (gc, source)) in cfg.guests.iter().zip(sources).enumerate() {
             let g32 = u32::try_from(g).expect("guest count fits u32");
             if gc.pattern == Pattern::Trace && source.is_none() {
@@ -465,6 +471,14 @@ impl<O: Observer> Simulation<O> {
                     rng_stream(cfg.seed, STREAM_GUEST_BASE + u64::from(g32)),
                 ),
                 ring_cpu: (0..gc.queues).map(|q| CpuId((g32 + q) % io)).collect(),
+                ring_thread: (0..gc.queues)
+                    .map(|q| {
+                        let c = ((g32 + q) % io) as usize;
+                        let k = rings_on[c] % per_cpu;
+                        rings_on[c] += 1;
+                        c * per_cpu + k
+                    })
+                    .collect(),
                 frame_base: (u64::from(g32) + 1) << 20,
             });
         }
@@ -525,6 +539,7 @@ impl<O: Observer> Simulation<O> {
             migration_rng: rng_stream(cfg.seed, STREAM_MIGRATION),
             vcpus: vcpu::Vcpus::new(&cfg.vcpu, n, cfg.machine.frequency_ghz, cfg.seed),
             idle: idle::IdleCpus::new(&cfg.idle, n),
+            threads: threads::Threads::new(io as usize, per_cpu),
             window: Window::new(&cfg.stop),
             overload: OverloadTracker::default(),
             peak_in_flight: 0,
