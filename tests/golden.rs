@@ -333,6 +333,21 @@ fn cases() -> Vec<Case> {
             "stop.warmup_ios=200",
         ],
     ));
+    // Issue 11's bounded device: 4 requests served at once, FIFO.
+    v.push(case(
+        "io-device-queues",
+        "fixed-baseline",
+        &[
+            "io.asynchronous=true",
+            "io.device_queues=4",
+            "host.device_cycles=50000",
+            "host.device_distribution=exponential",
+            "guests.0.queue_depth=16",
+            "guests.1.queue_depth=16",
+            "stop.ios=3000",
+            "stop.warmup_ios=300",
+        ],
+    ));
     v
 }
 

@@ -669,6 +669,11 @@ pub struct IoPathConfig {
     /// switched back in may hit the other thread's translation of the
     /// same slot, a stale use.
     pub switch_flush: bool,
+    /// Requests the device serves at once, shared by every backend; the
+    /// others wait first come, first served (`machine/src/sim/device.rs`).
+    /// Default 0: no bound, every request in flight served in parallel
+    /// (an assumption: an NVMe drive at these depths).
+    pub device_queues: u32,
 }
 
 /// The kind of the map lock / grant-table lock (`io.map_lock_kind`), and
@@ -715,6 +720,7 @@ impl Default for IoPathConfig {
             switch_cycles: 2_500,
             thread_slice_cycles: 1_875_000,
             switch_flush: true,
+            device_queues: 0,
         }
     }
 }
@@ -936,6 +942,15 @@ impl SimConfig {
                 format!(
                     "must be within 1..={MAX_SWITCH_CYCLES} cycles, got {}",
                     self.io.thread_slice_cycles
+                ),
+            );
+        }
+        if self.io.device_queues > MAX_RING_SLOTS {
+            p(
+                &["io", "device_queues"],
+                format!(
+                    "must be within 0..={MAX_RING_SLOTS}, got {}",
+                    self.io.device_queues
                 ),
             );
         }

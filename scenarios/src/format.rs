@@ -229,6 +229,7 @@ section! {
         switch_cycles: u64,
         thread_slice_cycles: u64,
         switch_flush: bool,
+        device_queues: u32,
     }
 }
 

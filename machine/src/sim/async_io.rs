@@ -168,7 +168,7 @@ impl<O: Observer> Simulation<O> {
         let b = self.backend_of(c);
         let r = self.backends[b].request();
         self.requests[r].ready_at = now;
-        sched.after(Span(device), Event::IoDone { cpu: c, request: r });
+        self.device_submit(super::device::DeviceJob::Async(c, r), device, now, sched);
         self.next_request(c, now, sched)
     }
 

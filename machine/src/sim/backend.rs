@@ -323,7 +323,7 @@ impl<O: Observer> Simulation<O> {
         self.add_part(self.backends[b].current, Part::Device, device);
         self.backends[b].phase = Phase::Device;
         self.backends[b].phase_start = now;
-        sched.after(Span(device), Event::DeviceDone { cpu: c });
+        self.device_submit(super::device::DeviceJob::Sync(c), device, now, sched);
         Ok(())
     }
 

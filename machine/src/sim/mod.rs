@@ -62,6 +62,7 @@ mod broadcast;
 mod cpu;
 mod data;
 mod data_path;
+mod device;
 mod drain_unmap;
 mod epoch;
 mod exposure;
@@ -303,6 +304,8 @@ pub struct Simulation<O: Observer = NoObserver> {
     idle: idle::IdleCpus,
     /// Several backend threads per CPU (`io.threads_per_cpu`).
     threads: threads::Threads,
+    /// The device's queues (`io.device_queues`).
+    device: device::Device,
 
     window: Window,
     overload: OverloadTracker,
@@ -540,6 +543,7 @@ impl<O: Observer> Simulation<O> {
             vcpus: vcpu::Vcpus::new(&cfg.vcpu, n, cfg.machine.frequency_ghz, cfg.seed),
             idle: idle::IdleCpus::new(&cfg.idle, n),
             threads: threads::Threads::new(io as usize, per_cpu),
+            device: device::Device::default(),
             window: Window::new(&cfg.stop),
             overload: OverloadTracker::default(),
             peak_in_flight: 0,
@@ -686,8 +690,14 @@ impl<O: Observer> Simulation<O> {
             }
             Event::SegmentEnd { cpu } => return self.segment_end(cpu, now, sched),
             Event::MigratedBack { cpu } => self.migrated_back(cpu, now, sched)?,
-            Event::DeviceDone { cpu } => self.start_unmap(cpu, now, sched)?,
-            Event::IoDone { cpu, request } => self.io_done(cpu, request, now, sched),
+            Event::DeviceDone { cpu } => {
+                self.device_finished(now, sched);
+                self.start_unmap(cpu, now, sched)?;
+            }
+            Event::IoDone { cpu, request } => {
+                self.device_finished(now, sched);
+                self.io_done(cpu, request, now, sched);
+            }
             Event::IpiArrive { target, shootdown } => {
                 self.ipi_arrive(target, shootdown, now, sched)
             }
