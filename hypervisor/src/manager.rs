@@ -378,16 +378,21 @@ impl PageTableManager {
     /// restored after a context switch, as Linux's `__kmap_local_sched_in`
     /// re-installs a task's kmap_local slots). Not a hypercall.
     ///
+    /// The broken driver that maps over held slots
+    /// ([`PageTableManager::take_slots_unchecked`]) holds them again
+    /// whatever holds them now, as it maps.
+    ///
     /// # Errors
     /// One of its slots is held by another placement (the caller broke
     /// the save/restore discipline), or it is not a slot placement.
     pub fn hold_again(&mut self, placement: Placement) -> Result<(), HvError> {
+        let overwrite = self.slot_overwrite;
         for ring in self.slots.iter_mut().flatten() {
             let Some(i) = ring.index_of(placement.base) else {
                 continue;
             };
             let run = &mut ring.held[i as usize..(i + placement.pages) as usize];
-            if run.iter().any(|h| *h) {
+            if !overwrite && run.iter().any(|h| *h) {
                 break;
             }
             run.fill(true);

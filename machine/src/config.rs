@@ -664,10 +664,11 @@ pub struct IoPathConfig {
     /// Whether switching a thread out flushes its slots from the local TLB
     /// (Linux `__kmap_local_sched_out`, mm/highmem.c: each of the task's
     /// kmap_local slots has its PTE cleared and then
-    /// `arch_kmap_local_post_unmap`, on x86 `flush_tlb_one_kernel`).
-    /// Default true. `false` is a deliberately broken variant: a thread
-    /// switched back in may hit the other thread's translation of the
-    /// same slot, a stale use.
+    /// `arch_kmap_local_post_unmap`, on x86 `flush_tlb_one_kernel`) and
+    /// switching one in runs the policy's map-time flush of the slots it
+    /// restores. Default true. `false` is a deliberately broken variant:
+    /// a thread switched back in may hit another thread's translation of
+    /// the same slot, a stale use.
     pub switch_flush: bool,
     /// Requests the device serves at once, shared by every backend; the
     /// others wait first come, first served (`machine/src/sim/device.rs`).

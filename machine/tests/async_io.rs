@@ -365,6 +365,20 @@ fn percpu_slots_survive_a_switch_only_through_save_and_restore() {
     // global's mappings are not per-CPU slots: nothing is saved, nothing
     // goes stale.
     assert_eq!(go(&cfg, "global", &[]).stale_uses(), 0);
+    // Three threads, each with several I/Os in its 24 slots and unmapped
+    // slots its CPU still caches (percpu flushes at map, not at unmap):
+    // the restore's map-time flush keeps them from the restored thread.
+    cfg.io.switch_flush = true;
+    cfg.io.threads_per_cpu = 3;
+    cfg.guests[0].queues = 5;
+    cfg.guests[1].queues = 3;
+    cfg.guests[1].size_bytes = SizeSpec::Fixed(32_768);
+    cfg.host.device_cycles = 60_000;
+    let three = go(&cfg, "percpu", &[slots(24)]);
+    assert_eq!(three.stale_uses(), 0);
+    assert!(three.io_path.thread_switches > 0);
+    cfg.io.switch_flush = false;
+    assert!(go(&cfg, "percpu", &[slots(24)]).stale_uses() > 0);
 }
 
 #[test]

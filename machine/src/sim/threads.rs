@@ -34,6 +34,16 @@
 //! page-table manager without a hypercall of their own (a PV kernel
 //! batches them in lazy MMU mode, `arch_flush_lazy_mmu_mode`).
 //!
+//! A restore is a map, so it also runs the policy's map-time local flush
+//! ([`hypervisor::MappingPolicy::on_map`]). Linux needs none there because
+//! `kunmap_local` flushes each slot at unmap; the per-CPU slot policy
+//! flushes at map instead (claim step 5) and not at unmap, so an unmapped
+//! slot may still be cached when another thread's saved mapping of the
+//! same page comes back: without that flush the restored thread would hit
+//! the entry its CPU kept from an I/O already completed. (Under such a
+//! policy the switch-out INVLPG is then redundant; it is kept, as Linux
+//! does it, for policies that flush at unmap.)
+//!
 //! The switch is done lazily, when a thread other than the one whose
 //! slots are installed starts running: a thread that sleeps and is
 //! switched back in with no other thread run in between keeps its slots
@@ -42,11 +52,11 @@
 //! left out, and one thread per CPU runs as before).
 //!
 //! `io.switch_flush = false` is the deliberately broken variant: the
-//! outgoing thread's slots are cleared without the INVLPG, so the local
-//! TLB keeps their translations; a thread switched in later whose own
-//! saved slot is at the same page (restored, not freshly mapped, so the
-//! policy's map-time flush does not run) hits the other thread's entry, a
-//! stale use the checker counts.
+//! slots are moved without either flush (no INVLPG at switch-out, no
+//! map-time flush at switch-in), so the local TLB keeps the outgoing
+//! thread's translations; a thread switched in later whose saved slot is
+//! at the same page hits the other thread's entry, a stale use the checker
+//! counts.
 //!
 //! # Within one cycle
 //! A switch happens at the decision point of the thread switched out (a
@@ -189,7 +199,7 @@ impl<O: Observer> Simulation<O> {
         }
         let mut cost = self.io.switch_cycles;
         cost += self.save_slots(c, out)?;
-        cost += self.restore_slots(b)?;
+        cost += self.restore_slots(c, b)?;
         self.threads.installed[c.index()] = b;
         self.threads.slice_start[c.index()] = now;
         self.window.io_path.thread_switches += self.window.counted(1);
@@ -219,9 +229,10 @@ impl<O: Observer> Simulation<O> {
         Ok(cost)
     }
 
-    /// `__kmap_local_sched_in` of thread `b`: its saved slots held and
-    /// mapped again, no flush; returns the cycles.
-    fn restore_slots(&mut self, b: usize) -> Result<u64, SimError> {
+    /// `__kmap_local_sched_in` of thread `b` on CPU `c`: its saved slots
+    /// held and mapped again, with the policy's map-time local flush
+    /// (unless `io.switch_flush` is off); returns the cycles.
+    fn restore_slots(&mut self, c: CpuId, b: usize) -> Result<u64, SimError> {
         let mut cost = 0;
         for i in 0..self.threads.held[b].len() {
             let r = self.threads.held[b][i];
@@ -231,6 +242,9 @@ impl<O: Observer> Simulation<O> {
             let frames = (0..u64::from(p.pages)).map(|f| PhysFrame(req.first_frame + f));
             self.mgr.map_in_batch(p, frames)?;
             cost += u64::from(p.pages) * self.vary.draw(Cost::MapPage);
+            if self.io.switch_flush && self.policy.on_map(p) == LocalFlush::Pages {
+                cost += self.flush_range_local(c, p.base.0, p.pages);
+            }
         }
         Ok(cost)
     }
