@@ -321,6 +321,63 @@ fn cases() -> Vec<Case> {
             "stop.warmup_ios=500",
         ],
     ));
+    // Issue 11's drained unmaps: a drain's finished requests unmapped in
+    // one hypercall with one shootdown (xen-netback's dealloc thread).
+    v.push(case(
+        "io-drain-unmaps",
+        "fixed-baseline",
+        &[
+            "io.asynchronous=true",
+            "io.drain_requests=8",
+            "io.drain_unmaps=true",
+            "host.device_cycles=100000",
+            "host.touch=dma",
+            "guests.0.queue_depth=32",
+            "guests.1.queue_depth=32",
+            "guests.0.size_bytes=65536",
+            "guests.1.size_bytes=65536",
+            "stop.ios=3000",
+            "stop.warmup_ios=300",
+        ],
+    ));
+    // Issue 11's backend threads: two per CPU, each with its own rings,
+    // percpu's 16 slots saved and restored at each switch (kmap_local).
+    v.push(case(
+        "io-threads-kmap-local",
+        "fixed-baseline",
+        &[
+            "io.asynchronous=true",
+            "io.threads_per_cpu=2",
+            "host.device_cycles=100000",
+            "guests.0.queues=4",
+            "guests.1.queues=4",
+            "guests.0.queue_depth=32",
+            "guests.1.queue_depth=32",
+            "guests.0.size_bytes=65536",
+            "guests.1.size_bytes=65536",
+            "guests.0.read_fraction=0.5",
+            "guests.1.read_fraction=0.5",
+            "policy.percpu.slots_per_cpu=16",
+            "policy.percpu-unsafe.slots_per_cpu=16",
+            "stop.ios=2000",
+            "stop.warmup_ios=200",
+        ],
+    ));
+    // Issue 11's bounded device: 4 requests served at once, FIFO.
+    v.push(case(
+        "io-device-queues",
+        "fixed-baseline",
+        &[
+            "io.asynchronous=true",
+            "io.device_queues=4",
+            "host.device_cycles=50000",
+            "host.device_distribution=exponential",
+            "guests.0.queue_depth=16",
+            "guests.1.queue_depth=16",
+            "stop.ios=3000",
+            "stop.warmup_ios=300",
+        ],
+    ));
     v
 }
 

@@ -368,6 +368,50 @@ impl PageTableManager {
         }
     }
 
+    /// Whether `placement` is in some CPU's slots (not a domain-wide chunk).
+    #[must_use]
+    pub fn is_slot_placement(&self, placement: Placement) -> bool {
+        placement.chunk.is_none() && self.is_slot(placement.base)
+    }
+
+    /// Holds a released slot placement's slots again (a thread's slots
+    /// restored after a context switch, as Linux's `__kmap_local_sched_in`
+    /// re-installs a task's kmap_local slots). Not a hypercall.
+    ///
+    /// The broken driver that maps over held slots
+    /// ([`PageTableManager::take_slots_unchecked`]) holds them again
+    /// whatever holds them now, as it maps.
+    ///
+    /// # Errors
+    /// One of its slots is held by another placement (the caller broke
+    /// the save/restore discipline), or it is not a slot placement.
+    pub fn hold_again(&mut self, placement: Placement) -> Result<(), HvError> {
+        let overwrite = self.slot_overwrite;
+        for ring in self.slots.iter_mut().flatten() {
+            let Some(i) = ring.index_of(placement.base) else {
+                continue;
+            };
+            let run = &mut ring.held[i as usize..(i + placement.pages) as usize];
+            if !overwrite && run.iter().any(|h| *h) {
+                break;
+            }
+            run.fill(true);
+            return Ok(());
+        }
+        Err(HvError::SlotsBusy {
+            cpu: CpuId(u32::try_from(self.slot_cpu(placement.base)).unwrap_or(u32::MAX)),
+            pages: placement.pages,
+        })
+    }
+
+    /// The CPU index whose slots hold `page` (`usize::MAX` if none).
+    fn slot_cpu(&self, page: VirtPage) -> usize {
+        self.slots
+            .iter()
+            .position(|r| r.as_ref().is_some_and(|r| r.index_of(page).is_some()))
+            .unwrap_or(usize::MAX)
+    }
+
     /// Whether `page` is a slot of some CPU.
     fn is_slot(&self, page: VirtPage) -> bool {
         self.slots
@@ -422,6 +466,16 @@ impl PageTableManager {
     /// A page is not mapped.
     pub fn unmap(&mut self, placement: Placement) -> Result<(), HvError> {
         self.hypercalls += 1;
+        self.unmap_in_batch(placement)
+    }
+
+    /// Like [`PageTableManager::unmap`], but the grant operations ride in
+    /// an earlier unmap's hypercall (one `GNTTABOP_unmap_grant_ref` for the
+    /// finished requests a backend gathered): no hypercall is counted.
+    ///
+    /// # Errors
+    /// A page is not mapped.
+    pub fn unmap_in_batch(&mut self, placement: Placement) -> Result<(), HvError> {
         for i in 0..u64::from(placement.pages) {
             let page = VirtPage(placement.base.0 + i);
             if let Some(extra) = self.overlaps.get_mut(&page.0) {
@@ -557,6 +611,25 @@ mod tests {
         m.release(b);
         let d = m.take_slots(CpuId(0), 5).unwrap();
         assert_eq!(d.base, b.base, "the released run and the tail join");
+    }
+
+    #[test]
+    fn a_saved_placement_is_held_again_only_where_its_slots_are_free() {
+        let mut m = PageTableManager::new(1, 1, 4);
+        m.register_cpu(CpuId(0)).unwrap();
+        m.preallocate_slots(CpuId(0), 4).unwrap();
+        let a = m.take_slots(CpuId(0), 4).unwrap();
+        assert!(m.is_slot_placement(a));
+        let chunk = m.take_chunk(4).unwrap();
+        assert!(!m.is_slot_placement(chunk));
+        // Saved: released, the slots taken by another thread's placement.
+        m.release(a);
+        let b = m.take_slots(CpuId(0), 2).unwrap();
+        assert!(m.hold_again(a).is_err(), "b holds two of a's slots");
+        m.release(b);
+        m.hold_again(a).unwrap();
+        assert_eq!(m.slots_held(CpuId(0)), 4);
+        assert!(m.take_slots(CpuId(0), 1).is_err());
     }
 
     #[test]

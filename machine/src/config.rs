@@ -704,6 +704,53 @@ pub struct IoPathConfig {
     /// in one hypercall; they are fresh entries, so no TLB holds them).
     /// Default 1 (one hypercall per map).
     pub drain_requests: u32,
+    /// Whether a thread taking a request the device finished also unmaps
+    /// the finished requests waiting behind it (up to `drain_requests` in
+    /// all) in the same hypercall, with one shootdown for them all, as
+    /// xen-netback's dealloc thread does (`xenvif_tx_dealloc_action`: one
+    /// `gnttab_unmap_refs` for every released slot; see
+    /// `machine/src/sim/drain_unmap.rs`). Default false: each request is
+    /// unmapped alone at its completion, as xen-blkback does
+    /// (`xen_blkbk_unmap_and_respond`). Asynchronous path only.
+    pub drain_unmaps: bool,
+    /// Backend threads per registered CPU, each serving its own share of
+    /// the rings steered to that CPU (ring `i` of the CPU goes to thread
+    /// `i mod threads_per_cpu`), as several xen-blkback rings or
+    /// xen-netback queues have a kernel thread each. Only one runs at a
+    /// time; a thread runs until it has nothing it may do or has run
+    /// `thread_slice_cycles` while another has work, then the CPU switches
+    /// (`switch_cycles`), and the kmap_local-style save and restore of the
+    /// threads' per-CPU slots runs (`machine/src/sim/threads.rs`). Above 1
+    /// it needs `asynchronous` (a synchronous thread would only wait for
+    /// its device) and no migration. Default 1 (one thread, no switches).
+    pub threads_per_cpu: u32,
+    /// Cycles of one context switch between two backend threads of a CPU,
+    /// besides the save and restore of their slots. Default 2,500 (1 us at
+    /// 2.5 GHz). Assumption: the order of published measurements of a
+    /// switch between two threads pinned to one core (about 1-1.5 us,
+    /// Sigoure 2010, "How long does it take to make a context switch?",
+    /// futex ping-pong), not measured here.
+    pub switch_cycles: u64,
+    /// Cycles a backend thread runs before it yields to another thread of
+    /// its CPU that has work (at its next request boundary). Default
+    /// 1,875,000 (0.75 ms at 2.5 GHz: Linux's `sysctl_sched_base_slice`,
+    /// kernel/sched/fair.c, the slice EEVDF gives a task before a runnable
+    /// peer may preempt it).
+    pub thread_slice_cycles: u64,
+    /// Whether switching a thread out flushes its slots from the local TLB
+    /// (Linux `__kmap_local_sched_out`, mm/highmem.c: each of the task's
+    /// kmap_local slots has its PTE cleared and then
+    /// `arch_kmap_local_post_unmap`, on x86 `flush_tlb_one_kernel`) and
+    /// switching one in runs the policy's map-time flush of the slots it
+    /// restores. Default true. `false` is a deliberately broken variant:
+    /// a thread switched back in may hit another thread's translation of
+    /// the same slot, a stale use.
+    pub switch_flush: bool,
+    /// Requests the device serves at once, shared by every backend; the
+    /// others wait first come, first served (`machine/src/sim/device.rs`).
+    /// Default 0: no bound, every request in flight served in parallel
+    /// (an assumption: an NVMe drive at these depths).
+    pub device_queues: u32,
 }
 
 /// The kind of the map lock / grant-table lock (`io.map_lock_kind`), and
@@ -745,9 +792,22 @@ impl Default for IoPathConfig {
             backend_working_set_pages: 0,
             map_lock_kind: LockKind::Exclusive,
             drain_requests: 1,
+            drain_unmaps: false,
+            threads_per_cpu: 1,
+            switch_cycles: 2_500,
+            thread_slice_cycles: 1_875_000,
+            switch_flush: true,
+            device_queues: 0,
         }
     }
 }
+
+/// Most backend threads per registered CPU (`io.threads_per_cpu`).
+pub const MAX_THREADS_PER_CPU: u32 = 64;
+
+/// Largest `io.switch_cycles` and `io.thread_slice_cycles` (10^10 cycles,
+/// 4 s at 2.5 GHz, the bound of the other per-use costs).
+pub const MAX_SWITCH_CYCLES: u64 = 10_000_000_000;
 
 /// Largest backend working set, pages (64 MiB).
 pub const MAX_BACKEND_WORKING_SET_PAGES: u32 = 16_384;
@@ -917,6 +977,57 @@ impl SimConfig {
                 format!(
                     "must be within 1..={MAX_RING_SLOTS}, got {}",
                     self.io.drain_requests
+                ),
+            );
+        }
+        if self.io.threads_per_cpu == 0 || self.io.threads_per_cpu > MAX_THREADS_PER_CPU {
+            p(
+                &["io", "threads_per_cpu"],
+                format!(
+                    "must be within 1..={MAX_THREADS_PER_CPU}, got {}",
+                    self.io.threads_per_cpu
+                ),
+            );
+        } else if self.io.threads_per_cpu > 1 {
+            if !self.io.asynchronous {
+                p(
+                    &["io", "threads_per_cpu"],
+                    "above 1 needs io.asynchronous = true (a synchronous thread only waits for its device)"
+                        .into(),
+                );
+            }
+            if self.host.migration_probability > 0.0 {
+                p(
+                    &["io", "threads_per_cpu"],
+                    "above 1 needs host.migration_probability = 0 (a thread's slots are its CPU's)"
+                        .into(),
+                );
+            }
+        }
+        if self.io.switch_cycles > MAX_SWITCH_CYCLES {
+            p(
+                &["io", "switch_cycles"],
+                format!(
+                    "must be at most {MAX_SWITCH_CYCLES} cycles, got {}",
+                    self.io.switch_cycles
+                ),
+            );
+        }
+        if self.io.thread_slice_cycles == 0 || self.io.thread_slice_cycles > MAX_SWITCH_CYCLES {
+            p(
+                &["io", "thread_slice_cycles"],
+                format!(
+                    "must be within 1..={MAX_SWITCH_CYCLES} cycles, got {}",
+                    self.io.thread_slice_cycles
+                ),
+            );
+        }
+        if self.io.device_queues > MAX_RING_SLOTS {
+            p(
+                &["io", "device_queues"],
+                format!(
+                    "must be within 0..={MAX_RING_SLOTS}, got {}",
+                    self.io.device_queues
                 ),
             );
         }

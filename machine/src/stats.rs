@@ -174,6 +174,9 @@ pub struct IoPathCounts {
     /// Requests refused because the pool was exhausted (answered with an
     /// error; not completed I/Os).
     pub refused: u64,
+    /// Context switches between backend threads of one CPU
+    /// (`io.threads_per_cpu` above 1).
+    pub thread_switches: u64,
 }
 
 /// Everything one run of one policy measured (the window after warm-up).

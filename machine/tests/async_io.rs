@@ -252,3 +252,163 @@ fn a_drained_ring_maps_its_requests_in_one_hypercall() {
     let single = go(&cfg, "percpu", &[]);
     assert!((per_io(&single) - 2.0).abs() < 0.01);
 }
+
+#[test]
+fn drained_unmaps_share_one_hypercall_and_one_shootdown() {
+    // 64 requests in flight per backend CPU, DMA: finished requests queue
+    // behind each other at the thread, so a drain gathers several.
+    let mut cfg = deep(3_000);
+    cfg.io.drain_requests = 8;
+    let alone = go(&cfg, "global", &[]);
+    cfg.io.drain_unmaps = true;
+    let gathered = go(&cfg, "global", &[]);
+    let hypercalls = |r: &RunResult| r.per_io(r.hypercalls);
+    let shootdowns = |r: &RunResult| r.per_io(r.shootdowns);
+    // Alone: one shootdown per unmap, and an unmap hypercall per I/O on
+    // top of the drained maps.
+    assert!(
+        (shootdowns(&alone) - 1.0).abs() < 0.01,
+        "{}",
+        shootdowns(&alone)
+    );
+    assert!(hypercalls(&alone) > 1.0);
+    assert!(
+        shootdowns(&gathered) < 0.9 * shootdowns(&alone),
+        "{} vs {}",
+        shootdowns(&gathered),
+        shootdowns(&alone)
+    );
+    assert!(
+        hypercalls(&gathered) < hypercalls(&alone) - 0.1,
+        "{} vs {}",
+        hypercalls(&gathered),
+        hypercalls(&alone)
+    );
+    // Every shootdown is one hypercall's: never more than one per gathered
+    // unmap, never fewer than one per drain_requests I/Os.
+    assert!(shootdowns(&gathered) >= 1.0 / 8.0);
+    assert_eq!(gathered.io_completed, alone.io_completed);
+    assert_eq!(gathered.stale_uses(), 0);
+    assert_eq!(alone.stale_uses(), 0);
+    // percpu's unmaps need no shootdown: its thread keeps up with the
+    // device, so finished requests seldom wait for it to gather them.
+    let pc = go(&cfg, "percpu", &[slots(1024)]);
+    assert_eq!(pc.shootdowns, 0);
+    assert_eq!(pc.stale_uses(), 0);
+    cfg.io.drain_unmaps = false;
+    let pc_alone = go(&cfg, "percpu", &[slots(1024)]);
+    assert!(hypercalls(&pc) <= hypercalls(&pc_alone));
+}
+
+/// `deep` with four rings per guest, so that each backend CPU serves four
+/// rings (two per thread with two threads per CPU).
+fn threaded(ios: u64, threads: u32) -> SimConfig {
+    let mut cfg = deep(ios);
+    for g in &mut cfg.guests {
+        g.queues = 4;
+    }
+    cfg.io.threads_per_cpu = threads;
+    cfg
+}
+
+#[test]
+fn several_backend_threads_per_cpu_switch_and_pay_for_it() {
+    let one = go(&threaded(3_000, 1), "global", &[]);
+    assert_eq!(one.io_path.thread_switches, 0);
+    let mut cfg = threaded(3_000, 2);
+    let two = go(&cfg, "global", &[]);
+    assert!(two.io_path.thread_switches > 100, "{:?}", two.io_path);
+    cfg.io.switch_cycles = 0;
+    let free = go(&cfg, "global", &[]);
+    cfg.io.switch_cycles = 50_000;
+    let dear = go(&cfg, "global", &[]);
+    // The backend CPUs are the bottleneck: switch costs take throughput.
+    assert!(
+        dear.iops() < 0.9 * free.iops(),
+        "{} vs {}",
+        dear.iops(),
+        free.iops()
+    );
+    assert!(two.iops() < free.iops());
+    assert_ne!(two.iops(), one.iops());
+    for r in [&one, &two, &free, &dear] {
+        assert_eq!(r.stale_uses(), 0);
+        assert_eq!(r.io_completed, 3_000);
+    }
+}
+
+#[test]
+fn percpu_slots_survive_a_switch_only_through_save_and_restore() {
+    // 16 slots hold one 64 KiB request: one thread has one I/O in flight;
+    // a second thread, whose slots are saved and restored at each switch,
+    // has its own. Reads are copied when the device is done, through the
+    // restored slots.
+    let mut cfg = threaded(2_000, 1);
+    cfg.host.touch = Touch::Line;
+    let one = go(&cfg, "percpu", &[slots(16)]);
+    cfg.io.threads_per_cpu = 2;
+    let two = go(&cfg, "percpu", &[slots(16)]);
+    assert_eq!(one.stale_uses(), 0);
+    assert_eq!(two.stale_uses(), 0, "the correct save and restore");
+    assert!(two.io_path.thread_switches > 0);
+    assert!(
+        two.iops() > 1.3 * one.iops(),
+        "{} vs {}",
+        two.iops(),
+        one.iops()
+    );
+    // Without the flush at switch-out, a restored slot hits the other
+    // thread's translation of the same page.
+    cfg.io.switch_flush = false;
+    let broken = go(&cfg, "percpu", &[slots(16)]);
+    assert!(broken.stale_uses() > 0, "{}", broken.stale_uses());
+    // global's mappings are not per-CPU slots: nothing is saved, nothing
+    // goes stale.
+    assert_eq!(go(&cfg, "global", &[]).stale_uses(), 0);
+    // Three threads, each with several I/Os in its 24 slots and unmapped
+    // slots its CPU still caches (percpu flushes at map, not at unmap):
+    // the restore's map-time flush keeps them from the restored thread.
+    cfg.io.switch_flush = true;
+    cfg.io.threads_per_cpu = 3;
+    cfg.guests[0].queues = 5;
+    cfg.guests[1].queues = 3;
+    cfg.guests[1].size_bytes = SizeSpec::Fixed(32_768);
+    cfg.host.device_cycles = 60_000;
+    let three = go(&cfg, "percpu", &[slots(24)]);
+    assert_eq!(three.stale_uses(), 0);
+    assert!(three.io_path.thread_switches > 0);
+    cfg.io.switch_flush = false;
+    assert!(go(&cfg, "percpu", &[slots(24)]).stale_uses() > 0);
+}
+
+#[test]
+fn a_bounded_device_serves_its_queues_first_come_first_served() {
+    // deep(): a 100,000-cycle device at 2.5 GHz, 64 requests in flight.
+    let mut cfg = deep(2_000);
+    let unbounded = go(&cfg, "percpu", &[slots(1024)]);
+    let mut iops = Vec::new();
+    for q in [1, 4] {
+        cfg.io.device_queues = q;
+        let r = go(&cfg, "percpu", &[slots(1024)]);
+        // At most q requests per 100,000 cycles.
+        let cap = f64::from(q) * 2.5e9 / 100_000.0;
+        assert!(r.iops() <= cap * 1.01, "{q} queues: {} > {cap}", r.iops());
+        assert!(
+            r.iops() > cap * 0.9,
+            "{q} queues: {} well below {cap}",
+            r.iops()
+        );
+        assert!(r.breakdown.device > unbounded.breakdown.device);
+        assert_eq!(r.stale_uses(), 0);
+        iops.push(r.iops());
+    }
+    assert!(unbounded.iops() > iops[1]);
+    // The synchronous path waits for a queue too.
+    let mut sync = deep(1_000);
+    sync.io.asynchronous = false;
+    let free = go(&sync, "global", &[]);
+    sync.io.device_queues = 1;
+    let one = go(&sync, "global", &[]);
+    assert!(one.iops() < free.iops());
+    assert!(one.iops() <= 2.5e9 / 100_000.0 * 1.01);
+}

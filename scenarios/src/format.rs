@@ -225,6 +225,12 @@ section! {
         backend_working_set_pages: u32,
         map_lock_kind: LockKind,
         drain_requests: u32,
+        drain_unmaps: bool,
+        threads_per_cpu: u32,
+        switch_cycles: u64,
+        thread_slice_cycles: u64,
+        switch_flush: bool,
+        device_queues: u32,
     }
 }
 

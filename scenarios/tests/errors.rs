@@ -515,3 +515,34 @@ fn map_lock_steal_is_read_keeps_the_hash_when_off_and_a_bad_value_is_located() {
     let text = scenarios::load(s(&bad), &[]).unwrap_err().to_string();
     assert!(text.contains("bad.toml:2: host.map_lock_steal"), "{text}");
 }
+
+#[test]
+fn backend_threads_per_cpu_problems_are_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        dir.path(),
+        "threads.toml",
+        "[io]\nthreads_per_cpu = 2\nswitch_cycles = 20000000000\n",
+    );
+    let text = scenarios::load(s(&p), &[]).unwrap_err().to_string();
+    assert!(
+        text.contains("threads.toml:2: io.threads_per_cpu: above 1 needs io.asynchronous = true"),
+        "{text}"
+    );
+    assert!(
+        text.contains("threads.toml:3: io.switch_cycles: must be at most"),
+        "{text}"
+    );
+    let p = write(
+        dir.path(),
+        "migrate.toml",
+        "[host]\nmigration_probability = 0.1\n[io]\nasynchronous = true\nthreads_per_cpu = 2\n",
+    );
+    let text = scenarios::load(s(&p), &[]).unwrap_err().to_string();
+    assert!(
+        text.contains(
+            "migrate.toml:5: io.threads_per_cpu: above 1 needs host.migration_probability = 0"
+        ),
+        "{text}"
+    );
+}

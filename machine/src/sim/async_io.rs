@@ -56,6 +56,9 @@ pub(super) struct AsyncState {
     /// Requests still to take in the current drain of the ring, whose maps
     /// ride in the drain's first hypercall (`io.drain_requests`).
     pub(super) drain_left: u32,
+    /// Finished requests whose unmaps ride in the current request's unmap
+    /// hypercall (`drain_unmap.rs`), in the order the device finished them.
+    pub(super) unmap_group: Vec<RequestId>,
 }
 
 /// What a backend thread does next on the asynchronous path.
@@ -165,7 +168,7 @@ impl<O: Observer> Simulation<O> {
         let b = self.backend_of(c);
         let r = self.backends[b].request();
         self.requests[r].ready_at = now;
-        sched.after(Span(device), Event::IoDone { cpu: c, request: r });
+        self.device_submit(super::device::DeviceJob::Async(c, r), device, now, sched);
         self.next_request(c, now, sched)
     }
 
@@ -177,18 +180,10 @@ impl<O: Observer> Simulation<O> {
         let device = now - self.requests[r].ready_at;
         self.add_part(Some(r), Part::Device, device);
         self.requests[r].ready_at = now;
-        let b = self.backend_of(c);
+        let b = self.requests[r].thread;
+        debug_assert_eq!(self.thread_cpu(b), c);
         self.backends[b].io.done.push_back(r);
-        self.wake_if_idle(c, sched);
-    }
-
-    /// Wakes CPU `c`'s backend thread after a notification if it sleeps.
-    fn wake_if_idle(&mut self, c: CpuId, sched: &mut Sched<'_>) {
-        let b = self.backend_of(c);
-        if self.backends[b].phase == Phase::Idle {
-            self.backends[b].phase = Phase::Waking;
-            sched.after(Span(self.costs.notify_cycles), Event::Wake { cpu: c });
-        }
+        self.wake_thread(b, self.costs.notify_cycles, sched);
     }
 
     /// CPU `c`'s thread takes back request `r`, finished by the device: a
@@ -217,8 +212,7 @@ impl<O: Observer> Simulation<O> {
         for b in 0..self.backends.len() {
             if self.backends[b].io.parked.is_some() {
                 self.backends[b].io.released = true;
-                let c = CpuId(u32::try_from(b).expect("backend index fits u32"));
-                self.wake_if_idle(c, sched);
+                self.wake_thread(b, self.costs.notify_cycles, sched);
             }
         }
     }

@@ -109,6 +109,9 @@ pub(super) struct Request {
     pub(super) in_drain: bool,
     /// The registered CPU whose ring it is on (whose backend serves it).
     pub(super) cpu: u32,
+    /// The backend thread whose ring share it is on (its index in
+    /// `backends`).
+    pub(super) thread: usize,
     /// Its latency parts inside the window (kept only when the observer
     /// records I/Os).
     pub(super) parts: LatencyBreakdown,
@@ -123,12 +126,19 @@ impl<O: Observer> Simulation<O> {
         now: u64,
         sched: &mut Sched<'_>,
     ) -> Result<(), SimError> {
+        self.switch_in(c, now)?;
+        if self.yield_at_slice_end(c, now) {
+            return self.next_request(c, now, sched);
+        }
         let b = self.backend_of(c);
         if self.io.asynchronous {
             match self.async_next(c, now, sched)? {
                 super::async_io::Next::Busy => return Ok(()),
                 super::async_io::Next::Blocked => {
                     if !self.flush_batch_when_idle(c, now, sched)? {
+                        if self.switch_instead_of_sleep(c) {
+                            return self.next_request(c, now, sched);
+                        }
                         self.backends[b].phase = Phase::Idle;
                     }
                     return Ok(());
@@ -139,6 +149,9 @@ impl<O: Observer> Simulation<O> {
         let Some(r) = self.backends[b].ring.pop_front() else {
             if self.flush_batch_when_idle(c, now, sched)? {
                 return Ok(());
+            }
+            if self.switch_instead_of_sleep(c) {
+                return self.next_request(c, now, sched);
             }
             self.backends[b].phase = Phase::Idle;
             self.went_idle(c, now);
@@ -202,6 +215,7 @@ impl<O: Observer> Simulation<O> {
                 self.mgr.map(placement, frames)?;
                 self.vary.draw(Cost::Hypercall)
             };
+            self.thread_mapped(b, r, placement);
             self.guest_pages_mapped += self.window.counted(u64::from(pages));
             if O::ENABLED {
                 self.obs.mapped(now, placement.base.0, pages);
@@ -309,7 +323,7 @@ impl<O: Observer> Simulation<O> {
         self.add_part(self.backends[b].current, Part::Device, device);
         self.backends[b].phase = Phase::Device;
         self.backends[b].phase_start = now;
-        sched.after(Span(device), Event::DeviceDone { cpu: c });
+        self.device_submit(super::device::DeviceJob::Sync(c), device, now, sched);
         Ok(())
     }
 
@@ -327,6 +341,7 @@ impl<O: Observer> Simulation<O> {
             self.finish_request_flushes(c, now, 0, sched);
             return Ok(());
         }
+        self.gather_unmaps(c, now);
         if self.take_map_lock(c, Phase::WaitMapLockUnmap) {
             self.begin_unmap(c, now, sched)?;
         }
@@ -343,13 +358,17 @@ impl<O: Observer> Simulation<O> {
     ) -> Result<(), SimError> {
         let (b, r, placement) = self.current_request(c);
         self.mgr.unmap(placement)?;
+        self.thread_unmapped(b, r);
         if O::ENABLED {
             self.obs.unmapped(now, placement.base.0, placement.pages);
         }
-        let mut cost = self.vary.draw(Cost::Hypercall)
-            + u64::from(placement.pages) * self.vary.draw(Cost::UnmapPage);
-        cost += self.map_lock_cost(c, placement.pages);
+        // Finished requests gathered behind it ride in its hypercall.
+        let pages = placement.pages + self.unmap_group(c, now)?;
+        let mut cost =
+            self.vary.draw(Cost::Hypercall) + u64::from(pages) * self.vary.draw(Cost::UnmapPage);
+        cost += self.map_lock_cost(c, pages);
         self.add_part(Some(r), Part::Unmap, cost);
+        self.group_unmapped(c, cost);
         self.backends[b].phase = Phase::Unmap;
         self.backends[b].phase_start = now;
         self.start_segment(c, now, cost, sched);
@@ -390,13 +409,14 @@ impl<O: Observer> Simulation<O> {
         let local = match plan.local {
             LocalFlush::None => 0,
             LocalFlush::Pages => self.flush_range_local(c, placement.base.0, placement.pages),
-        };
+        } + self.group_local_flush(c, plan.local);
         self.requests[r].flush_wait_start = now;
         match plan.remote {
             RemoteInvalidation::Ipi(sd) => {
+                let (sd, group_shootdowns) = self.group_shootdown(c, sd, placement.pages);
                 self.backends[b].shootdown = sd;
                 self.backends[b].shootdowns_left = match sd.granularity {
-                    ShootdownGranularity::Request => 1,
+                    ShootdownGranularity::Request => group_shootdowns,
                     ShootdownGranularity::Page => placement.pages,
                 };
                 // The local flush runs before the shootdown starts.
@@ -432,9 +452,11 @@ impl<O: Observer> Simulation<O> {
         if let Some(placement) = self.requests[r].placement.take() {
             self.mgr.release(placement);
         }
-        let complete = self.vary.draw(Cost::Complete);
+        let complete = self.completion_cost(c);
         let cost = extra + complete;
         self.add_part(Some(r), Part::Complete, complete);
+        let wait = now.saturating_sub(self.requests[r].flush_wait_start) + extra;
+        self.group_flushed(c, wait, complete);
         self.backends[b].phase = Phase::Complete;
         self.backends[b].phase_start = now;
         self.start_segment(c, now, cost, sched);
@@ -451,7 +473,9 @@ impl<O: Observer> Simulation<O> {
         let r = self.backends[b].request();
         self.backends[b].io.in_flight -= 1;
         self.released(now, sched);
-        if self.retire_request(r, now, sched) == Control::Stop {
+        if self.retire_request(r, now, sched) == Control::Stop
+            || self.retire_group(c, now, sched) == Control::Stop
+        {
             return Ok(Control::Stop);
         }
         self.next_request(c, now, sched)?;

@@ -15,6 +15,8 @@ pub(super) struct Guest {
     pub(super) piece_bytes: Option<u64>,
     /// Registered CPU serving each of its rings.
     pub(super) ring_cpu: Vec<CpuId>,
+    /// Backend thread serving each of its rings (its index in `backends`).
+    pub(super) ring_thread: Vec<usize>,
     pub(super) frame_base: u64,
 }
 
@@ -188,6 +190,7 @@ impl<O: Observer> Simulation<O> {
     ) -> RequestId {
         let g = &self.guests[guest as usize];
         let cpu = g.ring_cpu[spec.queue as usize];
+        let thread = g.ring_thread[spec.queue as usize];
         let r = self.requests.insert(Request {
             guest,
             arrival: now,
@@ -203,6 +206,7 @@ impl<O: Observer> Simulation<O> {
             ready_at: 0,
             in_drain: false,
             cpu: self.cpus[cpu].stats.cpu,
+            thread,
             parts: LatencyBreakdown::default(),
         });
         let live = self.requests.live() as u64;
@@ -210,12 +214,10 @@ impl<O: Observer> Simulation<O> {
         if O::ENABLED {
             self.obs.in_flight(now, live);
         }
-        let b = self.cpus[cpu].backend.expect("rings go to registered CPUs");
-        self.backends[b].ring.push_back(r);
-        if self.backends[b].phase == Phase::Idle {
-            self.backends[b].phase = Phase::Waking;
+        self.backends[thread].ring.push_back(r);
+        if self.backends[thread].phase == Phase::Idle {
             let notify = self.vary.draw(Cost::Notify);
-            sched.after(Span(notify), Event::Wake { cpu });
+            self.wake_thread(thread, notify, sched);
         }
         r
     }

@@ -64,6 +64,8 @@ mod broadcast;
 mod cpu;
 mod data;
 mod data_path;
+mod device;
+mod drain_unmap;
 mod epoch;
 mod exposure;
 mod guests;
@@ -76,6 +78,7 @@ mod map_flush;
 mod overload;
 mod scope;
 mod slab;
+mod threads;
 mod vary;
 mod vcpu;
 mod window;
@@ -314,6 +317,10 @@ pub struct Simulation<O: Observer = NoObserver> {
     vcpus: vcpu::Vcpus,
     /// What waking an idle CPU costs (`[idle]`).
     idle: idle::IdleCpus,
+    /// Several backend threads per CPU (`io.threads_per_cpu`).
+    threads: threads::Threads,
+    /// The device's queues (`io.device_queues`).
+    device: device::Device,
 
     window: Window,
     overload: OverloadTracker,
@@ -428,7 +435,7 @@ impl<O: Observer> Simulation<O> {
                     registered,
                     ..CpuStats::default()
                 },
-                backend: registered.then_some(c as usize),
+                backend: registered.then_some(c as usize * cfg.io.threads_per_cpu as usize),
                 bg_next: if bg { 0 } else { u64::MAX },
                 bg_rng: rng_stream(cfg.seed, STREAM_BACKGROUND_BASE + u64::from(c)),
                 bg_curve: background::CurveCpu::default(),
@@ -448,7 +455,8 @@ impl<O: Observer> Simulation<O> {
                 pre_flushed: None,
             });
         }
-        let backends = (0..io)
+        let per_cpu = cfg.io.threads_per_cpu as usize;
+        let backends = (0..io as usize * per_cpu)
             .map(|_| Backend {
                 ring: VecDeque::new(),
                 phase: Phase::Idle,
@@ -465,6 +473,8 @@ impl<O: Observer> Simulation<O> {
             .collect();
         sources.resize_with(cfg.guests.len(), || None);
         let mut guests = Vec::with_capacity(cfg.guests.len());
+        // Rings steered to each CPU so far: the next one's thread.
+        let mut rings_on = vec![0usize; io as usize];
         for (g, (gc, source)) in cfg.guests.iter().zip(sources).enumerate() {
             let g32 = u32::try_from(g).expect("guest count fits u32");
             if gc.pattern == Pattern::Trace && source.is_none() {
@@ -481,6 +491,14 @@ impl<O: Observer> Simulation<O> {
                     rng_stream(cfg.seed, STREAM_GUEST_BASE + u64::from(g32)),
                 ),
                 ring_cpu: (0..gc.queues).map(|q| CpuId((g32 + q) % io)).collect(),
+                ring_thread: (0..gc.queues)
+                    .map(|q| {
+                        let c = ((g32 + q) % io) as usize;
+                        let k = rings_on[c] % per_cpu;
+                        rings_on[c] += 1;
+                        c * per_cpu + k
+                    })
+                    .collect(),
                 frame_base: (u64::from(g32) + 1) << 20,
             });
         }
@@ -544,6 +562,8 @@ impl<O: Observer> Simulation<O> {
             migration_rng: rng_stream(cfg.seed, STREAM_MIGRATION),
             vcpus: vcpu::Vcpus::new(&cfg.vcpu, n, cfg.machine.frequency_ghz, cfg.seed),
             idle: idle::IdleCpus::new(&cfg.idle, n),
+            threads: threads::Threads::new(io as usize, per_cpu),
+            device: device::Device::default(),
             window: Window::new(&cfg.stop),
             overload: OverloadTracker::default(),
             peak_in_flight: 0,
@@ -691,8 +711,14 @@ impl<O: Observer> Simulation<O> {
             }
             Event::SegmentEnd { cpu } => return self.segment_end(cpu, now, sched),
             Event::MigratedBack { cpu } => self.migrated_back(cpu, now, sched)?,
-            Event::DeviceDone { cpu } => self.start_unmap(cpu, now, sched)?,
-            Event::IoDone { cpu, request } => self.io_done(cpu, request, now, sched),
+            Event::DeviceDone { cpu } => {
+                self.device_finished(now, sched);
+                self.start_unmap(cpu, now, sched)?;
+            }
+            Event::IoDone { cpu, request } => {
+                self.device_finished(now, sched);
+                self.io_done(cpu, request, now, sched);
+            }
             Event::IpiArrive {
                 target,
                 shootdown,
