@@ -381,10 +381,15 @@ pub struct Drawing {
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Shape {
     Fixed,
-    Uniform { spread: f64 },
+    Uniform {
+        spread: f64,
+    },
     Exponential,
     /// The underlying normal's mean and standard deviation.
-    Lognormal { mu: f64, sigma: f64 },
+    Lognormal {
+        mu: f64,
+        sigma: f64,
+    },
 }
 
 impl Drawing {
