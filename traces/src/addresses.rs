@@ -4,7 +4,7 @@
 
 use std::io::Read;
 
-use mmu::{Asid, PageSize, PhysFrame, TlbConfig, TlbHierarchy, TlbLookup, Translation, VirtAddr};
+use mmu::{Asid, HitLevel, PageSize, PhysFrame, TlbConfig, TlbHierarchy, Translation, VirtAddr};
 
 use crate::TraceError;
 
@@ -84,32 +84,93 @@ fn fill(
 /// in `data`), which [`parse_address_line`] then reads.
 #[inline(always)]
 fn fast_line(data: &[u8]) -> Option<(u64, usize)> {
-    if data.len() > 2 && data[0] == b'0' && data[1] | 0x20 == b'x' {
-        let mut v = 0u64;
-        let mut q = 2;
-        while let Some(&b) = data.get(q) {
-            let d = HEX[usize::from(b)];
-            if d >= 16 {
-                break;
+    if let [b'0', x, digits @ ..] = data {
+        if x | 0x20 == b'x' {
+            if let Some(first16) = digits.get(..16) {
+                let (v, n) = hex16(le(&first16[..8]), le(&first16[8..]));
+                return (n > 0 && digits.get(n) == Some(&b'\n')).then_some((v, n + 3));
             }
-            // Past 16 digits high bits drop, but such a line is refused below.
-            v = (v << 4) | u64::from(d);
-            q += 1;
+            let mut v = 0u64;
+            let mut q = 0;
+            // 17 bytes: up to 16 digits and the byte after them.
+            for &b in digits.iter().take(17) {
+                let d = HEX[usize::from(b)];
+                if d >= 16 {
+                    break;
+                }
+                // A 17th digit drops high bits, but such a line is refused
+                // below.
+                v = (v << 4) | u64::from(d);
+                q += 1;
+            }
+            return (q > 0 && q <= 16 && digits.get(q) == Some(&b'\n')).then_some((v, q + 3));
         }
-        return (q > 2 && q <= 18 && data.get(q) == Some(&b'\n')).then_some((v, q + 1));
     }
     let mut v = 0u64;
     let mut q = 0;
-    while let Some(&b) = data.get(q) {
+    // 20 bytes: up to 19 digits (no overflow) and the byte after them.
+    for &b in data.iter().take(20) {
         let d = b.wrapping_sub(b'0');
         if d >= 10 {
             break;
         }
-        // At most 19 digits are accepted: no overflow.
         v = v.wrapping_mul(10).wrapping_add(u64::from(d));
         q += 1;
     }
     (q > 0 && q <= 19 && data.get(q) == Some(&b'\n')).then_some((v, q + 1))
+}
+
+/// Every byte 0x01.
+const ONES: u64 = 0x0101_0101_0101_0101;
+/// The high bit of every byte.
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of each byte of `w` that is an ASCII hex digit, and the
+/// value of every byte as a digit (garbage, but at most 15, elsewhere).
+#[inline(always)]
+fn hex_lanes(w: u64) -> (u64, u64) {
+    let low7 = w & !HIGHS;
+    // High bit of each byte of `x` (each at most 0x7f) that is >= `k`.
+    let ge = |x: u64, k: u64| (x + (0x80 - k) * ONES) & HIGHS;
+    let decimal = ge(low7, 0x30) & !ge(low7, 0x3a);
+    let lower = low7 | (0x20 * ONES);
+    let letter = ge(lower, 0x61) & !ge(lower, 0x67);
+    let ascii = !w & HIGHS;
+    let digit = (decimal | letter) & ascii;
+    // '0'..'9' -> 0..9; 'a'..'f' and 'A'..'F' -> 1..6, plus 9.
+    let value = (w & (0x0f * ONES)) + (letter & ascii) / 0x80 * 9;
+    (digit, value)
+}
+
+/// Eight digit values (one per byte, first digit in the low byte) as the
+/// 32-bit number they spell.
+#[inline(always)]
+fn pack_nibbles(values: u64) -> u64 {
+    let s = values.swap_bytes();
+    let t = (s | (s >> 4)) & 0x00ff_00ff_00ff_00ff;
+    let u = (t | (t >> 8)) & 0x0000_ffff_0000_ffff;
+    (u | (u >> 16)) & 0xffff_ffff
+}
+
+/// The leading hex digits of the 16 bytes `lo`, `hi` (little-endian words:
+/// the first byte is `lo`'s lowest): their value and how many there are
+/// (0 to 16), eight bytes at a time instead of one.
+#[inline(always)]
+fn hex16(lo: u64, hi: u64) -> (u64, usize) {
+    let (d0, v0) = hex_lanes(lo);
+    let (d1, v1) = hex_lanes(hi);
+    let n = if d0 != HIGHS {
+        (!d0 & HIGHS).trailing_zeros() as usize / 8
+    } else if d1 != HIGHS {
+        8 + (!d1 & HIGHS).trailing_zeros() as usize / 8
+    } else {
+        16
+    };
+    if n == 0 {
+        return (0, 0);
+    }
+    let all = (pack_nibbles(v0) << 32) | pack_nibbles(v1);
+    (all >> (4 * (16 - n)), n)
 }
 
 /// The address of one whole text line (without its newline), line `line`
@@ -138,18 +199,52 @@ fn slow_line(bytes: &[u8], name: &str, line: u64) -> Result<Option<u64>, TraceEr
 pub fn for_each_address<R: Read>(
     input: R,
     name: &str,
-    f: impl FnMut(u64),
+    mut f: impl FnMut(u64),
 ) -> Result<AddressFormat, TraceError> {
-    for_each_address_chunked(input, name, CHUNK_BYTES, f)
+    for_each_address_chunked(input, name, CHUNK_BYTES, &mut |batch: Batch<'_>| {
+        batch.for_each(&mut f);
+    })
+}
+
+/// Addresses handed to a batch callback at a time (at most).
+const BATCH: usize = 4096;
+
+/// Consecutive addresses of a trace, as parsed (text) or as read (addr64,
+/// decoded by the consumer, so they are not copied first).
+#[derive(Clone, Copy, Debug)]
+enum Batch<'a> {
+    /// Parsed addresses.
+    Words(&'a [u64]),
+    /// Little-endian u64s (a multiple of 8 bytes).
+    LeBytes(&'a [u8]),
+}
+
+/// The address of 8 little-endian bytes.
+#[inline(always)]
+fn le(bytes: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(bytes);
+    u64::from_le_bytes(b)
+}
+
+impl Batch<'_> {
+    /// Calls `f` on each address, in order.
+    fn for_each(self, f: &mut impl FnMut(u64)) {
+        match self {
+            Batch::Words(w) => w.iter().for_each(|&a| f(a)),
+            Batch::LeBytes(b) => b.chunks_exact(8).for_each(|c| f(le(c))),
+        }
+    }
 }
 
 /// [`for_each_address`] reading `chunk` bytes at a time (at least the
-/// addr64 header's length; small in tests, to cross every boundary).
+/// addr64 header's length; small in tests, to cross every boundary) and
+/// calling `f` on batches of up to [`BATCH`] consecutive addresses.
 fn for_each_address_chunked<R: Read>(
     mut input: R,
     name: &str,
     chunk: usize,
-    mut f: impl FnMut(u64),
+    f: &mut impl FnMut(Batch<'_>),
 ) -> Result<AddressFormat, TraceError> {
     let mut buf = vec![0u8; chunk.max(crate::ADDR64_HEADER_BYTES)];
     let len = fill(&mut input, &mut buf, 0, name)?;
@@ -157,7 +252,17 @@ fn for_each_address_chunked<R: Read>(
         binary(input, name, buf, len, f)?;
         return Ok(AddressFormat::Addr64);
     }
-    text(input, name, buf, len, &mut f)?;
+    let mut batch = Vec::with_capacity(BATCH);
+    let done = text(input, name, buf, len, &mut |a| {
+        batch.push(a);
+        if batch.len() == BATCH {
+            f(Batch::Words(&batch));
+            batch.clear();
+        }
+    });
+    // The addresses before an error too, as documented.
+    f(Batch::Words(&batch));
+    done?;
     Ok(AddressFormat::Text)
 }
 
@@ -228,7 +333,7 @@ fn binary<R: Read>(
     name: &str,
     mut buf: Vec<u8>,
     mut len: usize,
-    mut f: impl FnMut(u64),
+    f: &mut impl FnMut(Batch<'_>),
 ) -> Result<(), TraceError> {
     let count = crate::addr64::parse_header(&buf[..len], name)?;
     let bad = |offset: u64, message: String| TraceError::Binary {
@@ -243,10 +348,8 @@ fn binary<R: Read>(
     loop {
         let whole = (len - p) / 8;
         let take = whole.min(usize::try_from(count - seen).unwrap_or(usize::MAX));
-        for c in buf[p..p + 8 * take].chunks_exact(8) {
-            let mut a = [0u8; 8];
-            a.copy_from_slice(c);
-            f(u64::from_le_bytes(a));
+        for group in buf[p..p + 8 * take].chunks(8 * BATCH) {
+            f(Batch::LeBytes(group));
         }
         seen += take as u64;
         p += 8 * take;
@@ -304,7 +407,9 @@ pub fn replay_addresses(
     size: PageSize,
 ) -> Result<(LevelCounts, LevelCounts), TraceError> {
     let mut replay = Replay::new(config, size)?;
-    for_each_address(input, name, |a| replay.access(a))?;
+    for_each_address_chunked(input, name, CHUNK_BYTES, &mut |batch: Batch<'_>| {
+        replay.access_batch(batch);
+    })?;
     Ok((replay.l1, replay.l2))
 }
 
@@ -317,6 +422,9 @@ struct Replay {
     /// Page number (in pages of `size`) of the previous address; `u64::MAX`
     /// (no page number: pages have at most 52 bits) before the first.
     last: u64,
+    /// Scratch of [`access_group`](Self::access_group): the addresses of a
+    /// group that change page.
+    kept: Box<[u64; BATCH]>,
     l1: LevelCounts,
     l2: LevelCounts,
 }
@@ -330,43 +438,81 @@ impl Replay {
             size,
             shift: 12 + size.shift_4k(),
             last: u64::MAX,
+            kept: Box::new([0; BATCH]),
             l1: LevelCounts::default(),
             l2: LevelCounts::default(),
         })
     }
 
-    #[inline(always)]
-    fn access(&mut self, addr: u64) {
-        let page = addr >> self.shift;
-        if page == self.last {
-            self.l1.hits += 1;
-            return;
+    /// Replays `batch`, in two passes per [`BATCH`] addresses: the first
+    /// (branch-free) keeps the addresses whose page differs from the one
+    /// before and counts the others as L1 hits (the same-page fast path of
+    /// [`replay_addresses`]); the second looks the kept ones up in order.
+    /// Same-page addresses do not change the TLB, so doing them first
+    /// changes nothing.
+    #[inline]
+    fn access_batch(&mut self, batch: Batch<'_>) {
+        match batch {
+            Batch::Words(w) => {
+                for group in w.chunks(BATCH) {
+                    self.access_group(group.iter().copied());
+                }
+            }
+            Batch::LeBytes(b) => {
+                for group in b.chunks(8 * BATCH) {
+                    self.access_group(group.chunks_exact(8).map(le));
+                }
+            }
         }
-        self.last = page;
-        self.lookup(addr);
+    }
+
+    /// [`access_batch`](Self::access_batch) of at most [`BATCH`] addresses.
+    #[inline(always)]
+    fn access_group(&mut self, group: impl ExactSizeIterator<Item = u64>) {
+        let len = group.len();
+        debug_assert!(len <= BATCH);
+        let kept = &mut self.kept[..];
+        let mut n = 0;
+        let mut last = self.last;
+        for a in group {
+            let page = a >> self.shift;
+            // Written always, kept (n advances) only on a page change.
+            kept[n & (BATCH - 1)] = a;
+            n += usize::from(page != last);
+            last = page;
+        }
+        self.last = last;
+        self.l1.hits += (len - n) as u64;
+        for i in 0..n {
+            let a = self.kept[i];
+            self.lookup(a);
+        }
     }
 
     /// One lookup through the hierarchy (fill on a miss), counted.
     #[inline]
     fn lookup(&mut self, addr: u64) {
         let va = VirtAddr(addr);
-        match self.tlb.lookup(Self::ASID, va) {
-            TlbLookup::L1Hit(_) => self.l1.hits += 1,
-            TlbLookup::L2Hit(_) => {
+        let size = self.size;
+        let level = self.tlb.lookup_or_fill(Self::ASID, va, || {
+            // Identity mapping: the frame does not matter for counting.
+            let page = va.page().align_down(size);
+            Translation {
+                asid: Self::ASID,
+                page,
+                frame: PhysFrame(page.0),
+                size,
+            }
+        });
+        match level {
+            HitLevel::L1 => self.l1.hits += 1,
+            HitLevel::L2 => {
                 self.l1.misses += 1;
                 self.l2.hits += 1;
             }
-            TlbLookup::Miss => {
+            HitLevel::Walk => {
                 self.l1.misses += 1;
                 self.l2.misses += 1;
-                // Identity mapping: the frame does not matter for counting.
-                let page = va.page().align_down(self.size);
-                self.tlb.fill(Translation {
-                    asid: Self::ASID,
-                    page,
-                    frame: PhysFrame(page.0),
-                    size: self.size,
-                });
             }
         }
     }
@@ -375,7 +521,7 @@ impl Replay {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mmu::TlbGeometry;
+    use mmu::{TlbGeometry, TlbLookup};
 
     fn run(
         trace: &str,
@@ -501,7 +647,9 @@ mod tests {
     /// giving `trickle` bytes per read.
     fn addresses(bytes: &[u8], chunk: usize, trickle: usize) -> Result<Vec<u64>, TraceError> {
         let mut v = Vec::new();
-        for_each_address_chunked(Trickle(bytes, trickle), "t", chunk, |a| v.push(a))?;
+        for_each_address_chunked(Trickle(bytes, trickle), "t", chunk, &mut |b: Batch<'_>| {
+            b.for_each(&mut |a| v.push(a));
+        })?;
         Ok(v)
     }
 
@@ -607,6 +755,7 @@ mod tests {
             1 => Just(String::new()),
             1 => Just("# only a comment".to_string()),
             1 => "[0-9a-fxX+ #\r]{0,24}",
+            3 => "0[xX][0-9a-fA-F]{0,18}[\\x00-\\x7f\u{80}-\u{ff}g-zG-Z:@`/]{0,2}[0-9]{0,3}",
         ]
     }
 
@@ -637,6 +786,43 @@ mod tests {
                 .flat_map(|(a, n)| (0..n as u64).map(move |i| a.wrapping_add(8 * i)))
                 .collect()
         })
+    }
+
+    #[test]
+    fn batches_and_chunks_cross_without_changing_counts() {
+        // More than three batches, runs across batch boundaries, pages
+        // revisited after evictions; 4 KiB and 2 MiB pages.
+        let addrs: Vec<u64> = (0..3 * BATCH as u64 + 5)
+            .map(|i| (i / 7 % 20) * 4096 + (i % 7) * 8 + ((i / 5000) << 21))
+            .collect();
+        let text: String = addrs.iter().map(|a| format!("{a}\n")).collect();
+        let bin = addr64(&addrs);
+        for size in [PageSize::Size4K, PageSize::Size2M] {
+            let config = TlbConfig {
+                l1: TlbGeometry {
+                    entries: 16,
+                    ways: 4,
+                },
+                l2: Some(TlbGeometry {
+                    entries: 24,
+                    ways: 3,
+                }),
+            };
+            let want = reference(text.as_bytes(), config, size).unwrap();
+            assert!(want.0.hits > 0 && want.0.misses > 0);
+            assert!(size == PageSize::Size2M || want.1.hits > 0, "{want:?}");
+            assert_eq!(
+                replay_addresses(text.as_bytes(), "t", config, size).unwrap(),
+                want
+            );
+            assert_eq!(replay_addresses(&bin[..], "t", config, size).unwrap(), want);
+            let mut small = Replay::new(config, size).unwrap();
+            for_each_address_chunked(Trickle(&bin, 1000), "t", 100, &mut |b: Batch<'_>| {
+                small.access_batch(b);
+            })
+            .unwrap();
+            assert_eq!((small.l1, small.l2), want);
+        }
     }
 
     use proptest::prelude::*;
