@@ -182,6 +182,49 @@ fn the_machine_names_no_policy() {
         .map(|p| format!("\"{}\"", p.name))
         .collect();
     let mut wrong = Vec::new();
+    for (path, i, code) in machine_code_lines() {
+        for n in &names {
+            if code.contains(n.as_str()) {
+                wrong.push(format!("{}:{}: {n}", path.display(), i + 1));
+            }
+        }
+        for kind in ["PolicyKind", "GlobalFlush", "PerCpuSlots"] {
+            if code.contains(kind) {
+                wrong.push(format!("{}:{}: {kind}", path.display(), i + 1));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "the machine names policies: {wrong:?}");
+}
+
+/// Every full flush of a CPU goes through `Cpu::flush_all` (machine's
+/// `sim/cpu.rs`), which also restarts the background's refill curve: a
+/// `tlb.flush_all()` anywhere else in the machine would leave the curve
+/// model's background warm after a flush that emptied its TLB.
+#[test]
+fn every_full_flush_goes_through_cpu_flush_all() {
+    let mut wrong = Vec::new();
+    let mut calls = 0;
+    for (path, i, code) in machine_code_lines() {
+        if code.contains("tlb.flush_all()") {
+            if path.ends_with("sim/cpu.rs") {
+                calls += 1;
+            } else {
+                wrong.push(format!("{}:{}", path.display(), i + 1));
+            }
+        }
+    }
+    assert_eq!(calls, 1, "Cpu::flush_all flushes the TLB once");
+    assert!(
+        wrong.is_empty(),
+        "full flushes outside Cpu::flush_all: {wrong:?}"
+    );
+}
+
+/// Every line of the machine crate's sources, as (file, line index, the
+/// line's code before any `//` comment).
+fn machine_code_lines() -> Vec<(std::path::PathBuf, usize, String)> {
+    let mut lines = Vec::new();
     let mut stack = vec![root().join("machine/src")];
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir).unwrap() {
@@ -192,19 +235,10 @@ fn the_machine_names_no_policy() {
             }
             let text = std::fs::read_to_string(&path).unwrap();
             for (i, line) in text.lines().enumerate() {
-                let code = line.split("//").next().unwrap_or("");
-                for n in &names {
-                    if code.contains(n.as_str()) {
-                        wrong.push(format!("{}:{}: {n}", path.display(), i + 1));
-                    }
-                }
-                for kind in ["PolicyKind", "GlobalFlush", "PerCpuSlots"] {
-                    if code.contains(kind) {
-                        wrong.push(format!("{}:{}: {kind}", path.display(), i + 1));
-                    }
-                }
+                let code = line.split("//").next().unwrap_or("").to_string();
+                lines.push((path.clone(), i, code));
             }
         }
     }
-    assert!(wrong.is_empty(), "the machine names policies: {wrong:?}");
+    lines
 }

@@ -22,6 +22,12 @@ use std::path::{Path, PathBuf};
 /// enough to reach every phase and lock path, short enough for CI.
 const STOP: [&str; 2] = ["stop.ios=3000", "stop.warmup_ios=300"];
 
+/// The background model of every case but the `curve-` ones: the exact
+/// replay, so these files pin the exact path (every optimisation of it
+/// must leave them byte-identical), while the `curve-` cases pin the
+/// default model on every bundled scenario.
+const EXACT: &str = "background.model=\"exact\"";
+
 /// One golden case: its file name, the scenario, and its overrides.
 struct Case {
     name: &'static str,
@@ -36,6 +42,7 @@ fn repo(p: &str) -> PathBuf {
 
 fn case(name: &'static str, scenario: &'static str, sets: &[&str]) -> Case {
     let mut all: Vec<String> = STOP.iter().map(|s| (*s).to_string()).collect();
+    all.push(EXACT.to_string());
     all.extend(sets.iter().map(|s| (*s).to_string()));
     Case {
         name,
@@ -55,6 +62,7 @@ fn trace_case(name: &'static str, file: &str, format: &str) -> Case {
         sets: vec![
             format!("guests.0.trace=\"{}\"", path.display()),
             format!("guests.0.trace_format=\"{format}\""),
+            EXACT.to_string(),
         ],
     }
 }
@@ -76,13 +84,18 @@ fn cases() -> Vec<Case> {
     ] {
         let mut c = case(name, name, &[]);
         c.name = Box::leak(format!("bundled-{name}").into_boxed_str());
+        // The same under the default background model.
+        let mut curve = case(name, name, &[]);
+        curve.sets.retain(|s| s != EXACT);
+        curve.name = Box::leak(format!("curve-bundled-{name}").into_boxed_str());
         v.push(c);
+        v.push(curve);
     }
     v.push(Case {
         name: "bundled-fio-replay",
         scenario: "fio-replay",
         policies: "global,percpu",
-        sets: Vec::new(),
+        sets: vec![EXACT.to_string()],
     });
     // Each knob, on the previous default (every cost fixed).
     v.push(case(
@@ -291,6 +304,23 @@ fn cases() -> Vec<Case> {
     let mut split = trace_case("trace-fio-split-blkif", "traces/fio-randrw.iolog", "fio");
     split.sets.push("guests.0.split=\"blkif\"".to_string());
     v.push(split);
+    // Issue 10's Linux re-run: tlbpat's global pattern with the rwsem's
+    // lock stealing on vCPUs shared with neighbours (EEVDF's 0.75 ms
+    // slice), KVM's PV flush skipping the absent worker.
+    v.push(case(
+        "knob-map-lock-steal-vcpu",
+        "linux-vm2",
+        &[
+            "policies=[\"global\"]",
+            "host.map_lock_steal=true",
+            "vcpu.overcommit=2",
+            "vcpu.tenant_load=0.3",
+            "vcpu.host_slice_us=750.0",
+            "vcpu.pv_tlb_flush=\"on\"",
+            "stop.ios=5000",
+            "stop.warmup_ios=500",
+        ],
+    ));
     v
 }
 

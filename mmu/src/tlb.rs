@@ -392,6 +392,21 @@ impl SetAssocTlb {
         }
     }
 
+    /// Whether some set of this level could hold entries for both pages
+    /// (see [`TlbHierarchy::may_share_set`]).
+    #[inline]
+    fn may_share_set(&self, a: VirtPage, b: VirtPage) -> bool {
+        let s4 = |p: VirtPage| self.set_index(p, PageSize::Size4K);
+        if s4(a) == s4(b) {
+            return true;
+        }
+        if self.resident_2m == 0 {
+            return false;
+        }
+        let s2 = |p: VirtPage| self.set_index(p.align_down(PageSize::Size2M), PageSize::Size2M);
+        s2(a) == s2(b) || s2(a) == s4(b) || s4(a) == s2(b)
+    }
+
     /// The set holding `base` (4 KiB units, aligned to `size`) for entries
     /// of size `size`.
     #[inline(always)]
@@ -945,6 +960,23 @@ impl TlbHierarchy {
                 .l2
                 .as_ref()
                 .is_some_and(|l2| to(l2.peek(asid, page.addr())))
+    }
+
+    /// Whether a fill for an access to `filled` may have evicted an entry
+    /// that translates `cached`: some level has a set that could hold
+    /// both (for 4 KiB entries, and for 2 MiB ones where that level holds
+    /// any). `false` is certain: no fill for `filled` touches the sets
+    /// `cached`'s entries live in, so an entry for `cached` it found cached
+    /// before is still cached. A cheap filter before
+    /// [`caches_frame`](Self::caches_frame).
+    #[must_use]
+    #[inline]
+    pub fn may_share_set(&self, filled: VirtPage, cached: VirtPage) -> bool {
+        self.l1.may_share_set(filled, cached)
+            || self
+                .l2
+                .as_ref()
+                .is_some_and(|l2| l2.may_share_set(filled, cached))
     }
 
     /// Install `t` (the result of a page walk) in every level.

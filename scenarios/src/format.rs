@@ -19,9 +19,10 @@ use serde::{Deserialize, Serialize};
 mod plain {
     pub(super) use cpu_model::{CostTable, IpiDeliveryMode};
     pub(super) use machine::{
-        BackgroundConfig, CState, CostDistributions, Distribution, HostConfig, IdleConfig,
-        IoPathConfig, IrqOffConfig, LockKind, LockWaiter, MachineConfig, MigrationLevel,
-        PvTlbFlush, ShootdownScope, SimConfig, StopConfig, Touch, VariabilityConfig, VcpuConfig,
+        BackgroundConfig, BackgroundModel, CState, CostDistributions, Distribution, HostConfig,
+        IdleConfig, IoPathConfig, IrqOffConfig, LockKind, LockWaiter, MachineConfig,
+        MigrationLevel, PvTlbFlush, ShootdownScope, SimConfig, StopConfig, Touch,
+        VariabilityConfig, VcpuConfig,
     };
     pub(super) use mmu::{TlbConfig, TlbGeometry};
     pub(super) use workloads::{GuestConfig, Pattern, SizeSpec, Split};
@@ -332,6 +333,9 @@ section! {
         other_domain_flushes_per_sec: f64,
         other_domain_flush_cycles: u64,
         local_flush_before_lock: bool,
+        // Left out when off, so that every earlier scenario's hash stays.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        map_lock_steal: bool,
     }
 }
 
@@ -427,7 +431,14 @@ section! {
         enabled: bool,
         working_set_pages: u32,
         cycles_between_accesses: u64,
+        model: BackgroundModel,
     }
+}
+
+choice! {
+    /// `background.model`.
+    #[serde(rename_all = "lowercase")]
+    BackgroundModel { Exact, Curve, }
 }
 
 section! {

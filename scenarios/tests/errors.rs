@@ -491,3 +491,27 @@ fn a_negative_other_domain_rate_is_located() {
         "{text}"
     );
 }
+
+#[test]
+fn map_lock_steal_is_read_keeps_the_hash_when_off_and_a_bad_value_is_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = write(dir.path(), "plain.toml", "seed = 1\n");
+    let off = write(
+        dir.path(),
+        "off.toml",
+        "seed = 1\n[host]\nmap_lock_steal = false\n",
+    );
+    let on = write(
+        dir.path(),
+        "on.toml",
+        "seed = 1\n[host]\nmap_lock_steal = true\n",
+    );
+    let load = |p: &std::path::Path| scenarios::load(s(p), &[]).unwrap();
+    assert!(load(&on).config.host.map_lock_steal);
+    assert!(!load(&off).config.host.map_lock_steal);
+    assert_eq!(load(&plain).hash, load(&off).hash);
+    assert_ne!(load(&plain).hash, load(&on).hash);
+    let bad = write(dir.path(), "bad.toml", "[host]\nmap_lock_steal = 1\n");
+    let text = scenarios::load(s(&bad), &[]).unwrap_err().to_string();
+    assert!(text.contains("bad.toml:2: host.map_lock_steal"), "{text}");
+}

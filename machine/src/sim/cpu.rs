@@ -14,6 +14,8 @@ pub(super) struct Cpu {
     /// Background: issue time of its next memory access (`u64::MAX` if none).
     pub(super) bg_next: u64,
     pub(super) bg_rng: SimRng,
+    /// Background under the curve model: its place on the refill curve.
+    pub(super) bg_curve: background::CurveCpu,
     /// Planned length of the current segment (busy accounting).
     pub(super) seg_len: u64,
     /// Start of the current segment.
@@ -46,6 +48,21 @@ pub(super) struct Cpu {
     /// When a local flush done before taking the flush lock ends
     /// (`host.local_flush_before_lock`), until the shootdown is sent.
     pub(super) pre_flushed: Option<u64>,
+}
+
+impl Cpu {
+    /// Empties the CPU's TLB and page-walk cache (a full flush, the
+    /// background's entries included).
+    ///
+    /// Architecture invariant: every full flush of a CPU goes through
+    /// here, so the background's refill curve restarts with it
+    /// (`tests/architecture.rs` checks no other code calls
+    /// `tlb.flush_all`).
+    pub(super) fn flush_all(&mut self) {
+        self.tlb.flush_all();
+        self.pwc.flush_all();
+        self.bg_curve.flushed();
+    }
 }
 
 /// Adds one access to a CPU's counters.

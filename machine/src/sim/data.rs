@@ -73,7 +73,7 @@ impl<O: Observer> Simulation<O> {
         count_access(&mut cpu.stats, &a);
         self.total_lookups += 1;
         if a.outcome != AccessOutcome::L1Hit && !cpu.exposed.is_empty() {
-            exposure::close_evicted(cpu, &mut self.exposure, now);
+            exposure::close_evicted_by_fill(cpu, &mut self.exposure, now, va);
         }
         a
     }

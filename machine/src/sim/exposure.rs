@@ -28,9 +28,35 @@ pub(super) struct Exposed {
 /// Closes, at `now`, every exposure of `cpu` whose translation its TLB no
 /// longer caches.
 pub(super) fn close_evicted(cpu: &mut Cpu, samples: &mut LatencyHistogram, now: u64) {
+    close_where(cpu, samples, now, |_, _| true);
+}
+
+/// [`close_evicted`] after an access to `va` filled a TLB entry: only an
+/// exposure whose entry could share a set with that fill can have been
+/// evicted by it (the others are skipped without a lookup).
+pub(super) fn close_evicted_by_fill(
+    cpu: &mut Cpu,
+    samples: &mut LatencyHistogram,
+    now: u64,
+    va: VirtAddr,
+) {
+    let filled = va.page();
+    close_where(cpu, samples, now, |tlb, e| {
+        tlb.may_share_set(filled, e.page)
+    });
+}
+
+/// Closes, at `now`, the exposures of `cpu` that `check` selects and whose
+/// translation its TLB no longer caches.
+fn close_where(
+    cpu: &mut Cpu,
+    samples: &mut LatencyHistogram,
+    now: u64,
+    check: impl Fn(&TlbHierarchy, &Exposed) -> bool,
+) {
     let tlb = &cpu.tlb;
     cpu.exposed.retain(|e| {
-        if tlb.caches_frame(HOST_ASID, e.page, e.frame) {
+        if !check(tlb, e) || tlb.caches_frame(HOST_ASID, e.page, e.frame) {
             return true;
         }
         if now > e.since {
@@ -77,6 +103,28 @@ impl<O: Observer> Simulation<O> {
         if !cpu.exposed.is_empty() {
             close_evicted(cpu, &mut self.exposure, now);
         }
+    }
+
+    /// CPU `c` flushed `pages` host pages from `first` (page flushes, no
+    /// full flush) at the current event's cycle: only exposures of those
+    /// pages can have closed (with no 2 MiB entry cached, which a page
+    /// flush inside it would remove whole); the others are skipped without
+    /// a lookup.
+    pub(super) fn close_flushed_pages(&mut self, c: CpuId, first: u64, pages: u32) {
+        let now = self.now;
+        let cpu = &mut self.cpus[c];
+        if cpu.exposed.is_empty() {
+            return;
+        }
+        let huge = cpu.tlb.l1.resident_2m() + cpu.tlb.l2.as_ref().map_or(0, |l2| l2.resident_2m());
+        if huge > 0 {
+            close_evicted(cpu, &mut self.exposure, now);
+            return;
+        }
+        let end = first + u64::from(pages);
+        close_where(cpu, &mut self.exposure, now, |_, e| {
+            (first..end).contains(&e.page.0)
+        });
     }
 
     /// The run stops at `end`: CPU `c`'s open exposures are cut there.

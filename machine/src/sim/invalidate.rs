@@ -53,7 +53,7 @@ impl<O: Observer> Simulation<O> {
                 }
                 let n = n as u64;
                 cpu.stats.flushes.local_page += n;
-                self.close_flushed(c);
+                self.close_flushed_pages(c, first, pages);
                 n * self.vary.draw(Cost::Invlpg)
             }
             FlushKind::Full => {
@@ -78,8 +78,7 @@ impl<O: Observer> Simulation<O> {
         match flush {
             ShootdownFlush::Full => {
                 let cpu = &mut self.cpus[c];
-                cpu.tlb.flush_all();
-                cpu.pwc.flush_all();
+                cpu.flush_all();
                 if remote {
                     cpu.stats.flushes.remote += 1;
                 } else {
@@ -137,8 +136,7 @@ impl<O: Observer> Simulation<O> {
         };
         match flush {
             ShootdownFlush::Full => {
-                cpu.tlb.flush_all();
-                cpu.pwc.flush_all();
+                cpu.flush_all();
             }
             ShootdownFlush::Range => {
                 cpu.tlb.flush_asid(HOST_ASID);
@@ -351,11 +349,13 @@ impl<O: Observer> Simulation<O> {
     /// once (the handler may start later, after earlier interrupt-level
     /// work), the handler's cycles are stolen from what the target was
     /// doing, and the acknowledgement reaches the initiator `ack_cycles`
-    /// after the handler ends.
+    /// after the handler ends. `sent` is when the IPI left its sender (the
+    /// timeline's record; `now - sent` is the drawn delivery time).
     pub(super) fn ipi_arrive(
         &mut self,
         target: CpuId,
         shootdown: ShootdownId,
+        sent: u64,
         now: u64,
         sched: &mut Sched<'_>,
     ) {
@@ -397,7 +397,7 @@ impl<O: Observer> Simulation<O> {
                 from: sd.initiator.0,
                 to: target.0,
                 id: self.ipi_seq,
-                sent: now - self.costs.ipi_delivery_cycles,
+                sent,
                 handler_start: start,
                 handler_end: end,
                 acked: end + ack,

@@ -1,5 +1,13 @@
-//! Locks: a FIFO lock (the flush lock, the map lock), and how a map-lock
-//! waiter behaves (spins, sleeps, or spins then sleeps).
+//! Locks: a FIFO lock (the flush lock, the map lock), how a map-lock
+//! waiter behaves (spins, sleeps, or spins then sleeps), and lock stealing
+//! (`host.map_lock_steal`: a release passes over waiters that are not
+//! running, as a Linux rwsem does before its handoff timeout).
+//!
+//! # Within one cycle
+//! A release that passes over a waiter schedules its `MapLockRetry` at its
+//! wake-up (or its vCPU's return); the lock is free from the release on, so
+//! any take in between, even in the same cycle, gets it. A retry that finds
+//! the lock held queues its waiter first again (it keeps its place).
 
 use super::*;
 
@@ -37,6 +45,16 @@ impl FifoLock {
         true
     }
 
+    /// Takes the lock for `cpu`, a waiter passed over at a release: as
+    /// [`FifoLock::take`], but it queues first, in the place it had.
+    pub(super) fn retake(&mut self, cpu: CpuId) -> bool {
+        if self.held {
+            self.waiters.push_front(cpu);
+            return false;
+        }
+        self.take(cpu)
+    }
+
     /// Releases the lock: the first waiter, who now holds it, if any.
     pub(super) fn release(&mut self) -> Option<CpuId> {
         if !self.enabled {
@@ -61,21 +79,96 @@ impl<O: Observer> Simulation<O> {
         false
     }
 
-    /// Releases the map lock at `now`, handing it to the first waiter.
+    /// Releases the map lock at `now`, handing it to the first waiter (with
+    /// `host.map_lock_steal`, to the first that is running or has waited
+    /// the handoff timeout; the others retry later).
     pub(super) fn release_map_lock(
         &mut self,
         now: u64,
         sched: &mut Sched<'_>,
     ) -> Result<(), SimError> {
+        if self.map_lock_steal {
+            self.pass_over_waiters(now, sched);
+        }
         let Some(next) = self.map_lock.release() else {
             return Ok(());
         };
-        let n = next;
-        let b = self.backend_of(n);
+        let b = self.backend_of(next);
         if self.lock_waiter_sleeps(b, now) {
             let wake = self.vary.draw(Cost::MapLockWake);
-            self.cpus[n].wake_debt += wake;
+            self.cpus[next].wake_debt += wake;
         }
+        self.resume_map_lock_waiter(next, now, sched)
+    }
+
+    /// With `host.map_lock_steal`, at a release at `now`: takes out of the
+    /// queue, from its head, every waiter that is not running and has
+    /// waited less than the handoff timeout, and schedules its retry: a
+    /// sleeping one once woken (`up_write` -> `rwsem_wake` wakes it; it
+    /// then tries `rwsem_try_write_lock` itself), one spinning on a
+    /// descheduled vCPU when that vCPU runs again. Stops at the first that
+    /// spins on a running CPU (it takes the lock the moment it is free: an
+    /// optimistic spinner) or has waited `RWSEM_WAIT_TIMEOUT` (it set
+    /// `RWSEM_FLAG_HANDOFF`, so nobody may steal it): that one is handed
+    /// the lock.
+    fn pass_over_waiters(&mut self, now: u64, sched: &mut Sched<'_>) {
+        let handoff = self.rwsem_handoff_cycles();
+        while let Some(&w) = self.map_lock.waiters.front() {
+            let b = self.backend_of(w);
+            if now.saturating_sub(self.backends[b].phase_start) >= handoff {
+                break;
+            }
+            let retry = if self.lock_waiter_sleeps(b, now) {
+                Some(now + self.vary.draw(Cost::MapLockWake))
+            } else {
+                self.vcpu_preempted_until(w, now)
+            };
+            let Some(at) = retry else {
+                break;
+            };
+            self.map_lock.waiters.pop_front();
+            sched.at(Instant(at), Event::MapLockRetry { cpu: w });
+        }
+    }
+
+    /// Linux's rwsem handoff timeout in cycles: `RWSEM_WAIT_TIMEOUT` =
+    /// `DIV_ROUND_UP(HZ, 250)` jiffies, 4 ms at HZ 250 or 1000
+    /// (kernel/locking/rwsem.c, "at least 4ms ... before initiating the
+    /// handoff protocol").
+    fn rwsem_handoff_cycles(&self) -> u64 {
+        const RWSEM_WAIT_TIMEOUT_US: f64 = 4_000.0;
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "a positive cycle count far below 2^64"
+        )]
+        let cycles = (RWSEM_WAIT_TIMEOUT_US * 1_000.0 * self.frequency_ghz).round() as u64;
+        cycles
+    }
+
+    /// A waiter passed over at a release (`pass_over_waiters`) tries again
+    /// at `now`: it takes the lock if it is free, or queues first again.
+    pub(super) fn retry_map_lock(
+        &mut self,
+        c: CpuId,
+        now: u64,
+        sched: &mut Sched<'_>,
+    ) -> Result<(), SimError> {
+        if self.map_lock.retake(c) {
+            self.resume_map_lock_waiter(c, now, sched)?;
+        }
+        Ok(())
+    }
+
+    /// CPU `n`, which waited for the map lock, holds it at `now`: it goes
+    /// on with the map or unmap it waited in.
+    fn resume_map_lock_waiter(
+        &mut self,
+        n: CpuId,
+        now: u64,
+        sched: &mut Sched<'_>,
+    ) -> Result<(), SimError> {
+        let b = self.backend_of(n);
         match self.backends[b].phase {
             Phase::WaitMapLockMap => self.begin_map(n, now, sched)?,
             Phase::WaitMapLockUnmap => {
@@ -130,6 +223,21 @@ mod tests {
         assert_eq!(l.release(), None);
         assert!(!l.held);
         assert!(l.take(CpuId(2)));
+    }
+
+    #[test]
+    fn a_passed_over_waiter_keeps_its_place() {
+        let mut l = FifoLock::new(true);
+        assert!(l.take(CpuId(0)));
+        assert!(!l.take(CpuId(1)));
+        // Its retry finds the lock held (stolen): it queues first again.
+        assert!(!l.retake(CpuId(2)));
+        assert_eq!(l.waiters, [CpuId(2), CpuId(1)]);
+        assert_eq!(l.release(), Some(CpuId(2)));
+        l.waiters.clear();
+        assert_eq!(l.release(), None);
+        assert!(l.retake(CpuId(3)), "free: taken at once");
+        assert_eq!(l.owner, Some(CpuId(3)));
     }
 
     #[test]

@@ -49,10 +49,12 @@
 //! # Accuracy notes
 //! - A phase's TLB lookups are resolved when the phase starts; page-table
 //!   changes and flushes that land during the phase affect later phases.
-//! - The background workload is simulated lazily, access by access, exactly
-//!   in time order with respect to every flush and interrupt that reaches its
-//!   CPU: before anything touches a background CPU, its accesses up to that
-//!   cycle are replayed. It needs no events of its own.
+//! - The background workload is simulated lazily, in time order with
+//!   respect to every flush and interrupt that reaches its CPU: before
+//!   anything touches a background CPU, its accesses up to that cycle are
+//!   accounted, access by access (`background.model = "exact"`) or from its
+//!   refill curve (`"curve"`, the default; `background/curve.rs` says what
+//!   it assumes). It needs no events of its own.
 
 mod async_io;
 mod backend;
@@ -74,7 +76,6 @@ mod map_flush;
 mod overload;
 mod scope;
 mod slab;
-mod twin;
 mod vary;
 mod vcpu;
 mod window;
@@ -121,11 +122,11 @@ const BACKGROUND_BASE: u64 = 0x10_0000_0000 >> 12;
 /// First host frame of the background working set.
 const BACKGROUND_FRAME_BASE: u64 = 1 << 30;
 /// Random-stream ids (one per component, see [`sim_core::rng_stream`]).
-const STREAM_MIGRATION: u64 = 1;
-const STREAM_SERVICE: u64 = 2;
-const STREAM_DEVICE: u64 = 3;
-const STREAM_GUEST_BASE: u64 = 1_000;
-const STREAM_BACKGROUND_BASE: u64 = 1_000_000;
+pub(in crate::sim) const STREAM_MIGRATION: u64 = 1;
+pub(in crate::sim) const STREAM_SERVICE: u64 = 2;
+pub(in crate::sim) const STREAM_DEVICE: u64 = 3;
+pub(in crate::sim) const STREAM_GUEST_BASE: u64 = 1_000;
+pub(in crate::sim) const STREAM_BACKGROUND_BASE: u64 = 1_000_000;
 
 /// Why a run could not be set up or went wrong.
 #[derive(Debug, thiserror::Error)]
@@ -231,6 +232,9 @@ pub enum Event {
         target: CpuId,
         /// The shootdown.
         shootdown: ShootdownId,
+        /// When the IPI left its sender (cycles): the timeline's send time,
+        /// so a drawn delivery time shows as drawn.
+        sent: u64,
     },
     /// The initiator sees a target's acknowledgement.
     IpiAck {
@@ -245,6 +249,12 @@ pub enum Event {
     OtherFlush,
     /// Another domain's flush releases the shared flush lock.
     OtherFlushDone,
+    /// A map-lock waiter passed over at a release (`host.map_lock_steal`:
+    /// asleep, or its vCPU descheduled) tries to take the lock again.
+    MapLockRetry {
+        /// The waiter's CPU.
+        cpu: CpuId,
+    },
 }
 
 /// The simulated machine running one policy.
@@ -279,6 +289,8 @@ pub struct Simulation<O: Observer = NoObserver> {
 
     mgr: PageTableManager,
     bg_table: PageTable,
+    /// The background's refill curve (`None`: the exact model, or none).
+    bg_curve: Option<std::sync::Arc<background::RefillCurve>>,
     cpus: PerCpu<Cpu>,
     backends: Vec<Backend>,
     guests: Vec<Guest>,
@@ -291,6 +303,9 @@ pub struct Simulation<O: Observer = NoObserver> {
     map_lock_through_flush: bool,
     map_lock_waiter: crate::config::LockWaiter,
     map_lock: FifoLock,
+    /// `host.map_lock_steal`: a release may pass over waiters that are not
+    /// running (`locks.rs`).
+    map_lock_steal: bool,
     /// The map lock when it is a shared kind (`io.map_lock_kind`; `None`
     /// for the exclusive lock or none).
     shared_lock: Option<crate::config::LockKind>,
@@ -416,6 +431,7 @@ impl<O: Observer> Simulation<O> {
                 backend: registered.then_some(c as usize),
                 bg_next: if bg { 0 } else { u64::MAX },
                 bg_rng: rng_stream(cfg.seed, STREAM_BACKGROUND_BASE + u64::from(c)),
+                bg_curve: background::CurveCpu::default(),
                 seg_len: 0,
                 seg_start: 0,
                 bg_resumed: 0,
@@ -472,6 +488,10 @@ impl<O: Observer> Simulation<O> {
         } else {
             WalkCosts::native(cfg.costs.walk_level_cycles)
         };
+        let access_costs = AccessCosts {
+            l2_hit_cycles: cfg.costs.l2_hit_cycles,
+            walk,
+        };
         Ok(Self {
             obs,
             ipi_seq: 0,
@@ -494,10 +514,7 @@ impl<O: Observer> Simulation<O> {
             other_flushes: scope::OtherFlushes::new(cfg),
             policy,
             costs: cfg.costs.clone(),
-            access_costs: AccessCosts {
-                l2_hit_cycles: cfg.costs.l2_hit_cycles,
-                walk,
-            },
+            access_costs,
             touch: cfg.host.touch,
             header_bytes: cfg.host.touch_header_bytes,
             io: cfg.io.clone(),
@@ -508,6 +525,7 @@ impl<O: Observer> Simulation<O> {
             bg_pages: cfg.background.working_set_pages,
             bg_between: cfg.background.cycles_between_accesses,
             mgr,
+            bg_curve: background::curve_for(cfg, &bg_table, access_costs, pwc_entries),
             bg_table,
             cpus: PerCpu::new(cpus),
             backends,
@@ -520,6 +538,7 @@ impl<O: Observer> Simulation<O> {
             map_lock_through_flush: cfg.host.map_lock_through_flush,
             map_lock_waiter,
             map_lock: FifoLock::new(map_lock),
+            map_lock_steal: cfg.host.map_lock_steal,
             shared_lock,
             migration_rng: rng_stream(cfg.seed, STREAM_MIGRATION),
             vcpus: vcpu::Vcpus::new(&cfg.vcpu, n, cfg.machine.frequency_ghz, cfg.seed),
@@ -589,6 +608,7 @@ impl<O: Observer> Simulation<O> {
             .iter()
             .map(|c| {
                 let mut s = c.stats.clone();
+                c.bg_curve.add_to(&mut s);
                 s.stolen_cycles = c.clock.stolen_cycles;
                 s.busy_cycles += c.clock.busy_cycles + s.background_cycles;
                 s
@@ -672,14 +692,56 @@ impl<O: Observer> Simulation<O> {
             Event::MigratedBack { cpu } => self.migrated_back(cpu, now, sched)?,
             Event::DeviceDone { cpu } => self.start_unmap(cpu, now, sched)?,
             Event::IoDone { cpu, request } => self.io_done(cpu, request, now, sched),
-            Event::IpiArrive { target, shootdown } => {
-                self.ipi_arrive(target, shootdown, now, sched)
-            }
+            Event::IpiArrive {
+                target,
+                shootdown,
+                sent,
+            } => self.ipi_arrive(target, shootdown, sent, now, sched),
             Event::IpiAck { shootdown } => self.ipi_ack(shootdown, now, sched)?,
             Event::EpochTick => self.epoch_tick(now, sched),
             Event::OtherFlush => self.other_flush(now, sched),
             Event::OtherFlushDone => self.other_flush_done(now, sched)?,
+            Event::MapLockRetry { cpu } => self.retry_map_lock(cpu, now, sched)?,
         }
         Ok(Control::Continue)
+    }
+}
+
+#[cfg(test)]
+mod stream_tests {
+    use super::*;
+
+    /// Every component's random streams are its own: the id ranges (a base
+    /// plus one per CPU, guest, cost or replica, up to the largest count
+    /// the scenario keys allow) never overlap. (The vCPU schedule's base
+    /// once equalled the irq-off stream's, so vCPU 0 and the irq-off draws
+    /// shared a stream.)
+    #[test]
+    fn stream_id_ranges_are_disjoint() {
+        let max_cpus = 1 << 16;
+        let mut ranges = [
+            ("migration", STREAM_MIGRATION, 1),
+            ("service", STREAM_SERVICE, 1),
+            ("device", STREAM_DEVICE, 1),
+            ("other-domain flushes", scope::STREAM_OTHER_FLUSH, 1),
+            ("guests", STREAM_GUEST_BASE, 1 << 16),
+            ("background", STREAM_BACKGROUND_BASE, max_cpus),
+            ("costs", vary::STREAM_COST_BASE, 64),
+            ("irq-off", vary::STREAM_IRQ_OFF, 1),
+            ("vcpus", vcpu::STREAM_VCPU_BASE, max_cpus),
+            ("background curve", background::STREAM_CURVE_BASE, 1 << 10),
+        ];
+        ranges.sort_by_key(|r| r.1);
+        for w in ranges.windows(2) {
+            assert!(
+                w[0].1 + w[0].2 <= w[1].1,
+                "{} [{}, +{}) overlaps {} at {}",
+                w[0].0,
+                w[0].1,
+                w[0].2,
+                w[1].0,
+                w[1].1
+            );
+        }
     }
 }

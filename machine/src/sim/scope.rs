@@ -17,7 +17,7 @@ use crate::config::{MigrationLevel, ShootdownScope};
 /// The flush-lock waiter that stands for another domain's flush.
 pub(super) const OTHER_DOMAIN: CpuId = CpuId(u32::MAX);
 /// The random stream of other domains' flush arrivals.
-const STREAM_OTHER_FLUSH: u64 = 4;
+pub(in crate::sim) const STREAM_OTHER_FLUSH: u64 = 4;
 
 /// Other domains' flushes on the shared flush lock: a Poisson process.
 pub(super) struct OtherFlushes {

@@ -15,9 +15,9 @@ use rand::RngExt;
 use sim_core::{rng_stream, SimRng};
 
 /// First random-stream id of the variable costs (one stream per cost).
-const STREAM_COST_BASE: u64 = 2_000_000;
+pub(in crate::sim) const STREAM_COST_BASE: u64 = 2_000_000;
 /// The random stream of interrupts-off sections.
-const STREAM_IRQ_OFF: u64 = 3_000_000;
+pub(in crate::sim) const STREAM_IRQ_OFF: u64 = 3_000_000;
 
 /// A cost of the cost table that may vary, by its index in
 /// [`CostDistributions::entries`].

@@ -56,7 +56,7 @@ use super::*;
 use crate::PvTlbFlush;
 
 /// First random stream of the host schedule (one per CPU).
-const STREAM_VCPU_BASE: u64 = 3_000_000;
+pub(in crate::sim) const STREAM_VCPU_BASE: u64 = 4_000_000;
 
 /// The host schedule of every host-domain vCPU.
 pub(super) struct Vcpus {
@@ -265,8 +265,7 @@ impl<O: Observer> Simulation<O> {
         };
         if self.vcpus.pv == PvTlbFlush::On {
             let cpu = &mut self.cpus[x];
-            cpu.tlb.flush_all();
-            cpu.pwc.flush_all();
+            cpu.flush_all();
             cpu.stats.pv_flushes += self.window.counted(1);
             // The host flushes at the vCPU's next entry, before it runs.
             let cost = self.costs.full_flush_cycles;

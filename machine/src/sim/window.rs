@@ -231,6 +231,7 @@ impl<O: Observer> Simulation<O> {
             }
             let cpu = &mut self.cpus[c];
             cpu.clock.reset_counters();
+            cpu.bg_curve.reset_counters();
             cpu.stats = CpuStats {
                 cpu: cpu.stats.cpu,
                 registered: cpu.stats.registered,

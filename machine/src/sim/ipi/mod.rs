@@ -78,9 +78,14 @@ impl<O: Observer> Simulation<O> {
         }
         for (&target, &leave) in targets.iter().zip(&departs) {
             let delivery = self.vary.draw(Cost::IpiDelivery);
+            let sent = Instant(start) + sim_core::Span(leave);
             sched.at(
-                Instant(start) + sim_core::Span(leave) + sim_core::Span(delivery),
-                Event::IpiArrive { target, shootdown },
+                sent + sim_core::Span(delivery),
+                Event::IpiArrive {
+                    target,
+                    shootdown,
+                    sent: sent.0,
+                },
             );
         }
         self.ipis.departs = departs;

@@ -1,11 +1,13 @@
-//! The background workload: replayed lazily, access by access, whenever
-//! something touches its CPU, so it needs no events of its own.
+//! The exact background model (`background.model = "exact"`): every access
+//! replayed, one real TLB lookup (and walk) each, on the CPU's own TLB, in
+//! order with every flush and interrupt. Its cost grows with CPUs x
+//! simulated time; it is the reference the refill curve is tested against.
 
-use super::*;
+use super::super::*;
 
 impl<O: Observer> Simulation<O> {
     /// Replays CPU `c`'s background accesses that issue at or before `until`.
-    pub(super) fn bg_catch_up(&mut self, c: CpuId, until: u64) {
+    pub(in crate::sim) fn exact_catch_up(&mut self, c: CpuId, until: u64) {
         let cpu = &mut self.cpus[c];
         while cpu.bg_next <= until {
             let page = cpu.bg_rng.random_range(0..self.bg_pages);
@@ -21,7 +23,7 @@ impl<O: Observer> Simulation<O> {
             count_access(&mut cpu.stats, &a);
             if a.outcome != AccessOutcome::L1Hit && !cpu.exposed.is_empty() {
                 let at = cpu.bg_next;
-                exposure::close_evicted(cpu, &mut self.exposure, at);
+                exposure::close_evicted_by_fill(cpu, &mut self.exposure, at, va);
             }
             let cost = self.bg_between + a.latency_cycles;
             cpu.stats.background_accesses += 1;

@@ -1,4 +1,4 @@
-//! The no-I/O twin of the background workload: the same background, on the
+//! The no-I/O twin of the exact background model: the same background, on the
 //! same TLBs and from the same random stream, replayed with no I/O at all
 //! (no interrupt, no flush, no stolen cycle), over the same window. The
 //! run's background accesses against the twin's give the background work
@@ -8,17 +8,14 @@
 //! difference is what I/O did to those CPUs. Deterministic, and it needs no
 //! event: each background CPU's accesses follow one another.
 
-use super::*;
+use super::super::*;
 
 impl<O: Observer> Simulation<O> {
     /// Background accesses the no-I/O twin issues in the window ending at
     /// `end` (those the run counts: issued after the window opened, up to
     /// `end`; from the first cycle with no warm-up). 0 if the window never
     /// opened.
-    pub(super) fn background_twin(&self, end: u64) -> u64 {
-        if self.window.counted(1) == 0 {
-            return 0;
-        }
+    pub(in crate::sim) fn exact_twin(&self, end: u64) -> u64 {
         let start = self.window.start;
         let from_first_cycle = self.warmup_ios == 0;
         let mut total = 0;
