@@ -338,26 +338,70 @@ impl Distribution {
     /// mean is 0 or the distribution is fixed, so a fixed cost consumes no
     /// random numbers).
     pub fn draw(&self, mean: u64, rng: &mut sim_core::SimRng) -> u64 {
-        use rand::RngExt;
-        if mean == 0 || self.is_fixed() {
-            return mean;
-        }
+        self.with_mean(mean).draw(rng)
+    }
+
+    /// The distribution with its mean fixed to `mean` cycles, its
+    /// parameters computed once for many draws ([`Drawing::draw`] gives
+    /// exactly what [`Distribution::draw`] does).
+    #[must_use]
+    pub fn with_mean(&self, mean: u64) -> Drawing {
         #[allow(clippy::cast_precision_loss, reason = "a mean in cycles")]
         let m = mean as f64;
-        let x = match *self {
-            Distribution::Fixed => m,
-            Distribution::Uniform { spread } => {
-                m * (1.0 - spread + 2.0 * spread * rng.random::<f64>())
+        let shape = if mean == 0 || self.is_fixed() {
+            Shape::Fixed
+        } else {
+            match *self {
+                Distribution::Fixed => Shape::Fixed,
+                Distribution::Uniform { spread } => Shape::Uniform { spread },
+                Distribution::Exponential => Shape::Exponential,
+                Distribution::Lognormal { cv } => {
+                    let sigma2 = cv.mul_add(cv, 1.0).ln();
+                    Shape::Lognormal {
+                        mu: m.ln() - sigma2 / 2.0,
+                        sigma: sigma2.sqrt(),
+                    }
+                }
             }
-            Distribution::Exponential => -(1.0 - rng.random::<f64>()).ln() * m,
-            Distribution::Lognormal { cv } => {
-                let sigma2 = cv.mul_add(cv, 1.0).ln();
-                let mu = m.ln() - sigma2 / 2.0;
+        };
+        Drawing { mean, m, shape }
+    }
+}
+
+/// A [`Distribution`] with its mean and derived parameters fixed
+/// ([`Distribution::with_mean`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Drawing {
+    mean: u64,
+    m: f64,
+    shape: Shape,
+}
+
+/// The parameters a draw uses.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Shape {
+    Fixed,
+    Uniform { spread: f64 },
+    Exponential,
+    /// The underlying normal's mean and standard deviation.
+    Lognormal { mu: f64, sigma: f64 },
+}
+
+impl Drawing {
+    /// One draw, in cycles (no random number is used when fixed).
+    pub fn draw(&self, rng: &mut sim_core::SimRng) -> u64 {
+        use rand::RngExt;
+        let m = self.m;
+        let x = match self.shape {
+            Shape::Fixed => return self.mean,
+            Shape::Uniform { spread } => m * (1.0 - spread + 2.0 * spread * rng.random::<f64>()),
+            Shape::Exponential => -(1.0 - rng.random::<f64>()).ln() * m,
+            Shape::Lognormal { mu, sigma } => {
                 // Box-Muller: one standard normal from two uniforms.
                 let u1 = 1.0 - rng.random::<f64>();
                 let u2 = rng.random::<f64>();
                 let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
-                sigma2.sqrt().mul_add(z, mu).exp()
+                sigma.mul_add(z, mu).exp()
             }
         };
         workloads::round_cycles(x)

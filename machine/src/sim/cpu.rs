@@ -16,6 +16,9 @@ pub(super) struct Cpu {
     pub(super) bg_rng: SimRng,
     /// Background under the curve model: its place on the refill curve.
     pub(super) bg_curve: background::CurveCpu,
+    /// Whether a host-domain access ever filled this CPU's TLB (`false`:
+    /// it caches no host translation, so a release needs no lookup here).
+    pub(super) host_filled: bool,
     /// Planned length of the current segment (busy accounting).
     pub(super) seg_len: u64,
     /// Start of the current segment.

@@ -72,6 +72,7 @@ impl<O: Observer> Simulation<O> {
         );
         count_access(&mut cpu.stats, &a);
         self.total_lookups += 1;
+        cpu.host_filled = true;
         if a.outcome != AccessOutcome::L1Hit && !cpu.exposed.is_empty() {
             exposure::close_evicted_by_fill(cpu, &mut self.exposure, now, va);
         }

@@ -75,7 +75,7 @@ impl<O: Observer> Simulation<O> {
         }
         let vpages = || (0..u64::from(pages)).map(|i| VirtPage(va + i));
         for x in self.cpus.ids() {
-            if !self.cpus[x].tlb.holds_any(HOST_ASID, vpages()) {
+            if !self.cpus[x].host_filled || !self.cpus[x].tlb.holds_any(HOST_ASID, vpages()) {
                 continue;
             }
             if self.cpus[x].bg_next != u64::MAX {

@@ -432,6 +432,7 @@ impl<O: Observer> Simulation<O> {
                 bg_next: if bg { 0 } else { u64::MAX },
                 bg_rng: rng_stream(cfg.seed, STREAM_BACKGROUND_BASE + u64::from(c)),
                 bg_curve: background::CurveCpu::default(),
+                host_filled: false,
                 seg_len: 0,
                 seg_start: 0,
                 bg_resumed: 0,

@@ -9,7 +9,7 @@
 //! and a fixed cost draws no random number at all: a scenario without
 //! `[variability]` runs exactly as before it existed.
 
-use crate::config::{CostDistributions, Distribution, IrqOffConfig, VARIABLE_COSTS};
+use crate::config::{CostDistributions, IrqOffConfig, VARIABLE_COSTS};
 use cpu_model::CostTable;
 use rand::RngExt;
 use sim_core::{rng_stream, SimRng};
@@ -48,7 +48,8 @@ pub(super) enum Cost {
 /// One variable cost: its mean, distribution and stream (`None`: fixed).
 struct Drawn {
     mean: u64,
-    dist: Distribution,
+    /// Its distribution, parameters computed once.
+    drawing: crate::config::Drawing,
     rng: Option<SimRng>,
 }
 
@@ -72,7 +73,7 @@ impl Variability {
             .zip(0u64..)
             .map(|((_, dist, mean), i)| Drawn {
                 mean,
-                dist,
+                drawing: dist.with_mean(mean),
                 rng: (!dist.is_fixed()).then(|| rng_stream(seed, STREAM_COST_BASE + i)),
             })
             .collect::<Vec<_>>();
@@ -90,7 +91,7 @@ impl Variability {
         let d = &mut self.costs[c as usize];
         match &mut d.rng {
             None => d.mean,
-            Some(rng) => d.dist.draw(d.mean, rng),
+            Some(rng) => d.drawing.draw(rng),
         }
     }
 
@@ -122,6 +123,7 @@ impl Variability {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Distribution;
 
     fn mean_and_cv(d: Distribution, mean: u64, n: u32) -> (f64, f64) {
         let mut rng = rng_stream(7, 0);

@@ -275,10 +275,21 @@ impl RefillCurve {
             // In the tail (a cost is at least one cycle: never 0).
             len + u64::try_from((target - end) / self.tail[COST]).unwrap_or(u64::MAX / 2)
         } else {
-            // In the curve: the last prefix at or below the target.
-            let from = usize::try_from(k.min(len)).expect("fits");
-            let i = self.prefix[from..].partition_point(|p| p[COST] <= target);
-            (from + i) as u64 - 1
+            // In the curve: the last prefix at or below the target, found
+            // by galloping from `k` (a catch-up usually advances a few
+            // accesses), then a binary search in the last step.
+            let from = usize::try_from(k).expect("k < len fits usize");
+            let (mut lo, mut step) = (from, 1);
+            loop {
+                let hi = lo + step;
+                if hi >= self.prefix.len() || self.prefix[hi][COST] > target {
+                    let hi = hi.min(self.prefix.len());
+                    let i = self.prefix[lo..hi].partition_point(|p| p[COST] <= target);
+                    break (lo + i) as u64 - 1;
+                }
+                lo = hi;
+                step *= 2;
+            }
         };
         j.saturating_sub(k)
     }
