@@ -35,6 +35,10 @@ Trace format: one address per line, hexadecimal with a 0x prefix or decimal
 (any value of an unsigned 64-bit integer). Leading and trailing whitespace is
 ignored, blank lines are skipped, and '#' starts a comment (a whole line or
 after the address). Anything else is an error naming the line.
+Or the binary addr64 format (little-endian u64 addresses behind a 24-byte
+header; traces/README.md), recognized by its first 8 bytes, the magic
+TLBSADDR, and written by `tlbsim trace convert --to addr64 TEXT -o BIN`;
+a bad addr64 file is an error naming the byte offset.
 
 Example:
   printf '0x1000\\n0x2000\\n0x1008\\n' | tlbsim tlb --l1 64:4 --l2 1536:12 -
@@ -53,7 +57,8 @@ pub struct TlbArgs {
     /// Page size in bytes: 4096 (default) or 2097152 (also 4k, 2m).
     #[arg(long, value_name = "BYTES", default_value = "4096", value_parser = parse_page_size)]
     page_size: PageSize,
-    /// The trace file, or - for standard input.
+    /// The trace file (text, or addr64 recognized by its magic), or - for
+    /// standard input.
     #[arg(value_name = "TRACE")]
     trace: PathBuf,
 }

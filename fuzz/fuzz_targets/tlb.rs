@@ -1,6 +1,9 @@
-//! `tlbsim tlb`'s input (one address per line) on arbitrary bytes, through
-//! a small two-level TLB: it may refuse a line (a located error), never
-//! panic or hang, whatever the addresses (high bits included).
+//! `tlbsim tlb`'s input on arbitrary bytes, through a small two-level TLB:
+//! text (one address per line) or, when the bytes start with the magic
+//! `TLBSADDR`, the binary addr64 format (seeds `small.addr64`, `cut.addr64`).
+//! It may refuse a line or a malformed addr64 file (a located error), never
+//! panic or hang, whatever the addresses (high bits included). The bytes
+//! also go through `convert_to_addr64`, whose output must replay the same.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -16,5 +19,10 @@ fuzz_target!(|data: &[u8]| {
     } else {
         PageSize::Size4K
     };
-    let _ = traces::replay_addresses(std::io::Cursor::new(data.to_vec()), "fuzz", config, size);
+    let direct = traces::replay_addresses(data, "fuzz", config, size);
+    let mut bin = std::io::Cursor::new(Vec::new());
+    if traces::convert_to_addr64(data, "fuzz", &mut bin, "out").is_ok() {
+        let again = traces::replay_addresses(&bin.get_ref()[..], "bin", config, size);
+        assert_eq!(direct.ok(), again.ok(), "addr64 replays like its source");
+    }
 });

@@ -1,4 +1,5 @@
-//! Criterion benchmarks of the TLB hot paths: a hierarchy hit, an `access`
+//! Criterion benchmarks of the TLB hot paths: a hierarchy hit (and the same
+//! through `lookup_or_fill`, `tlbsim tlb`'s path), an `access`
 //! hit (TLB hit plus the stale check against the page table), an L2 hit,
 //! a miss + page walk + fill, and the flushes done at every IPI (host
 //! nanoseconds per operation).
@@ -38,6 +39,23 @@ fn bench_lookup_hit(c: &mut Criterion) {
         b.iter(|| {
             i = (i + 1) & 31;
             black_box(tlb.lookup(black_box(asid), black_box(VirtPage(i).addr())))
+        });
+    });
+}
+
+fn bench_lookup_or_fill_hit(c: &mut Criterion) {
+    // As `tlb_hierarchy_lookup_l1_hit`, through the count-only path of
+    // `tlbsim tlb`'s replay (no `Translation` built for the hit).
+    let (mut tlb, _, _, _) = warm(32);
+    let asid = Asid(1);
+    let mut i = 0u64;
+    c.bench_function("tlb_hierarchy_lookup_or_fill_l1_hit", |b| {
+        b.iter(|| {
+            i = (i + 1) & 31;
+            let va = VirtPage(i).addr();
+            black_box(tlb.lookup_or_fill(black_box(asid), black_box(va), || {
+                unreachable!("every page is resident")
+            }))
         });
     });
 }
@@ -161,6 +179,7 @@ criterion_group!(
     bench_access_l2_hit,
     bench_miss_walk_fill,
     bench_flush_all,
-    bench_flush_asid
+    bench_flush_asid,
+    bench_lookup_or_fill_hit
 );
 criterion_main!(benches);

@@ -15,7 +15,7 @@ pub use addr::{
 };
 pub use page_table::{Mapping, PageTable, Walk, ENTRIES_PER_NODE, LEVELS};
 pub use tlb::{
-    FlushKind, SetAssocTlb, TlbConfig, TlbGeometry, TlbHierarchy, TlbLookup,
+    FlushKind, HitLevel, SetAssocTlb, TlbConfig, TlbGeometry, TlbHierarchy, TlbLookup,
     LINUX_TLB_SINGLE_PAGE_FLUSH_CEILING,
 };
 pub use walk::{walk_cost, PageWalkCache, WalkCosts, DEFAULT_PWC_ENTRIES_PER_LEVEL, PWC_LEVELS};

@@ -824,6 +824,17 @@ impl TlbLookup {
     }
 }
 
+/// Which level a [`TlbHierarchy::lookup_or_fill`] found its translation in.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum HitLevel {
+    /// The first-level TLB.
+    L1,
+    /// The second-level TLB (L1 has been filled).
+    L2,
+    /// Neither: the walk's translation was filled into every level.
+    Walk,
+}
+
 /// What a [`TlbHierarchy::flush_range`] did.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum FlushKind {
@@ -882,6 +893,39 @@ impl TlbHierarchy {
             }
         }
         (TlbLookup::Miss, 0)
+    }
+
+    /// [`lookup`](Self::lookup), then on a miss [`fill`](Self::fill) with
+    /// `walk()` (which must cover `va`), in one call that builds no
+    /// [`Translation`] for an L1 hit and skips `fill`'s tag search (the
+    /// lookup just showed the tag absent): the count-only path of an
+    /// address replay (`tlbsim tlb`). The TLB state afterwards is exactly
+    /// that of `lookup` + `fill` (page-table token 0, as `fill` records);
+    /// `traces`' property tests check the counts against them.
+    #[inline]
+    pub fn lookup_or_fill(
+        &mut self,
+        asid: Asid,
+        va: VirtAddr,
+        walk: impl FnOnce() -> Translation,
+    ) -> HitLevel {
+        if let Some((set, w)) = self.l1.find_covering(asid, va.page()) {
+            self.l1.touch(set, w);
+            return HitLevel::L1;
+        }
+        if let Some(l2) = &mut self.l2 {
+            if let Some((t, token)) = l2.lookup_token(asid, va) {
+                self.l1.insert_absent(t, token);
+                return HitLevel::L2;
+            }
+        }
+        let t = walk();
+        debug_assert!(
+            t.page.align_down(t.size) == va.page().align_down(t.size),
+            "the walk's translation covers the address"
+        );
+        self.fill_after_miss(t, 0);
+        HitLevel::Walk
     }
 
     /// Whether a lookup of `va` in `asid` would hit in some level (no LRU

@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use mmu::{
-    Asid, FlushKind, MmuError, PageSize, PageTable, PhysFrame, SetAssocTlb, TlbConfig, TlbGeometry,
-    TlbHierarchy, TlbLookup, Translation, VirtAddr, VirtPage,
+    Asid, FlushKind, HitLevel, MmuError, PageSize, PageTable, PhysFrame, SetAssocTlb, TlbConfig,
+    TlbGeometry, TlbHierarchy, TlbLookup, Translation, VirtAddr, VirtPage,
 };
 use proptest::prelude::*;
 
@@ -476,6 +476,68 @@ proptest! {
         }
         for (&p, &(f, s)) in &model.map {
             prop_assert_eq!(pt.translate(VirtPage(p).addr()), Some((f, s)));
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// `lookup_or_fill` (the address replay's count-only path) leaves
+    /// exactly the state of `lookup` + `fill` on a miss, whatever else the
+    /// hierarchy went through (fills, flushes of both sizes and ASIDs).
+    #[test]
+    fn lookup_or_fill_equals_lookup_then_fill(
+        g1 in geometry(),
+        g2 in prop::option::of(geometry()),
+        huge in prop::bool::weighted(0.3),
+        ops in prop::collection::vec(tlb_op(), 1..300),
+    ) {
+        let config = TlbConfig { l1: g1, l2: g2 };
+        let mut fast = TlbHierarchy::new(config).unwrap();
+        let mut slow = TlbHierarchy::new(config).unwrap();
+        let size = if huge { PageSize::Size2M } else { PageSize::Size4K };
+        let walk = |a: Asid, va: VirtAddr| Translation {
+            asid: a,
+            page: va.page().align_down(size),
+            frame: PhysFrame(va.page().align_down(size).0 + 7),
+            size,
+        };
+        for op in ops {
+            match op {
+                TlbOp::Lookup(a, va) => {
+                    let level = fast.lookup_or_fill(a, va, || walk(a, va));
+                    let want = match slow.lookup(a, va) {
+                        TlbLookup::L1Hit(_) => HitLevel::L1,
+                        TlbLookup::L2Hit(_) => HitLevel::L2,
+                        TlbLookup::Miss => {
+                            slow.fill(walk(a, va));
+                            HitLevel::Walk
+                        }
+                    };
+                    prop_assert_eq!(level, want);
+                }
+                TlbOp::Insert(t) => {
+                    fast.fill(t);
+                    slow.fill(t);
+                }
+                TlbOp::InvalidatePage(a, p) => {
+                    prop_assert_eq!(fast.flush_page(a, p), slow.flush_page(a, p));
+                }
+                TlbOp::InvalidateAsid(a) => prop_assert_eq!(fast.flush_asid(a), slow.flush_asid(a)),
+                TlbOp::FlushAll => prop_assert_eq!(fast.flush_all(), slow.flush_all()),
+                TlbOp::FlushRange(a, pages, ceiling) => {
+                    prop_assert_eq!(
+                        fast.flush_range(a, &pages, ceiling),
+                        slow.flush_range(a, &pages, ceiling)
+                    );
+                }
+            }
+            prop_assert_eq!(fast.occupancy(), slow.occupancy());
+        }
+        prop_assert_eq!(sorted_entries(&fast.l1), sorted_entries(&slow.l1));
+        if let (Some(a), Some(b)) = (&fast.l2, &slow.l2) {
+            prop_assert_eq!(sorted_entries(a), sorted_entries(b));
         }
     }
 }

@@ -45,11 +45,17 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 
+mod addr64;
 mod addresses;
 mod formats;
 mod stats;
 
-pub use addresses::{parse_address_line, replay_addresses, LevelCounts};
+pub use addr64::{
+    addr64_header, convert_to_addr64, ADDR64_HEADER_BYTES, ADDR64_MAGIC, ADDR64_VERSION,
+};
+pub use addresses::{
+    for_each_address, parse_address_line, replay_addresses, AddressFormat, LevelCounts,
+};
 pub use formats::Format;
 pub use stats::{RateBucket, TraceStats};
 
@@ -87,6 +93,16 @@ pub enum TraceError {
         /// 1-based line.
         line: u64,
         /// What is incomplete.
+        message: String,
+    },
+    /// A binary (addr64) address trace that is not well formed.
+    #[error("{file}: byte {offset}: {message}")]
+    Binary {
+        /// The file.
+        file: String,
+        /// 0-based byte offset of the problem.
+        offset: u64,
+        /// What is wrong and what was expected.
         message: String,
     },
     /// A TLB geometry the mmu model refuses (address-trace replay).
