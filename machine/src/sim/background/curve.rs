@@ -52,7 +52,7 @@ const FRAC_BITS: u32 = 16;
 /// get the most: under frequent full shootdowns a CPU rarely gets past
 /// them, so their means carry the result, while the stationary part
 /// averages itself over its length.
-const LEVELS: &[(u64, Option<usize>)] = &[(8, None), (56, Some(2048))];
+const LEVELS: &[(u64, Option<usize>)] = &[(4, None), (32, Some(2048))];
 /// Random-stream ids of the curve's replicas: `STREAM_CURVE_BASE + r`.
 pub(in crate::sim) const STREAM_CURVE_BASE: u64 = 5_000_000;
 
@@ -118,7 +118,7 @@ impl RefillCurve {
         Arc::clone(slot.get_or_init(|| Arc::new(Self::measure(&key, table, first_page))))
     }
 
-    /// Accesses the curve spans before its stationary tail: four times
+    /// Accesses the curve spans before its stationary tail: three times
     /// the coupon-collector time of the pages the TLB can hold (`n ln n`,
     /// `n` = the smaller of the working set and the TLB's entries), so
     /// that its last half is stationary; at least 1,024.
@@ -132,7 +132,7 @@ impl RefillCurve {
             clippy::cast_sign_loss,
             reason = "positive, bounded below 2^20"
         )]
-        let len = (4.0 * nf * nf.ln()).min(f64::from(1u32 << 20)) as usize;
+        let len = (3.0 * nf * nf.ln()).min(f64::from(1u32 << 20)) as usize;
         len.max(1024)
     }
 
