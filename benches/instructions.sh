@@ -10,7 +10,7 @@
 #   global                tlbsim run default --policies global
 #   percpu                tlbsim run default --policies percpu
 #   model=M               tlbsim run default --set background.model=M, for each
-#                         M in $MODELS (default "exact fast") that BINARY accepts
+#                         M in $MODELS (default "exact curve") that BINARY accepts
 # each with --jobs 1 --set stop.ios=$STOP_IOS (default 20000, the default's
 # own size; about 1 minute per run under valgrind on the 2-vCPU development VM)
 # and no --out (the printed table only). It prints one Markdown row per run:
@@ -25,7 +25,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 STOP_IOS=${STOP_IOS:-20000}
-MODELS=${MODELS:-"exact fast"}
+MODELS=${MODELS:-"exact curve"}
 if [ $# -eq 0 ]; then set -- target/release/tlbsim; fi
 command -v valgrind >/dev/null || { echo "valgrind is not installed" >&2; exit 1; }
 for b in "$@"; do

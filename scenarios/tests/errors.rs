@@ -546,3 +546,39 @@ fn backend_threads_per_cpu_problems_are_located() {
         "{text}"
     );
 }
+
+#[test]
+fn background_model_is_read_changes_the_hash_and_a_bad_value_is_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let exact = write(
+        dir.path(),
+        "exact.toml",
+        "seed = 1\n[background]\nmodel = \"exact\"\n",
+    );
+    let curve = write(
+        dir.path(),
+        "curve.toml",
+        "seed = 1\n[background]\nmodel = \"curve\"\n",
+    );
+    let plain = write(dir.path(), "plain.toml", "seed = 1\n");
+    let load = |p: &std::path::Path| scenarios::load(s(p), &[]).unwrap();
+    assert_eq!(
+        load(&exact).config.background.model,
+        machine::BackgroundModel::Exact
+    );
+    assert_eq!(
+        load(&plain).config.background.model,
+        machine::BackgroundModel::Curve,
+        "the curve model is the default"
+    );
+    assert_eq!(load(&plain).hash, load(&curve).hash);
+    assert_ne!(load(&exact).hash, load(&curve).hash);
+    let bad = write(dir.path(), "bad.toml", "[background]\nmodel = \"fast\"\n");
+    let text = scenarios::load(s(&bad), &[]).unwrap_err().to_string();
+    assert!(
+        text.contains(
+            "bad.toml:2: background.model: unknown variant `fast`, expected `exact` or `curve`"
+        ),
+        "{text}"
+    );
+}
