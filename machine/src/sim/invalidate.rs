@@ -379,10 +379,43 @@ impl<O: Observer> Simulation<O> {
             // A shootdown from before the window: its flush is not counted.
             self.cpus[c].stats.flushes.remote = remote_before;
         }
+        // A target with interrupts off takes the IPI when it enables them
+        // (a later event: until then the CPU goes on with what it runs).
+        let delay = self.vary.irq_off_delay();
+        if delay > 0 {
+            let flush_cycles = u32::try_from(flush).unwrap_or(u32::MAX);
+            sched.at(
+                Instant(now) + Span(delay),
+                Event::IpiTaken {
+                    target,
+                    shootdown,
+                    flush_cycles,
+                    sent,
+                },
+            );
+            return;
+        }
+        self.ipi_taken(target, shootdown, flush, sent, now, sched);
+    }
+
+    /// Target `target` takes `shootdown`'s IPI at `now` (its flush, of
+    /// `flush` cycles, was applied at arrival): the handler runs at
+    /// interrupt level, then acknowledges.
+    pub(super) fn ipi_taken(
+        &mut self,
+        target: CpuId,
+        shootdown: ShootdownId,
+        flush: u64,
+        sent: u64,
+        now: u64,
+        sched: &mut Sched<'_>,
+    ) {
+        let c = target;
+        let sd = self.shootdowns[shootdown];
+        let counted = u64::from(sd.in_window);
         let length = self.vary.draw(Cost::IpiReceive) + self.vary.draw(Cost::IpiHandler) + flush;
-        // A target with interrupts off takes the IPI when it enables them;
-        // an idle target wakes first (`[idle]`): latency, not stolen.
-        let at = now + self.vary.irq_off_delay();
+        // An idle target wakes first (`[idle]`): latency, not stolen.
+        let at = now;
         let wake = self.idle_wake(c, at);
         let (woken, end) = self.interrupt(c, at, wake + length);
         let start = woken + wake;

@@ -258,6 +258,19 @@ pub enum Event {
         /// The waiter's CPU.
         cpu: CpuId,
     },
+    /// A shootdown IPI that found its target with interrupts off
+    /// (`[variability.irq_off]`) is taken now that they are on again: its
+    /// handler runs (its flush was applied at arrival).
+    IpiTaken {
+        /// The target.
+        target: CpuId,
+        /// The shootdown.
+        shootdown: ShootdownId,
+        /// The flush's cost, applied at arrival (cycles).
+        flush_cycles: u32,
+        /// When the IPI left its sender (cycles).
+        sent: u64,
+    },
 }
 
 /// The simulated machine running one policy.
@@ -729,6 +742,12 @@ impl<O: Observer> Simulation<O> {
             Event::OtherFlush => self.other_flush(now, sched),
             Event::OtherFlushDone => self.other_flush_done(now, sched)?,
             Event::MapLockRetry { cpu } => self.retry_map_lock(cpu, now, sched)?,
+            Event::IpiTaken {
+                target,
+                shootdown,
+                flush_cycles,
+                sent,
+            } => self.ipi_taken(target, shootdown, u64::from(flush_cycles), sent, now, sched),
         }
         Ok(Control::Continue)
     }
