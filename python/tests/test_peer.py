@@ -45,7 +45,11 @@ def test_like_for_like_configuration_keeps_the_io_statistics(cli):
         alike = tlbsim_run(cli, policy, *LIKE_FOR_LIKE)
         assert plain["latency_cycles"] == alike["latency_cycles"]
         assert plain["throughput"] == alike["throughput"]
-        assert plain["ipis"]["per_io"] == alike["ipis"]["per_io"] == (7.0 if policy == "global" else 0.0)
+        assert plain["ipis"]["per_io"] == alike["ipis"]["per_io"]
+        # Every shootdown reaches the 7 other CPUs; a shootdown whose IPIs
+        # straddle the window's start or end is counted in part.
+        want = 7.0 if policy == "global" else 0.0
+        assert abs(plain["ipis"]["per_io"] - want) <= 2 * 7 / IOS, plain["ipis"]
 
 
 @pytest.mark.parametrize("policy", ["global", "percpu"])

@@ -373,6 +373,8 @@ impl<O: Observer> Simulation<O> {
             );
         let counted = u64::from(sd.in_window);
         self.cpus[c].stats.useless_ipis += counted * u64::from(useless);
+        // Received at arrival, whenever its handler runs.
+        self.cpus[c].stats.ipis_received += counted;
         let remote_before = self.cpus[c].stats.flushes.remote;
         let flush = self.shootdown_flush_on(c, sd.flush, sd.first_page, sd.pages, true);
         if !sd.in_window {
@@ -412,7 +414,6 @@ impl<O: Observer> Simulation<O> {
     ) {
         let c = target;
         let sd = self.shootdowns[shootdown];
-        let counted = u64::from(sd.in_window);
         let length = self.vary.draw(Cost::IpiReceive) + self.vary.draw(Cost::IpiHandler) + flush;
         // An idle target wakes first (`[idle]`): latency, not stolen.
         let at = now;
@@ -422,7 +423,6 @@ impl<O: Observer> Simulation<O> {
         let ack = self.vary.draw(Cost::Ack);
         let cpu = &mut self.cpus[c];
         cpu.clock.stolen_cycles += length;
-        cpu.stats.ipis_received += counted;
         if O::ENABLED {
             self.ipi_seq += 1;
             self.obs.slice(target.0, SliceKind::IpiHandler, start, end);
