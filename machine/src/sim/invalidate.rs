@@ -416,9 +416,8 @@ impl<O: Observer> Simulation<O> {
         let sd = self.shootdowns[shootdown];
         let length = self.vary.draw(Cost::IpiReceive) + self.vary.draw(Cost::IpiHandler) + flush;
         // An idle target wakes first (`[idle]`): latency, not stolen.
-        let at = now;
-        let wake = self.idle_wake(c, at);
-        let (woken, end) = self.interrupt(c, at, wake + length);
+        let wake = self.idle_wake(c, now);
+        let (woken, end) = self.interrupt(c, now, wake + length);
         let start = woken + wake;
         let ack = self.vary.draw(Cost::Ack);
         let cpu = &mut self.cpus[c];

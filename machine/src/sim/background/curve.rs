@@ -268,7 +268,12 @@ impl RefillCurve {
     /// The largest `m` such that accesses `k .. k + m` (after a flush)
     /// take at most `budget` (fixed point) in all.
     fn fit(&self, k: u64, budget: u128) -> u64 {
-        let target = self.at(k)[COST] + budget;
+        self.fit_to(k, self.at(k)[COST] + budget)
+    }
+
+    /// [`fit`](Self::fit) given the cumulative cost the accesses may reach,
+    /// `at(k)` plus the budget.
+    fn fit_to(&self, k: u64, target: u128) -> u64 {
         let len = self.len();
         let end = self.prefix[self.prefix.len() - 1][COST];
         let j = if target >= end {
@@ -337,8 +342,9 @@ impl CurveCpu {
         if self.next_fp > u {
             return 0;
         }
-        let m = curve.fit(self.k, u - self.next_fp) + 1;
-        let (a, b) = (curve.at(self.k), curve.at(self.k + m));
+        let a = curve.at(self.k);
+        let m = curve.fit_to(self.k, a[COST] + (u - self.next_fp)) + 1;
+        let b = curve.at(self.k + m);
         for i in 0..4 {
             self.acc[i] += b[i] - a[i];
         }
