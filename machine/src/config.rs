@@ -394,6 +394,7 @@ enum Shape {
 
 impl Drawing {
     /// One draw, in cycles (no random number is used when fixed).
+    #[inline]
     pub fn draw(&self, rng: &mut sim_core::SimRng) -> u64 {
         use rand::RngExt;
         let m = self.m;

@@ -45,12 +45,41 @@ pub(super) enum Cost {
     Migrate,
 }
 
+/// How many draws of one cost are made at a time ([`Drawn::next`]).
+const DRAW_BATCH: usize = 32;
+
 /// One variable cost: its mean, distribution and stream (`None`: fixed).
+///
+/// Draws are made [`DRAW_BATCH`] at a time into `batch` and handed out in
+/// order. The stream is this cost's alone and the distribution is fixed
+/// for the run, so the values and their order are exactly those of one
+/// draw per use: batching only lets the processor overlap the independent
+/// draws (each is a chain of `ln`, `sqrt`, `cos` and `exp`).
 struct Drawn {
     mean: u64,
     /// Its distribution, parameters computed once.
     drawing: crate::config::Drawing,
     rng: Option<SimRng>,
+    /// Draws made and not yet used: `batch[next..]`.
+    batch: [u64; DRAW_BATCH],
+    next: usize,
+}
+
+impl Drawn {
+    /// The next draw of a variable cost from its stream `rng`.
+    #[inline]
+    fn next(&mut self) -> u64 {
+        if self.next == DRAW_BATCH {
+            let rng = self.rng.as_mut().expect("a variable cost has a stream");
+            for v in &mut self.batch {
+                *v = self.drawing.draw(rng);
+            }
+            self.next = 0;
+        }
+        let v = self.batch[self.next];
+        self.next += 1;
+        v
+    }
 }
 
 /// The run's cost draws and irq-off sections.
@@ -75,6 +104,8 @@ impl Variability {
                 mean,
                 drawing: dist.with_mean(mean),
                 rng: (!dist.is_fixed()).then(|| rng_stream(seed, STREAM_COST_BASE + i)),
+                batch: [0; DRAW_BATCH],
+                next: DRAW_BATCH,
             })
             .collect::<Vec<_>>();
         debug_assert_eq!(costs.len(), VARIABLE_COSTS);
@@ -87,12 +118,13 @@ impl Variability {
 
     /// One use of cost `c`: its mean when fixed, else a draw from its
     /// stream.
+    #[inline]
     pub(super) fn draw(&mut self, c: Cost) -> u64 {
         let d = &mut self.costs[c as usize];
-        match &mut d.rng {
-            None => d.mean,
-            Some(rng) => d.drawing.draw(rng),
+        if d.rng.is_none() {
+            return d.mean;
         }
+        d.next()
     }
 
     /// `costs` with the per-shootdown sender costs (`ipi_send_cycles`,

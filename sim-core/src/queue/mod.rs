@@ -1,0 +1,181 @@
+//! The pending-event set.
+
+use crate::Instant;
+use std::cmp::Ordering;
+
+/// The set of pending events of a simulation.
+///
+/// # Ordering contract
+/// Events leave the queue in increasing `(time, seq)` order, where `seq` is
+/// the number of events pushed before this one. Events scheduled for the same
+/// cycle therefore run in the order they were scheduled (FIFO), which is
+/// deterministic: it never depends on a hash, an address or an allocator.
+pub trait EventQueue<E> {
+    /// Schedules `event` at `time`. `time` may be any cycle, including one in
+    /// the past of other pending events (the engine forbids scheduling before
+    /// its current time).
+    fn push(&mut self, time: Instant, event: E);
+    /// Removes and returns the earliest event (ties: first scheduled first).
+    fn pop(&mut self) -> Option<(Instant, E)>;
+    /// The time of the earliest pending event.
+    fn peek_time(&self) -> Option<Instant>;
+    /// Number of pending events.
+    fn len(&self) -> usize;
+    /// True when no event is pending.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+mod binary;
+mod sorted;
+
+/// One queued event, ordered by a packed `(time << 64) | seq` key.
+struct Entry<E> {
+    key: u128,
+    event: E,
+}
+
+impl<E> Entry<E> {
+    /// The entry of `event` at `time`, the `seq`-th pushed.
+    #[inline]
+    fn new(time: Instant, seq: u64, event: E) -> Self {
+        Self {
+            key: (u128::from(time.0) << 64) | u128::from(seq),
+            event,
+        }
+    }
+
+    /// Its time.
+    #[inline]
+    fn time(&self) -> Instant {
+        #[allow(
+            clippy::cast_possible_truncation,
+            reason = "high half of a u128 built from a u64"
+        )]
+        Instant((self.key >> 64) as u64)
+    }
+}
+
+impl<E> PartialEq for Entry<E> {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+impl<E> Eq for Entry<E> {}
+impl<E> PartialOrd for Entry<E> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl<E> Ord for Entry<E> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        // Reversed: BinaryHeap is a max-heap, we want the smallest key first.
+        other.key.cmp(&self.key)
+    }
+}
+
+pub use binary::HeapQueue;
+pub use sorted::SortedQueue;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Both implementations, each as a fresh queue.
+    fn queues<E: 'static>() -> Vec<Box<dyn EventQueue<E>>> {
+        vec![Box::new(HeapQueue::new()), Box::new(SortedQueue::new())]
+    }
+
+    #[test]
+    fn ties_pop_in_scheduling_order() {
+        for mut q in queues() {
+            q.push(Instant(10), "b1");
+            q.push(Instant(5), "a");
+            q.push(Instant(10), "b2");
+            q.push(Instant(10), "b3");
+            q.push(Instant(7), "c");
+            assert_eq!(q.peek_time(), Some(Instant(5)));
+            let order: Vec<_> = std::iter::from_fn(|| q.pop()).collect();
+            assert_eq!(
+                order,
+                vec![
+                    (Instant(5), "a"),
+                    (Instant(7), "c"),
+                    (Instant(10), "b1"),
+                    (Instant(10), "b2"),
+                    (Instant(10), "b3")
+                ]
+            );
+            assert!(q.is_empty());
+        }
+    }
+
+    proptest! {
+        /// Against a naive reference: a stable sort by time of the pushes.
+        #[test]
+        fn pops_match_stable_sort(times in proptest::collection::vec(0u64..20, 0..200)) {
+            for mut q in queues() {
+                for (i, t) in times.iter().enumerate() {
+                    q.push(Instant(*t), i);
+                }
+                let mut expected: Vec<(u64, usize)> = times.iter().copied().zip(0..).collect();
+                expected.sort_by_key(|&(t, _)| t); // stable: ties keep push order
+                let got: Vec<(u64, usize)> = std::iter::from_fn(|| q.pop()).map(|(t, i)| (t.0, i)).collect();
+                prop_assert_eq!(got, expected);
+            }
+        }
+
+        /// A queue that grows past any representation threshold and shrinks
+        /// back, twice, popping in between: the order is still a stable sort.
+        #[test]
+        fn grow_and_shrink(rounds in proptest::collection::vec((1usize..200, 0usize..200, 0u64..1000), 1..5)) {
+            for mut q in queues() {
+                let mut reference: Vec<(u64, u64)> = Vec::new();
+                let (mut seq, mut now) = (0u64, 0u64);
+                for &(pushes, pops, spread) in &rounds {
+                    for i in 0..pushes as u64 {
+                        let t = now + (i * 7919 + seq * 31) % (spread + 1);
+                        q.push(Instant(t), seq);
+                        reference.push((t, seq));
+                        seq += 1;
+                    }
+                    reference.sort_unstable();
+                    for _ in 0..pops.min(reference.len()) {
+                        let want = reference.remove(0);
+                        now = want.0;
+                        prop_assert_eq!(q.pop().map(|(c, s)| (c.0, s)), Some(want));
+                    }
+                    prop_assert_eq!(q.len(), reference.len());
+                }
+                let rest: Vec<(u64, u64)> = std::iter::from_fn(|| q.pop()).map(|(c, s)| (c.0, s)).collect();
+                prop_assert_eq!(rest, reference);
+            }
+        }
+
+        /// Interleaved pushes and pops still respect (time, seq) order, and
+        /// `peek_time` and `len` agree with the reference throughout (times
+        /// up to 2^64 - 1: the whole clock).
+        #[test]
+        fn interleaved_ops(ops in proptest::collection::vec((any::<bool>(), prop_oneof![0u64..50, any::<u64>()]), 0..300)) {
+            for mut q in queues() {
+                let mut reference: Vec<(u64, u64)> = Vec::new();
+                let mut seq = 0u64;
+                for &(is_push, t) in &ops {
+                    if is_push {
+                        q.push(Instant(t), seq);
+                        reference.push((t, seq));
+                        seq += 1;
+                    } else {
+                        reference.sort_unstable();
+                        let want = if reference.is_empty() { None } else { Some(reference.remove(0)) };
+                        prop_assert_eq!(q.pop().map(|(c, s)| (c.0, s)), want);
+                    }
+                    prop_assert_eq!(q.len(), reference.len());
+                    prop_assert_eq!(q.peek_time().map(|c| c.0), reference.iter().map(|r| r.0).min());
+                }
+            }
+        }
+    }
+}
