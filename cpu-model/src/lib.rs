@@ -37,6 +37,7 @@ pub struct CpuId(pub u32);
 impl CpuId {
     /// The id as an index into per-CPU vectors.
     #[must_use]
+    #[inline]
     pub fn index(self) -> usize {
         usize::try_from(self.0).expect("CPU ids fit in usize")
     }

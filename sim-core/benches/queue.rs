@@ -3,7 +3,7 @@
 #![allow(missing_docs)]
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use sim_core::{EventQueue, HeapQueue, Instant, SortedQueue};
+use sim_core::{EventQueue, HeapQueue, Instant, SmallQueue};
 use std::hint::black_box;
 
 /// The hold model on the queue `make` builds, in group `name`.
@@ -40,7 +40,7 @@ fn hold(c: &mut Criterion) {
     // The binary heap keeps its historical group name, so earlier
     // measurements stay comparable.
     hold_on(c, "event_queue_hold", HeapQueue::new);
-    hold_on(c, "event_queue_hold_sorted", SortedQueue::new);
+    hold_on(c, "event_queue_hold_small", SmallQueue::new);
 }
 
 criterion_group!(benches, hold);

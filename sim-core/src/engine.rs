@@ -1,6 +1,6 @@
 //! The main loop.
 
-use crate::{EventQueue, Instant, SortedQueue, Span};
+use crate::{EventQueue, Instant, SmallQueue, Span};
 
 /// What a model tells the engine after handling an event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,7 +27,7 @@ pub trait Model {
 }
 
 /// The model's handle on the event queue during [`Model::handle`].
-pub struct Scheduler<E, Q: EventQueue<E> = SortedQueue<E>> {
+pub struct Scheduler<E, Q: EventQueue<E> = SmallQueue<E>> {
     queue: Q,
     now: Instant,
     _event: std::marker::PhantomData<E>,
@@ -116,20 +116,20 @@ pub enum EndReason {
 }
 
 /// Drives a [`Model`] through its events in `(time, seq)` order.
-pub struct Engine<E, Q: EventQueue<E> = SortedQueue<E>> {
+pub struct Engine<E, Q: EventQueue<E> = SmallQueue<E>> {
     sched: Scheduler<E, Q>,
     events: u64,
 }
 
-impl<E> Engine<E, SortedQueue<E>> {
+impl<E> Engine<E, SmallQueue<E>> {
     /// An engine on a binary-heap queue.
     #[must_use]
     pub fn new() -> Self {
-        Self::with_queue(SortedQueue::with_capacity(1024))
+        Self::with_queue(SmallQueue::with_capacity(1024))
     }
 }
 
-impl<E> Default for Engine<E, SortedQueue<E>> {
+impl<E> Default for Engine<E, SmallQueue<E>> {
     fn default() -> Self {
         Self::new()
     }

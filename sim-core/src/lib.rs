@@ -1,7 +1,7 @@
 //! The discrete-event engine of tlbsim.
 //!
 //! This crate knows nothing of TLBs, CPUs or I/O: it provides simulated time
-//! ([`Instant`]), a totally ordered event queue ([`EventQueue`]; [`SortedQueue`], the default, and [`HeapQueue`]),
+//! ([`Instant`]), a totally ordered event queue ([`EventQueue`]; [`SmallQueue`], the default, and [`HeapQueue`]),
 //! the main loop ([`Engine`] driving a [`Model`]), seeded random streams
 //! ([`rng_stream`]), latency statistics ([`LatencyHistogram`]) and the typed
 //! key paths configuration problems are reported at ([`KeyPath`], [`Problem`]).
@@ -17,7 +17,7 @@ mod stats;
 mod time;
 
 pub use engine::{Control, EndReason, Engine, Model, RunOutcome, Schedule, Scheduler};
-pub use queue::{EventQueue, HeapQueue, SortedQueue};
+pub use queue::{EventQueue, HeapQueue, SmallQueue};
 pub use rng::{rng_stream, SimRng};
 pub use stats::{LatencyHistogram, LatencySummary};
 pub use time::{Instant, Span};

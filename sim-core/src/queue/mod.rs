@@ -28,7 +28,7 @@ pub trait EventQueue<E> {
 }
 
 mod binary;
-mod sorted;
+mod small;
 
 /// One queued event, ordered by a packed `(time << 64) | seq` key.
 struct Entry<E> {
@@ -76,7 +76,7 @@ impl<E> Ord for Entry<E> {
 }
 
 pub use binary::HeapQueue;
-pub use sorted::SortedQueue;
+pub use small::SmallQueue;
 
 #[cfg(test)]
 mod tests {
@@ -85,7 +85,7 @@ mod tests {
 
     /// Both implementations, each as a fresh queue.
     fn queues<E: 'static>() -> Vec<Box<dyn EventQueue<E>>> {
-        vec![Box::new(HeapQueue::new()), Box::new(SortedQueue::new())]
+        vec![Box::new(HeapQueue::new()), Box::new(SmallQueue::new())]
     }
 
     #[test]
