@@ -8,7 +8,8 @@
 // kvm_apic_set_irq -> kvm_vcpu_kick, which for a halted vCPU is
 // rcuwait_wake_up -> try_to_wake_up (see virt/kvm/kvm_main.c,
 // arch/x86/kvm/lapic.c). This program measures that cost; tlbsim's
-// `ipi_send_per_target_*_cycles` costs are set from its output.
+// `costs.ipi_send_halted_target_cycles` (kvm-guest preset) is set from its
+// output (summarize.py's "Each run's own slope", kvm shorthand pin=1 all T).
 //
 // The VM: one sender (vCPU 0) and T targets, an in-kernel irqchip
 // (KVM_CREATE_IRQCHIP), CPUID from KVM_GET_SUPPORTED_CPUID (x2APIC bit),

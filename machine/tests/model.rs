@@ -285,6 +285,12 @@ fn halted_targets_make_the_sender_kick_each_one() {
             assert_eq!(with.stale_uses(), 0, "{what}");
         }
     }
+    // Targets still in the halt-polling window are not blocked: no kick.
+    let (mut polled, _) = halted_broadcast(IpiDeliveryMode::Shorthand, 8, kick);
+    polled.idle.halt_poll_us = 1e6;
+    let with = go_with(&polled, "global", &[]);
+    polled.costs.ipi_send_halted_target_cycles = 0;
+    assert_eq!(go_with(&polled, "global", &[]).breakdown, with.breakdown);
     // Running targets (no [idle]) are not kicked: the cost changes nothing.
     let mut cfg = base(500);
     cfg.costs = CostTable::kvm_guest();

@@ -109,11 +109,16 @@ impl<O: Observer> Simulation<O> {
         Some((now - since) as f64 / (self.frequency_ghz * 1e3))
     }
 
+    /// Whether idle host-domain CPUs are halted vCPUs (`idle.halted_vcpu`).
+    pub(super) fn halted_vcpus(&self) -> bool {
+        self.idle.cfg.halted_vcpu
+    }
+
     /// Whether CPU `c` is, at `now`, a halted vCPU the host has blocked
     /// (`idle.halted_vcpu`, idle, past the halt-polling window): an IPI's
     /// sender then pays `costs.ipi_send_halted_target_cycles` to kick it.
     pub(super) fn blocked_halted_vcpu(&self, c: CpuId, now: u64) -> bool {
-        self.idle.cfg.halted_vcpu
+        self.halted_vcpus()
             && self
                 .idle_us(c, now)
                 .is_some_and(|us| us >= self.idle.cfg.halt_poll_us)

@@ -69,7 +69,7 @@ impl<O: Observer> Simulation<O> {
                 let costs = self.vary.sender_costs(&self.costs);
                 self.ipis.delivery.send(targets, &costs, &mut departs);
                 let kick = self.costs.ipi_send_halted_target_cycles;
-                if kick > 0 {
+                if kick > 0 && self.halted_vcpus() {
                     let kicks: Vec<u64> = targets
                         .iter()
                         .map(|&t| kick * u64::from(self.blocked_halted_vcpu(t, start)))
