@@ -378,6 +378,23 @@ fn cases() -> Vec<Case> {
             "stop.warmup_ios=300",
         ],
     ));
+    // Issue 10's KVM broadcast to idle vCPUs: the sender kicks each
+    // blocked halted target (kvm-guest's measured kick) inside its one PV
+    // send-IPI hypercall, the targets wake on their side.
+    v.push(case(
+        "knob-kvm-halted-kick-pv",
+        "fixed-baseline",
+        &[
+            "costs.preset=\"kvm-guest\"",
+            "machine.cpus=16",
+            "machine.ipi_delivery=\"pv-send-ipi\"",
+            "idle.halted_vcpu=true",
+            "idle.halt_poll_us=0.0",
+            "background.enabled=false",
+            "stop.ios=3000",
+            "stop.warmup_ios=300",
+        ],
+    ));
     v
 }
 

@@ -157,6 +157,31 @@ pub fn broadcast_shootdown_latency_cycles(
     latency_after_sends(costs, lock, local_flush, sends, remote_flush)
 }
 
+/// What a broadcast to every CPU but the initiator adds to
+/// [`broadcast_shootdown_latency_cycles`] when every target is a blocked
+/// halted vCPU that takes `wake` cycles on its own side (`[idle]`: the
+/// host's wake-up of its thread, the physical CPU's C-state exit, the VM
+/// entry) before its handler runs:
+///
+/// ```text
+/// latency_to_halted = broadcast_shootdown_latency(mode)
+///                   + (cpus - 1) * ipi_send_halted_target + wake
+/// ```
+///
+/// Each ICR write or hypercall also kicks, one after another, every
+/// destination it names (`ipi_send_halted_target_cycles` each, the host's
+/// serial wake-up work in the sender's exit), so under every mode the last
+/// IPI leaves `(cpus - 1)` kicks later than [`broadcast_send_cycles`]
+/// (`wake` = 0 gives that delay alone); the targets' wakes run in
+/// parallel, so only one counts. Zero with fewer than two CPUs.
+#[must_use]
+pub fn halted_targets_extra_cycles(costs: &CostTable, cpus: u32, wake: u64) -> u64 {
+    if cpus < 2 {
+        return 0;
+    }
+    u64::from(cpus - 1) * costs.ipi_send_halted_target_cycles + wake
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,5 +230,42 @@ mod tests {
         assert_eq!(calls(129, 0), c.ipi_hypercall_cycles);
         assert_eq!(calls(129, 5), 2 * c.ipi_hypercall_cycles);
         assert_eq!(calls(256, 0), 2 * c.ipi_hypercall_cycles);
+    }
+
+    /// Kicking halted targets adds one `ipi_send_halted_target_cycles` per
+    /// target to every mode's send time (the kicks are serial even where
+    /// the writes are not), and the wake once (the targets wake in
+    /// parallel).
+    #[test]
+    fn halted_targets_add_one_kick_per_target_in_every_mode() {
+        let mut c = CostTable::kvm_guest();
+        c.ipi_send_halted_target_cycles = 2_000;
+        let wake = 9_000;
+        // The same for every mode and initiator: one kick per target.
+        for cpus in [2, 17, 80, 129] {
+            assert_eq!(
+                halted_targets_extra_cycles(&c, cpus, wake),
+                u64::from(cpus - 1) * 2_000 + wake,
+                "{cpus}"
+            );
+        }
+        // One CPU: nothing to send, nobody to wake.
+        assert_eq!(halted_targets_extra_cycles(&c, 1, wake), 0);
+        // 80 CPUs from CPU 0, 79 halted targets, each mode by hand: 79 ICR
+        // exits, 5 cluster writes, one shorthand write or one hypercall,
+        // and 79 kicks in every case.
+        let exit = c.ipi_send_cycles;
+        for (mode, writes) in [
+            (IpiDeliveryMode::Unicast, 79 * exit),
+            (IpiDeliveryMode::X2apicCluster, 5 * exit),
+            (IpiDeliveryMode::Shorthand, exit),
+            (IpiDeliveryMode::PvSendIpi, c.ipi_hypercall_cycles),
+        ] {
+            assert_eq!(
+                broadcast_send_cycles(&c, mode, 80, 0) + halted_targets_extra_cycles(&c, 80, 0),
+                writes + 79 * 2_000,
+                "{mode:?}"
+            );
+        }
     }
 }

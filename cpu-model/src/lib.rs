@@ -23,8 +23,8 @@ mod ipi;
 pub use clock::CpuClock;
 pub use costs::{shootdown_latency_cycles, CostError, CostTable, MAX_COST_CYCLES};
 pub use ipi::{
-    broadcast_send_cycles, broadcast_shootdown_latency_cycles, IpiDeliveryMode, PV_SEND_IPI_CPUS,
-    X2APIC_CLUSTER_CPUS,
+    broadcast_send_cycles, broadcast_shootdown_latency_cycles, halted_targets_extra_cycles,
+    IpiDeliveryMode, PV_SEND_IPI_CPUS, X2APIC_CLUSTER_CPUS,
 };
 
 use std::fmt;

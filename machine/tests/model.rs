@@ -1,7 +1,8 @@
 //! Scenario-level properties of the machine model, on plain configs.
 
 use cpu_model::{
-    broadcast_shootdown_latency_cycles, shootdown_latency_cycles, CostTable, IpiDeliveryMode,
+    broadcast_shootdown_latency_cycles, halted_targets_extra_cycles, shootdown_latency_cycles,
+    CostTable, IpiDeliveryMode,
 };
 use hypervisor::{BuildContext, MappingPolicy, RawValue, Registry};
 use machine::{run, BackgroundConfig, HostConfig, RunResult, SimConfig, StopConfig};
@@ -199,6 +200,103 @@ fn shootdown_latency_equals_closed_form() {
             }
         }
     }
+}
+
+/// `kvm-guest` with every target a blocked halted vCPU (`[idle]`,
+/// `halted_vcpu`, no halt polling, `poll` C-state so the host's wake-up is
+/// the whole wake) and `ipi_send_halted_target_cycles` = `kick`: one
+/// I/O CPU, the other `cpus - 1` idle, IPIs only.
+fn halted_broadcast(mode: IpiDeliveryMode, cpus: u32, kick: u64) -> (SimConfig, RunResult) {
+    let mut costs = CostTable::kvm_guest();
+    costs.ipi_send_halted_target_cycles = kick;
+    let cfg = SimConfig {
+        machine: machine::MachineConfig {
+            cpus,
+            ipi_delivery: mode,
+            ..Default::default()
+        },
+        costs,
+        host: HostConfig {
+            io_cpus: 1,
+            ..HostConfig::default()
+        },
+        background: BackgroundConfig {
+            enabled: false,
+            ..BackgroundConfig::default()
+        },
+        idle: machine::IdleConfig {
+            cstate: machine::CState::Poll,
+            halted_vcpu: true,
+            halt_poll_us: 0.0,
+            host_wake_us: 3.0,
+        },
+        stop: StopConfig {
+            ios: 100,
+            warmup_ios: 10,
+            max_cycles: 0,
+        },
+        guests: vec![GuestConfig {
+            queue_depth: 1,
+            size_bytes: SizeSpec::Fixed(4096),
+            ..GuestConfig::default()
+        }],
+        ..SimConfig::default()
+    };
+    let r = go_with(
+        &cfg,
+        "global",
+        &[
+            ("flush", RawValue::Str("full".into())),
+            ("flush_lock", RawValue::Bool(false)),
+        ],
+    );
+    (cfg, r)
+}
+
+/// With halted targets the initiator waits for the sender's serial kicks:
+/// its wait is the closed form with one `ipi_send_halted_target_cycles`
+/// per target in every mode (a broadcast's last IPI leaves after all the
+/// kicks, even under the shorthand's single write), so it grows linearly
+/// in the targets by exactly that cost over the same run without it.
+#[test]
+fn halted_targets_make_the_sender_kick_each_one() {
+    let kick = 3_000;
+    for mode in IpiDeliveryMode::ALL {
+        for cpus in [2u32, 8, 17, 64, 80] {
+            let (cfg, with) = halted_broadcast(mode, cpus, kick);
+            let (_, without) = halted_broadcast(mode, cpus, 0);
+            let what = format!("{mode:?}, {cpus} CPUs");
+            assert_eq!(with.io_completed, without.io_completed, "{what}");
+            let ios = with.io_completed;
+            let targets = u64::from(cpus - 1);
+            assert_eq!(
+                with.breakdown.flush_wait - without.breakdown.flush_wait,
+                targets * kick * ios,
+                "{what}"
+            );
+            // The host's wake-up of each target (3 us at 2.5 GHz) and the
+            // VM entry (half a vmcall) are on the targets, in parallel.
+            let wake = 7_500 + cfg.costs.hypercall_cycles / 2;
+            let c = &cfg.costs;
+            let full = c.full_flush_cycles;
+            let expect = broadcast_shootdown_latency_cycles(c, mode, cpus, 0, full, full, false)
+                + halted_targets_extra_cycles(c, cpus, wake);
+            assert_eq!(with.breakdown.flush_wait, expect * ios, "{what}");
+            assert_eq!(with.stale_uses(), 0, "{what}");
+        }
+    }
+    // Targets still in the halt-polling window are not blocked: no kick.
+    let (mut polled, _) = halted_broadcast(IpiDeliveryMode::Shorthand, 8, kick);
+    polled.idle.halt_poll_us = 1e6;
+    let with = go_with(&polled, "global", &[]);
+    polled.costs.ipi_send_halted_target_cycles = 0;
+    assert_eq!(go_with(&polled, "global", &[]).breakdown, with.breakdown);
+    // Running targets (no [idle]) are not kicked: the cost changes nothing.
+    let mut cfg = base(500);
+    cfg.costs = CostTable::kvm_guest();
+    let plain = go(&cfg, "global");
+    cfg.costs.ipi_send_halted_target_cycles = kick;
+    assert_eq!(go(&cfg, "global").breakdown, plain.breakdown);
 }
 
 /// The all-but-self shorthand cannot leave a CPU out: with lazy TLB on,

@@ -207,6 +207,12 @@ section! {
 }
 
 /// Whether a section means its core type's default.
+/// Whether a cost is 0 (for keys left out of the hash when off).
+#[allow(clippy::trivially_copy_pass_by_ref, reason = "serde's signature")]
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
 fn is_core_default<T>(v: &T) -> bool
 where
     T: Mirror + Clone,
@@ -315,6 +321,9 @@ section! {
         data_line_cycles: u64,
         migrate_cycles: u64,
         background_access_cycles: u64,
+        // Left out when 0, so that every earlier scenario's hash stays.
+        #[serde(skip_serializing_if = "is_zero")]
+        ipi_send_halted_target_cycles: u64,
     }
 }
 

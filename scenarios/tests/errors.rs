@@ -102,6 +102,43 @@ fn cost_problems_point_at_the_cost_key() {
     );
 }
 
+/// The halted-target kick: a located error past the cost bound or below
+/// zero, and the key reaches the cost table.
+#[test]
+fn halted_target_kick_is_checked_and_set() {
+    let dir = tempfile::tempdir().unwrap();
+    for (value, message) in [
+        ("10000000001", "at most 10000000000 cycles"),
+        ("-1", "invalid value"),
+    ] {
+        let p = write(
+            dir.path(),
+            "k.toml",
+            &format!("[costs]\npreset = \"kvm-guest\"\nipi_send_halted_target_cycles = {value}\n"),
+        );
+        let text = scenarios::load(s(&p), &[]).unwrap_err().to_string();
+        assert!(
+            text.contains("k.toml:3: costs.ipi_send_halted_target_cycles: ")
+                && text.contains(message),
+            "{text}"
+        );
+    }
+    let p = write(
+        dir.path(),
+        "ok.toml",
+        "[costs]\npreset = \"kvm-guest\"\nipi_send_halted_target_cycles = 7\n",
+    );
+    let sc = scenarios::load(s(&p), &[]).unwrap();
+    assert_eq!(sc.config.costs.ipi_send_halted_target_cycles, 7);
+    // The preset's own value when the key is absent; bare metal has none.
+    let p = write(dir.path(), "kvm.toml", "[costs]\npreset = \"kvm-guest\"\n");
+    let sc = scenarios::load(s(&p), &[]).unwrap();
+    assert_eq!(sc.config.costs.ipi_send_halted_target_cycles, 5_825);
+    let p = write(dir.path(), "bare.toml", "seed = 1\n");
+    let sc = scenarios::load(s(&p), &[]).unwrap();
+    assert_eq!(sc.config.costs.ipi_send_halted_target_cycles, 0);
+}
+
 #[test]
 fn every_cost_problem_is_reported_at_once() {
     let dir = tempfile::tempdir().unwrap();

@@ -58,21 +58,10 @@ impl<O: Observer> Simulation<O> {
             return 0;
         }
         self.vcpu_wake(c, now);
-        let cpu = &self.cpus[c];
-        let asleep = cpu
-            .backend
-            .is_none_or(|b| self.backends[b].phase == Phase::Idle);
-        if cpu.clock.segment_active
-            || cpu.bg_next != u64::MAX
-            || cpu.clock.irq_free_at > now
-            || !asleep
-        {
+        let Some(idle_us) = self.idle_us(c, now) else {
             return 0;
-        }
-        let since = self.idle.went_idle[c].max(cpu.clock.irq_free_at);
+        };
         let cycles_per_us = self.frequency_ghz * 1e3;
-        #[allow(clippy::cast_precision_loss, reason = "a duration in us")]
-        let idle_us = (now - since) as f64 / cycles_per_us;
         let cfg = &self.idle.cfg;
         let wake_us = if cfg.halted_vcpu {
             if idle_us < cfg.halt_poll_us {
@@ -99,5 +88,39 @@ impl<O: Observer> Simulation<O> {
             stats.idle_wake_cycles += counted * wake;
         }
         wake
+    }
+
+    /// How long CPU `c` has been idle at `now`, microseconds (`None`: it
+    /// is not idle).
+    fn idle_us(&self, c: CpuId, now: u64) -> Option<f64> {
+        let cpu = &self.cpus[c];
+        let asleep = cpu
+            .backend
+            .is_none_or(|b| self.backends[b].phase == Phase::Idle);
+        if cpu.clock.segment_active
+            || cpu.bg_next != u64::MAX
+            || cpu.clock.irq_free_at > now
+            || !asleep
+        {
+            return None;
+        }
+        let since = self.idle.went_idle[c].max(cpu.clock.irq_free_at);
+        #[allow(clippy::cast_precision_loss, reason = "a duration in us")]
+        Some((now - since) as f64 / (self.frequency_ghz * 1e3))
+    }
+
+    /// Whether idle host-domain CPUs are halted vCPUs (`idle.halted_vcpu`).
+    pub(super) fn halted_vcpus(&self) -> bool {
+        self.idle.cfg.halted_vcpu
+    }
+
+    /// Whether CPU `c` is, at `now`, a halted vCPU the host has blocked
+    /// (`idle.halted_vcpu`, idle, past the halt-polling window): an IPI's
+    /// sender then pays `costs.ipi_send_halted_target_cycles` to kick it.
+    pub(super) fn blocked_halted_vcpu(&self, c: CpuId, now: u64) -> bool {
+        self.halted_vcpus()
+            && self
+                .idle_us(c, now)
+                .is_some_and(|us| us >= self.idle.cfg.halt_poll_us)
     }
 }

@@ -12,6 +12,12 @@
 //! (`invalidate.rs`, `ipi_arrive`; each drawn per IPI when
 //! `[variability.costs]` makes it vary). The closed forms the machine must equal are
 //! [`cpu_model::broadcast_shootdown_latency_cycles`].
+//!
+//! With `costs.ipi_send_halted_target_cycles` set, each ICR write or
+//! hypercall also pays, on the sender and one after another, KVM's kick of
+//! every blocked halted vCPU it names (`[idle]`, `idle.halted_vcpu`; whether
+//! a target is blocked is read at the send's start): [`add_kicks`], closed
+//! form [`cpu_model::halted_targets_extra_cycles`]. Fixed, not drawn.
 
 mod pv_send_ipi;
 mod shorthand;
@@ -62,6 +68,14 @@ impl<O: Observer> Simulation<O> {
                 // One draw of the sender's costs for the whole shootdown.
                 let costs = self.vary.sender_costs(&self.costs);
                 self.ipis.delivery.send(targets, &costs, &mut departs);
+                let kick = self.costs.ipi_send_halted_target_cycles;
+                if kick > 0 && self.halted_vcpus() {
+                    let kicks: Vec<u64> = targets
+                        .iter()
+                        .map(|&t| kick * u64::from(self.blocked_halted_vcpu(t, start)))
+                        .collect();
+                    add_kicks(&mut departs, &kicks);
+                }
             }
             IpiSend::Hypercall { per_target_cycles } => {
                 departs.clear();
@@ -116,6 +130,35 @@ pub(super) fn delivery(mode: IpiDeliveryMode) -> &'static dyn IpiDelivery {
     }
 }
 
+/// Adds the sender's serial host work per destination (`kicks[i]` cycles
+/// for target `i`: `costs.ipi_send_halted_target_cycles` for a blocked
+/// halted vCPU, else 0) to the departures `departs` a mode wrote: an ICR
+/// write or hypercall ends only once KVM has kicked every destination it
+/// names (`kvm_irq_delivery_to_apic`'s loop), so each later write starts
+/// later too. Targets that leave together left on the same write, so a
+/// target leaves after every kick of its write and of all earlier ones.
+/// Simplification: all of one write's targets leave when its last kick
+/// ends (KVM kicks them one by one inside it; the initiator's wait, set by
+/// the last, is the same). Kick order within a write does not matter here.
+fn add_kicks(departs: &mut [u64], kicks: &[u64]) {
+    let mut order: Vec<usize> = (0..departs.len()).collect();
+    order.sort_by_key(|&i| departs[i]);
+    let mut total = 0;
+    let mut i = 0;
+    while i < order.len() {
+        let leave = departs[order[i]];
+        let mut j = i;
+        while j < order.len() && departs[order[j]] == leave {
+            total += kicks[order[j]];
+            j += 1;
+        }
+        for &k in &order[i..j] {
+            departs[k] = leave + total;
+        }
+        i = j;
+    }
+}
+
 /// Groups `targets` by `group(target)` and charges `cost` per group, groups
 /// in ascending order (the kernel walks its cpumask upwards): each target's
 /// IPI leaves when its group's send ends. `group_of` gives each target's
@@ -146,6 +189,23 @@ mod tests {
         let mut out = vec![7; 3];
         delivery(mode).send(&t, costs, &mut out);
         out
+    }
+
+    #[test]
+    fn kicks_delay_their_write_and_every_later_one() {
+        // Unicast: one write each, 100 apart; the second target is halted.
+        let mut d = vec![100, 200, 300];
+        add_kicks(&mut d, &[0, 50, 0]);
+        assert_eq!(d, [100, 250, 350]);
+        // Two cluster writes (order given out of order): both of the first
+        // write's targets are halted, one of the second's.
+        let mut d = vec![200, 100, 100, 200];
+        add_kicks(&mut d, &[7, 5, 5, 0]);
+        assert_eq!(d, [217, 110, 110, 217]);
+        // Shorthand: one write, three kicks.
+        let mut d = vec![100; 3];
+        add_kicks(&mut d, &[5; 3]);
+        assert_eq!(d, [115; 3]);
     }
 
     #[test]
