@@ -768,8 +768,9 @@ pub struct IoPathConfig {
     /// flush, no translation. Larger ones map only the pages holding bytes
     /// beyond it. Applies to policies that map per request
     /// (`hypervisor::DataPath::Mapped`); `copy` already copies the whole
-    /// request in its one `GNTTABOP_copy`, and persistent grants are
-    /// refused. Default 0: off, every byte mapped.
+    /// request in its one `GNTTABOP_copy`, and persistent grants read the
+    /// header through their pool (`machine/src/sim/header_copy.rs`), so
+    /// neither changes. Default 0: off, every byte mapped.
     pub header_copy_bytes: u64,
     /// Cycles of one header grant-copy operation (`gnttab_copy_one`: the
     /// grant's acquire and release, `acquire_grant_for_copy` /

@@ -409,7 +409,7 @@ impl<O: Observer> Simulation<O> {
         let io_ids: Vec<CpuId> = (0..io).map(CpuId).collect();
         policy.setup(&mut mgr, &io_ids)?;
         let resident = mgr.map_resident(cfg.io.backend_working_set_pages)?;
-        let header_copy = header_copy::HeaderCopy::new(&cfg.io, policy.data_path())?;
+        let header_copy = header_copy::HeaderCopy::new(&cfg.io, policy.data_path());
         // A policy's own lock is a spinlock (kmap_lock): its waiters spin.
         let policy_lock = !cfg.host.map_lock && policy.serializes_maps();
         // A shared (reader-writer) grant-table lock serializes nothing; a
