@@ -178,7 +178,7 @@ pub struct IoPathCounts {
     /// (`io.threads_per_cpu` above 1).
     pub thread_switches: u64,
     /// Requests whose first `io.header_copy_bytes` were grant-copied
-    /// instead of mapped (one copy operation each).
+    /// instead of mapped (one copy operation per page copied).
     pub header_copies: u64,
 }
 

@@ -113,6 +113,16 @@ fn the_copy_costs_its_hypercall_operation_and_bytes_in_the_map_segment() {
     // 64 bytes at 16,000 more cycles per KiB: 1,000 cycles.
     assert!((d - 1_000.0).abs() < 1.0, "the bytes: {d}");
     assert!(bytes.latency.mean > op.latency.mean && op.latency.mean > base.latency.mean);
+    // Two pages copied: two operations (one per source page).
+    let mut two = cfg.clone();
+    two.guests[0].size_bytes = SizeSpec::Fixed(8192);
+    two.io.header_copy_bytes = 8192;
+    let a = go(&two, "global").expect("runs");
+    two.io.header_copy_op_cycles += 1_000;
+    let b = go(&two, "global").expect("runs");
+    let d = map_per_io(&b) - map_per_io(&a);
+    assert!((d - 2_000.0).abs() < 1.0, "two operations: {d}");
+    assert_eq!(b.guest_pages_mapped, 0);
     // A drain of 8 requests shares one copy hypercall.
     cfg.guests[0].queue_depth = 8;
     cfg.io.drain_requests = 8;

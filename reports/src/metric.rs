@@ -862,7 +862,7 @@ pub static METRICS: &[MetricDef] = &[
         "header_copies",
         "header copies",
         N,
-        "requests whose first io.header_copy_bytes were grant-copied instead of mapped, one copy operation each (machine/src/sim/header_copy.rs)",
+        "requests whose first io.header_copy_bytes were grant-copied instead of mapped, one copy operation per page copied (machine/src/sim/header_copy.rs)",
         |r| Count(r.io_path.header_copies),
     )
     .both("io_path.header_copies"),

@@ -26,10 +26,11 @@
 //! The model, in the map segment of the request: `costs.hypercall_cycles`
 //! once per drain of the ring (`io.drain_requests`: the drain's first
 //! copying request pays the batch's hypercall and counts it), plus
-//! `io.header_copy_op_cycles` per operation (one per request: a packet's
-//! payload never crosses a page, so the copy reads one source grant) and
+//! `io.header_copy_op_cycles` per operation (one per source page the
+//! copied bytes span, as an operation stays within one page; netback's 128
+//! bytes take one, a packet's first slot never crossing a page) and
 //! `io.header_copy_cycles_per_kib` for its bytes, plus the lock's cost for
-//! two grant-table lock acquisitions (`io.map_lock_kind`). Assumptions:
+//! two grant-table lock acquisitions per operation (`io.map_lock_kind`). Assumptions:
 //! with the exclusive lock the copy, like a map, holds `host.map_lock` for
 //! its whole segment (Xen < 4.6 held it only around the acquire and the
 //! release); the map hypercall of the rest is paid by the drain's first
@@ -83,6 +84,15 @@ impl HeaderCopy {
         }
     }
 
+    /// Copy operations for `copied` bytes from the start of a request: one
+    /// per page they span, as a `GNTTABOP_copy` operation stays within one
+    /// page of its source grant (`gnttab_copy_buf`: "copy beyond page
+    /// area"); netback's 128 bytes take one.
+    pub(super) fn ops(copied: u64) -> u32 {
+        u32::try_from(copied.div_ceil(workloads::PAGE_BYTES).max(1))
+            .expect("a header copy spans at most 256 pages (io.header_copy_bytes <= 1 MiB)")
+    }
+
     /// The part of a request of `size_bytes` over `pages` pages from
     /// `first_frame` that is mapped: `(bytes copied, first mapped frame,
     /// pages mapped)`. Only the pages holding bytes beyond the copy are
@@ -107,15 +117,16 @@ impl<O: Observer> Simulation<O> {
             return (0, 0);
         };
         let copied = self.requests[r].copied_bytes;
+        let ops = HeaderCopy::ops(copied);
         let b = self.backend_of(c);
-        let mut cost = hc.plan.op_cycles + hc.plan.copy_cycles(copied);
+        let mut cost = u64::from(ops) * hc.plan.op_cycles + hc.plan.copy_cycles(copied);
         if !std::mem::replace(&mut self.backends[b].io.drain_copied, true) {
             // The drain's batched GNTTABOP_copy.
             self.mgr.count_hypercall();
             cost += self.vary.draw(Cost::Hypercall);
         }
         self.window.io_path.header_copies += self.window.counted(1);
-        (cost, LOCK_OPS_PER_COPY)
+        (cost, ops * LOCK_OPS_PER_COPY)
     }
 
     /// Whether CPU `c`'s map of its current request pays the map
@@ -153,6 +164,14 @@ mod tests {
         assert_eq!(page.split(4096, 7, 1), (4096, 7, 0));
         assert_eq!(page.split(4097, 7, 2), (4096, 8, 1));
         assert_eq!(page.split(3 * 4096, 7, 3), (4096, 8, 2));
+    }
+
+    #[test]
+    fn a_copy_takes_one_operation_per_source_page() {
+        assert_eq!(HeaderCopy::ops(64), 1);
+        assert_eq!(HeaderCopy::ops(4096), 1);
+        assert_eq!(HeaderCopy::ops(4097), 2);
+        assert_eq!(HeaderCopy::ops(1 << 20), 256);
     }
 
     #[test]
