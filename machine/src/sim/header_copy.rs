@@ -166,6 +166,32 @@ mod tests {
         assert_eq!(page.split(3 * 4096, 7, 3), (4096, 8, 2));
     }
 
+    /// Against a naive reference: a page is mapped iff it holds a byte at
+    /// or beyond the copy, over every size up to 5 pages and copies around
+    /// the page boundaries.
+    #[test]
+    fn split_maps_exactly_the_pages_holding_bytes_beyond_the_copy() {
+        const PAGE: u64 = workloads::PAGE_BYTES;
+        for bytes in [1, 64, 128, PAGE - 1, PAGE, PAGE + 1, 2 * PAGE, 3 * PAGE + 7] {
+            let hc = HeaderCopy {
+                bytes,
+                plan: GrantCopy::DEFAULT,
+            };
+            for size in 1..=5 * PAGE {
+                let pages = u32::try_from(size.div_ceil(PAGE)).unwrap();
+                let mapped: Vec<u64> = (0..u64::from(pages))
+                    .filter(|p| (p * PAGE).max(bytes) < ((p + 1) * PAGE).min(size))
+                    .collect();
+                let (copied, first, n) = hc.split(size, 1000, pages);
+                assert_eq!(copied, bytes.min(size), "{bytes} of {size}");
+                assert_eq!(u64::from(n), mapped.len() as u64, "{bytes} of {size}");
+                if let Some(&p) = mapped.first() {
+                    assert_eq!(first, 1000 + p, "{bytes} of {size}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn a_copy_takes_one_operation_per_source_page() {
         assert_eq!(HeaderCopy::ops(64), 1);
