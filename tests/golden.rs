@@ -395,6 +395,23 @@ fn cases() -> Vec<Case> {
             "stop.warmup_ios=300",
         ],
     ));
+    // Issue 11's header copy with frags: MTU-sized packets on netback's
+    // path, the first 128 bytes grant-copied, the rest of each packet's
+    // page mapped (one map hypercall and one copy hypercall per drain of
+    // 64), unmapped with Xen's flush.
+    v.push(case(
+        "io-header-copy-frags",
+        "xen-netback",
+        &[
+            "policies=[\"global\", \"percpu\"]",
+            "guests.0.size_bytes=1514",
+            "host.io_cpus=2",
+            "guests.0.queues=2",
+            "guests.0.queue_depth=512",
+            "stop.ios=3000",
+            "stop.warmup_ios=300",
+        ],
+    ));
     v
 }
 

@@ -6,16 +6,17 @@ table and the KVM broadcast-IPI scaling figure
 Usage: validation/published.py [--tlbsim PATH] [--json FILE]
 
 1. Staging grants (Xen design doc "netif staging grants", 2017; E5-2630 v4
-   2.2 GHz, guest-TX 64-byte UDP): Mpps with a grant map + unmap per packet
-   vs pre-mapped buffers, 1/2/4 queues. Scenario xen-netback; two per-packet
-   costs are calibrated on the 1-queue column only, 2 and 4 queues are
-   predictions. "Pre-mapped" = policy percpu with every per-packet mapping
-   cost at zero (hypercall_cycles = 1, map/unmap_page_cycles = 0,
-   invlpg_cycles = 0): the buffers stay mapped, so nothing is mapped,
-   unmapped or flushed per packet. The mapped column is run twice: without
-   and with host.map_lock (Xen's per-domain grant-table lock around every
-   grant map/unmap), each calibrated on 1 queue alone. No lazy TLB: Xen's
-   grant unmap flushes dom0's whole dirty mask.
+   2.2 GHz, guest-TX 64-byte UDP): Mpps of netback's path of the day
+   ("Before") vs pre-mapped staging buffers ("After"), 1/2/4 queues.
+   Netback grant-copies the first 128 bytes of a packet
+   (XEN_NETBACK_TX_COPY_LEN), so a 64-byte packet is copied, never mapped:
+   "Before" is the grant-copy path (scenario xen-netback, one packet per
+   request, io.header_copy_bytes = 128, 64 packets per NAPI poll sharing one
+   GNTTABOP_copy). Two per-packet costs are calibrated on the 1-queue column
+   only (protocol work, the copy operation), 2 and 4 queues are predictions,
+   once per grant-table lock kind. "Pre-mapped" = policy percpu with every
+   per-packet mapping cost at zero (hypercall_cycles = 1,
+   map/unmap_page_cycles = 0, invlpg_cycles = 0) and no header copy.
 2. Broadcast IPI (W. Li, KVM PV send-IPI patch, ipi_benchmark, 2018; 80-vCPU
    VM on Skylake 2.5 GHz): 2.5 us unicast, 92.8 us (x2APIC cluster) /
    198.5 us (physical) / 75.7-78.1 us (PV) to 79 targets. tlbsim's "vm"
@@ -25,6 +26,8 @@ Usage: validation/published.py [--tlbsim PATH] [--json FILE]
    The kvm-guest tables do not use the 79-target figure; the last one adds
    the sender's kick of each blocked halted vCPU as measured on the
    development machine (benches/kvm_ipi), a cross-machine comparison.
+   The broadcast tables run on fixed-baseline, the earlier default
+   (default's dirty-mask scope leaves a single backend CPU with no target).
 """
 import argparse
 import json
@@ -32,9 +35,8 @@ import os
 import subprocess
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PAPER_MAPPED = {1: 0.684, 2: 0.953, 4: 1.89}     # Mpps, map+unmap per packet
-PAPER_PREMAPPED = {1: 2.49, 2: 4.74, 4: 8.80}    # Mpps, pre-mapped buffers
-BATCH = 32                                        # packets per request
+PAPER_COPY = {1: 0.684, 2: 0.953, 4: 1.89}       # Mpps, "Before": netback's copy path
+PAPER_PREMAPPED = {1: 2.49, 2: 4.74, 4: 8.80}    # Mpps, "After": staging grants
 GHZ = 2.2
 
 
@@ -47,97 +49,100 @@ def run(exe, scenario, sets):
 
 
 def queues(q):
-    return ["host.io_cpus=%d" % q, "guests.0.queues=%d" % q, "guests.0.queue_depth=%d" % (8 * q)]
+    # One netif TX ring of 256 slots per queue.
+    return ["host.io_cpus=%d" % q, "guests.0.queues=%d" % q, "guests.0.queue_depth=%d" % (256 * q)]
 
 
-# Pre-mapped buffers make no grant operation per packet, so no grant-table
-# lock either. Xen has no lazy TLB: its grant unmap flushes every CPU in
-# dom0's dirty mask, running or not.
+# Staging grants: the packet's grant is pre-mapped, netback memcpy's it: no
+# grant operation, so no grant-table lock, no header grant copy. Xen has no
+# lazy TLB: its grant unmap flushes every CPU in dom0's dirty mask.
 PREMAPPED = ['policies=["percpu"]', "costs.hypercall_cycles=1", "costs.map_page_cycles=0",
              "costs.unmap_page_cycles=0", "costs.invlpg_cycles=0",
-             "policy.global.lazy_tlb=false", "host.map_lock=false"]
-MAPPED = ['policies=["global"]', "policy.global.lazy_tlb=false"]
-# The mapped column with and without the per-domain grant-table lock
-# (host.map_lock: every grant map/unmap hypercall segment of all queues under
-# one lock, costs.map_lock_cycles at its 50-cycle default). "before" is the
-# model as it was before the knob existed.
-# "rw", "per-entry" and "percpu-rw" are that lock as Xen 4.6+ has it
-# (io.map_lock_kind): a read lock per grant operation whose cost grows with
-# the contending CPUs, plus active-entry locks, or a per-CPU rwlock.
-GRANT_LOCK = {"before": ["host.map_lock=false"], "after": ["host.map_lock=true"],
+             "policy.global.lazy_tlb=false", "host.map_lock=false", "io.header_copy_bytes=0"]
+# Netback's copy path (the bundled scenario: io.header_copy_bytes = 128, so a
+# 64-byte packet is grant-copied whole and never mapped).
+COPY = ['policies=["global"]', "policy.global.lazy_tlb=false", "io.header_copy_bytes=128"]
+# The granting guest's grant-table lock, which each copy takes twice
+# (acquire_grant_for_copy, release_grant_for_copy): none; exclusive (Xen
+# before 4.6, one lock around the whole copy segment); a reader-writer lock
+# whose readers' cost grows with the contending CPUs (Xen 4.6); that plus
+# the active-entry locks; the per-CPU reader-writer lock (Xen 4.7 on, the
+# bundled scenario's).
+GRANT_LOCK = {"none": ["host.map_lock=false"],
+              "exclusive": ["host.map_lock=true", "io.map_lock_kind=exclusive"],
               "rw": ["host.map_lock=true", "io.map_lock_kind=reader-writer"],
               "per-entry": ["host.map_lock=true", "io.map_lock_kind=per-entry"],
               "percpu-rw": ["host.map_lock=true", "io.map_lock_kind=per-cpu-reader-writer"]}
 
 
 def mpps(r):
-    return r["throughput"]["iops"] * BATCH / 1e6
+    return r["throughput"]["iops"] / 1e6
 
 
-def per_request(r):
+def per_packet(r):
     return r["sim_cycles"] / r["io"]["completed"]
 
 
 def staging(exe, lock):
     """One calibration + prediction; `lock` are the grant-lock settings of
-    the mapped column. Calibration on 1 queue only, as before: protocol work
-    from pre-mapped, grant work from mapped (uncontended: the lock adds its
-    acquisition cost only)."""
-    mapped = MAPPED + lock
-    target_pre = BATCH * GHZ * 1e9 / (PAPER_PREMAPPED[1] * 1e6)
-    rest = per_request(run(exe, "xen-netback", PREMAPPED + ["host.process_cycles=0"] + queues(1)))
+    the copy column. Calibration on 1 queue only: protocol work from the
+    staging-grants column, the grant-copy operation from the copy column
+    (uncontended: the lock adds its acquisition cost only)."""
+    copy = COPY + lock
+    target_pre = GHZ * 1e9 / (PAPER_PREMAPPED[1] * 1e6)
+    rest = per_packet(run(exe, "xen-netback", PREMAPPED + ["host.process_cycles=0"] + queues(1)))
     process = round(target_pre - rest)
-    target_map = BATCH * GHZ * 1e9 / (PAPER_MAPPED[1] * 1e6)
-    pilot = run(exe, "xen-netback", mapped + ["host.process_cycles=%d" % process,
-                                              "costs.map_page_cycles=0",
-                                              "costs.unmap_page_cycles=0"] + queues(1))
-    page = max(0, round((target_map - per_request(pilot)) / (2 * BATCH)))
+    target_copy = GHZ * 1e9 / (PAPER_COPY[1] * 1e6)
     work = ["host.process_cycles=%d" % process]
-    grants = ["costs.map_page_cycles=%d" % page, "costs.unmap_page_cycles=%d" % page]
+    pilot = run(exe, "xen-netback", copy + work + ["io.header_copy_op_cycles=0"] + queues(1))
+    op = max(0, round(target_copy - per_packet(pilot)))
+    ops = ["io.header_copy_op_cycles=%d" % op]
     rows = {}
     for q in (1, 2, 4):
-        m = run(exe, "xen-netback", mapped + work + grants + queues(q))
+        m = run(exe, "xen-netback", copy + work + ops + queues(q))
         p = run(exe, "xen-netback", PREMAPPED + work + queues(q))
         bd = m["latency_breakdown_cycles_per_io"]
-        rows[q] = {"mapped": mpps(m), "premapped": mpps(p),
-                   "mapped_ipis_per_packet": m["ipis"]["per_io"] / BATCH,
-                   "mapped_flush_wait_share": bd["flush_wait"] / m["latency_cycles"]["mean"],
-                   # time in the map and unmap phases beyond their work: waiting for the lock
-                   "mapped_map_unmap_cycles": bd["map"] + bd["unmap"],
+        rows[q] = {"copy": mpps(m), "premapped": mpps(p),
+                   "copy_ipis_per_packet": m["ipis"]["per_io"],
+                   "copy_shootdowns": m["shootdowns"],
+                   # cycles per packet per queue, and its map segment (dequeue + copy + lock)
+                   "copy_cycles_per_packet": q * GHZ * 1e9 / m["throughput"]["iops"],
+                   "copy_map_cycles": bd["map"],
+                   "paper_cycles_per_packet": q * GHZ * 1e9 / (PAPER_COPY[q] * 1e6),
                    "stale_uses": m["stale_uses"] + p["stale_uses"]}
-    return {"process_cycles_per_request": process, "map_unmap_page_cycles": page, "rows": rows}
+    return {"process_cycles_per_packet": process, "copy_op_cycles": op, "rows": rows}
 
 
 def print_staging(runs):
     keys = list(runs)
     print("Xen netback staging grants: guest-TX 64-byte packets, Mpps (paper vs tlbsim)")
     for k in keys:
-        print("calibrated on 1 queue (%s): %d cycles of protocol work per %d-packet request, "
-              "%d cycles per grant map and per unmap" %
-              (k, runs[k]["process_cycles_per_request"], BATCH, runs[k]["map_unmap_page_cycles"]))
-    print("before = no grant-table lock; after = host.map_lock, exclusive; rw / per-entry /")
-    print("percpu-rw = io.map_lock_kind (Xen 4.6+ grant-table locking); no lazy TLB in any")
-    print("%6s | %13s %s | %13s %8s" % ("queues", "mapped paper",
+        print("calibrated on 1 queue (%s): %d cycles of protocol work per packet, "
+              "%d cycles per grant-copy operation" %
+              (k, runs[k]["process_cycles_per_packet"], runs[k]["copy_op_cycles"]))
+    print("copy = netback's grant-copy path (io.header_copy_bytes = 128), per grant-table lock kind")
+    print("%6s | %10s %s | %13s %8s" % ("queues", "copy paper",
                                          " ".join("%9s" % k for k in keys),
                                          "premap paper", "tlbsim"))
     for q in (1, 2, 4):
-        print("%6d | %13.3f %s | %13.2f %8.2f" % (
-            q, PAPER_MAPPED[q], " ".join("%9.3f" % runs[k]["rows"][q]["mapped"] for k in keys),
-            PAPER_PREMAPPED[q], runs["after"]["rows"][q]["premapped"]))
-    print("scaling vs 1 queue (paper -> tlbsim per lock setting):")
+        print("%6d | %10.3f %s | %13.2f %8.2f" % (
+            q, PAPER_COPY[q], " ".join("%9.3f" % runs[k]["rows"][q]["copy"] for k in keys),
+            PAPER_PREMAPPED[q], runs[keys[0]]["rows"][q]["premapped"]))
+    print("scaling vs 1 queue (paper -> tlbsim per lock kind):")
     for q in (2, 4):
-        print("  %d queues: mapped %.2fx -> %s   pre-mapped %.2fx -> %.2fx" % (
-            q, PAPER_MAPPED[q] / PAPER_MAPPED[1],
-            " / ".join("%.2fx" % (runs[k]["rows"][q]["mapped"] / runs[k]["rows"][1]["mapped"])
+        print("  %d queues: copy %.2fx -> %s   pre-mapped %.2fx -> %.2fx" % (
+            q, PAPER_COPY[q] / PAPER_COPY[1],
+            " / ".join("%.2fx" % (runs[k]["rows"][q]["copy"] / runs[k]["rows"][1]["copy"])
                        for k in keys),
             PAPER_PREMAPPED[q] / PAPER_PREMAPPED[1],
-            runs["after"]["rows"][q]["premapped"] / runs["after"]["rows"][1]["premapped"]))
+            runs[keys[0]]["rows"][q]["premapped"] / runs[keys[0]]["rows"][1]["premapped"]))
     for k in keys:
         for q, r in runs[k]["rows"].items():
-            print("  %s, mapped, %d queue(s): %.3f IPIs per packet, flush wait %.0f%% of a request's "
-                  "latency, map+unmap phases %.0f cycles per request, stale uses %d"
-                  % (k, q, r["mapped_ipis_per_packet"], 100 * r["mapped_flush_wait_share"],
-                     r["mapped_map_unmap_cycles"], r["stale_uses"]))
+            print("  %s, copy, %d queue(s): %.0f cycles per packet per queue (paper %.0f), "
+                  "map segment %.0f, %.3f IPIs per packet, %d shootdowns, stale uses %d"
+                  % (k, q, r["copy_cycles_per_packet"], r["paper_cycles_per_packet"],
+                     r["copy_map_cycles"], r["copy_ipis_per_packet"], r["copy_shootdowns"],
+                     r["stale_uses"]))
 
 
 # The broadcast tables' base: every cost fixed, every other CPU a target (the

@@ -757,6 +757,30 @@ pub struct IoPathConfig {
     /// Default 0: no bound, every request in flight served in parallel
     /// (an assumption: an NVMe drive at these depths).
     pub device_queues: u32,
+    /// Bytes at the start of each request that the backend grant-copies
+    /// into its own buffer instead of mapping them, as xen-netback does
+    /// with the first `XEN_NETBACK_TX_COPY_LEN` = 128 bytes of a packet
+    /// (drivers/net/xen-netback/netback.c, `xenvif_tx_build_gops`: one
+    /// `GNTTABOP_copy` operation of `min(size, 128)` bytes into the skb's
+    /// linear area per packet, all of a drain's operations in one
+    /// `gnttab_batch_copy`; only a packet larger than that has its first
+    /// slot's rest and its further slots grant-mapped, as frags). A request
+    /// of at most this many bytes is never mapped: no map, no unmap, no
+    /// flush, no translation. Larger ones map only the pages holding bytes
+    /// beyond it. Applies to policies that map per request
+    /// (`hypervisor::DataPath::Mapped`); `copy` already copies the whole
+    /// request in its one `GNTTABOP_copy`, and persistent grants read the
+    /// header through their pool (`machine/src/sim/header_copy.rs`), so
+    /// neither changes. Default 0: off, every byte mapped.
+    pub header_copy_bytes: u64,
+    /// Cycles of one header grant-copy operation (`gnttab_copy_one`: the
+    /// grant's acquire and release, `acquire_grant_for_copy` /
+    /// `release_grant_for_copy`, the frame checks). Default 300,
+    /// `hypervisor::GrantCopy::DEFAULT`, as policy `copy` (an assumption).
+    pub header_copy_op_cycles: u64,
+    /// Cycles per KiB of the header copy (the hypervisor's `memcpy`).
+    /// Default 256, as policy `copy` (an assumption: 4 bytes per cycle).
+    pub header_copy_cycles_per_kib: u64,
 }
 
 /// The kind of the map lock / grant-table lock (`io.map_lock_kind`), and
@@ -804,9 +828,15 @@ impl Default for IoPathConfig {
             thread_slice_cycles: 1_875_000,
             switch_flush: true,
             device_queues: 0,
+            header_copy_bytes: 0,
+            header_copy_op_cycles: hypervisor::GrantCopy::DEFAULT.op_cycles,
+            header_copy_cycles_per_kib: hypervisor::GrantCopy::DEFAULT.copy_cycles_per_kib,
         }
     }
 }
+
+/// Largest `io.header_copy_bytes` (1 MiB; netback copies 128).
+pub const MAX_HEADER_COPY_BYTES: u64 = 1 << 20;
 
 /// Most backend threads per registered CPU (`io.threads_per_cpu`).
 pub const MAX_THREADS_PER_CPU: u32 = 64;
@@ -1055,14 +1085,29 @@ impl SimConfig {
                 ),
             );
         }
-        if self.io.device_cycles_per_kib > MAX_SPAN_CYCLES {
+        if self.io.header_copy_bytes > MAX_HEADER_COPY_BYTES {
             p(
-                &["io", "device_cycles_per_kib"],
+                &["io", "header_copy_bytes"],
                 format!(
-                    "must be at most {MAX_SPAN_CYCLES} cycles, got {}",
-                    self.io.device_cycles_per_kib
+                    "must be within 0..={MAX_HEADER_COPY_BYTES} bytes, got {}",
+                    self.io.header_copy_bytes
                 ),
             );
+        }
+        for (field, v) in [
+            ("device_cycles_per_kib", self.io.device_cycles_per_kib),
+            ("header_copy_op_cycles", self.io.header_copy_op_cycles),
+            (
+                "header_copy_cycles_per_kib",
+                self.io.header_copy_cycles_per_kib,
+            ),
+        ] {
+            if v > MAX_SPAN_CYCLES {
+                p(
+                    &["io", field],
+                    format!("must be at most {MAX_SPAN_CYCLES} cycles, got {v}"),
+                );
+            }
         }
         let rate = self.host.other_domain_flushes_per_sec;
         if !(0.0..=1e9).contains(&rate) {

@@ -177,6 +177,9 @@ pub struct IoPathCounts {
     /// Context switches between backend threads of one CPU
     /// (`io.threads_per_cpu` above 1).
     pub thread_switches: u64,
+    /// Requests whose first `io.header_copy_bytes` were grant-copied
+    /// instead of mapped (one copy operation per page copied).
+    pub header_copies: u64,
 }
 
 /// Everything one run of one policy measured (the window after warm-up).

@@ -850,6 +850,22 @@ pub static METRICS: &[MetricDef] = &[
     )
     .both("io_path.refused")
     .table(17, "", 0),
+    MetricDef::new(
+        "thread_switches",
+        "backend thread switches",
+        N,
+        "context switches between backend threads of one CPU (io.threads_per_cpu above 1), each with the kmap_local-style save and restore of the threads' slots (machine/src/sim/threads.rs)",
+        |r| Count(r.io_path.thread_switches),
+    )
+    .both("io_path.thread_switches"),
+    MetricDef::new(
+        "header_copies",
+        "header copies",
+        N,
+        "requests whose first io.header_copy_bytes were grant-copied instead of mapped, one copy operation per page copied (machine/src/sim/header_copy.rs)",
+        |r| Count(r.io_path.header_copies),
+    )
+    .both("io_path.header_copies"),
 ];
 
 /// The background work lost to I/O, in percent of the no-I/O twin's
@@ -1305,6 +1321,8 @@ mod tests {
                 "slot_wait_cycles",
                 "slot_fallbacks",
                 "io_refused",
+                "thread_switches",
+                "header_copies",
             ]
         );
     }

@@ -237,6 +237,9 @@ section! {
         thread_slice_cycles: u64,
         switch_flush: bool,
         device_queues: u32,
+        header_copy_bytes: u64,
+        header_copy_op_cycles: u64,
+        header_copy_cycles_per_kib: u64,
     }
 }
 

@@ -73,6 +73,11 @@ fn bundled_scenarios_match_their_brief() {
     let xg = x.policy("global").expect("xen-netback runs global");
     assert!(x.config.host.map_lock && !xg.params.bool("lazy_tlb"));
     assert_eq!(xg.params.choice("flush"), "full");
+    // Netback's copy path: a 64-byte packet is grant-copied whole
+    // (XEN_NETBACK_TX_COPY_LEN), 64 per NAPI poll in one hypercall.
+    assert_eq!(x.config.io.header_copy_bytes, 128);
+    assert_eq!(x.config.io.drain_requests, 64);
+    assert_eq!(x.config.guests[0].size_bytes, SizeSpec::Fixed(64));
 
     let d = scenarios::load("default", &[]).unwrap();
     assert_eq!(d.config.machine.cpus, 8);

@@ -48,7 +48,7 @@ pub(super) const INFO: PolicyInfo = PolicyInfo {
                 min: 0,
                 max: 1 << 32,
             },
-            default: ParamValue::Int(300),
+            default: ParamValue::Int(GrantCopy::DEFAULT.op_cycles),
             doc: "cycles of one copy operation per page: grant lookup and checks (assumption)",
         },
         ParamSpec {
@@ -57,7 +57,7 @@ pub(super) const INFO: PolicyInfo = PolicyInfo {
                 min: 0,
                 max: 1 << 32,
             },
-            default: ParamValue::Int(256),
+            default: ParamValue::Int(GrantCopy::DEFAULT.copy_cycles_per_kib),
             doc: "cycles per KiB copied (assumption: 4 bytes per cycle, about 10 GB/s at 2.5 GHz)",
         },
     ],

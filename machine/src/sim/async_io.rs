@@ -56,6 +56,12 @@ pub(super) struct AsyncState {
     /// Requests still to take in the current drain of the ring, whose maps
     /// ride in the drain's first hypercall (`io.drain_requests`).
     pub(super) drain_left: u32,
+    /// Whether the current drain made its batched header-copy hypercall
+    /// (`io.header_copy_bytes`, `header_copy.rs`).
+    pub(super) drain_copied: bool,
+    /// Whether the current drain made its map hypercall (with a header
+    /// copy, its first requests may map nothing).
+    pub(super) drain_mapped: bool,
     /// Finished requests whose unmaps ride in the current request's unmap
     /// hypercall (`drain_unmap.rs`), in the order the device finished them.
     pub(super) unmap_group: Vec<RequestId>,
@@ -128,6 +134,8 @@ impl<O: Observer> Simulation<O> {
         }
         let waiting = u32::try_from(be.ring.len()).unwrap_or(u32::MAX);
         be.io.drain_left = (self.io.drain_requests - 1).min(waiting);
+        be.io.drain_copied = false;
+        be.io.drain_mapped = false;
         false
     }
 

@@ -89,9 +89,16 @@ pub(super) struct Request {
     pub(super) guest: u32,
     pub(super) arrival: u64,
     pub(super) size_bytes: u64,
+    /// Pages mapped for it: all of its buffer's, or with a header copy
+    /// only those beyond the copied bytes (0 when it copied them all).
     pub(super) pages: u32,
     pub(super) read: bool,
+    /// The first frame it maps (its buffer's first, or with a header copy
+    /// the first beyond the copied bytes).
     pub(super) first_frame: u64,
+    /// Bytes at its start grant-copied instead of mapped
+    /// (`io.header_copy_bytes`; 0 when off).
+    pub(super) copied_bytes: u64,
     pub(super) placement: Option<Placement>,
     pub(super) flush_wait_start: u64,
     /// The split I/O this request is a piece of, if any.
@@ -187,33 +194,43 @@ impl<O: Observer> Simulation<O> {
         }
         let cpu_id = CpuId(self.cpus[c].stats.cpu);
         let pages = self.requests[r].pages;
-        let placement = match self.policy.place(&mut self.mgr, cpu_id, pages) {
-            Ok(p) => p,
-            Err(e) if e.is_exhaustion() => return self.pool_exhausted(c, now, e, sched),
-            Err(e) => return Err(e.into()),
+        // A request whose bytes a header copy took whole maps nothing.
+        let placement = if pages == 0 {
+            None
+        } else {
+            let placement = match self.policy.place(&mut self.mgr, cpu_id, pages) {
+                Ok(p) => p,
+                Err(e) if e.is_exhaustion() => return self.pool_exhausted(c, now, e, sched),
+                Err(e) => return Err(e.into()),
+            };
+            if self.policy.is_fallback(placement) {
+                self.window.io_path.fallbacks += self.window.counted(1);
+            }
+            Some(placement)
         };
-        if self.policy.is_fallback(placement) {
-            self.window.io_path.fallbacks += self.window.counted(1);
-        }
-        let req = &mut self.requests[r];
-        req.placement = Some(placement);
-        let in_drain = req.in_drain;
+        self.requests[r].placement = placement;
+        let in_drain = self.requests[r].in_drain;
         let mut cost = self.vary.draw(Cost::Dequeue);
+        let (copy_cost, mut lock_ops) = self.header_copy_cost(c, r);
+        cost += copy_cost;
         if let DataPath::Copy(copy) = path {
             // The copy hypercall instead of a map: no guest frame is mapped.
             self.mgr.count_hypercall();
             cost += self.vary.draw(Cost::Hypercall) + u64::from(pages) * copy.op_cycles;
-        } else {
-            req.released_va = Some(placement.base.0);
-            let frames = (0..u64::from(pages)).map(|i| PhysFrame(req.first_frame + i));
+            lock_ops += pages;
+        } else if let Some(placement) = placement {
             // A map that rides in an earlier map's hypercall (a drained
             // ring, `io.drain_requests`) pays no hypercall of its own.
-            let hypercall = if in_drain {
-                self.mgr.map_in_batch(placement, frames)?;
-                0
-            } else {
+            let pays = self.pays_map_hypercall(c, in_drain);
+            let req = &mut self.requests[r];
+            req.released_va = Some(placement.base.0);
+            let frames = (0..u64::from(pages)).map(|i| PhysFrame(req.first_frame + i));
+            let hypercall = if pays {
                 self.mgr.map(placement, frames)?;
                 self.vary.draw(Cost::Hypercall)
+            } else {
+                self.mgr.map_in_batch(placement, frames)?;
+                0
             };
             self.thread_mapped(b, r, placement);
             self.guest_pages_mapped += self.window.counted(u64::from(pages));
@@ -221,15 +238,18 @@ impl<O: Observer> Simulation<O> {
                 self.obs.mapped(now, placement.base.0, pages);
             }
             cost += hypercall + u64::from(pages) * self.vary.draw(Cost::MapPage);
+            lock_ops += pages;
         }
         cost += self.touch_working_set(c, now);
-        cost += self.map_lock_cost(c, pages);
-        match self.policy.on_map(placement) {
-            LocalFlush::None => {}
-            LocalFlush::Pages => cost += self.flush_range_local(c, placement.base.0, pages),
-        }
-        if let Some(plan) = self.policy.map_shootdown(placement) {
-            return self.start_map_shootdown(c, now, plan, cost, sched);
+        cost += self.map_lock_cost(c, lock_ops);
+        if let Some(placement) = placement {
+            match self.policy.on_map(placement) {
+                LocalFlush::None => {}
+                LocalFlush::Pages => cost += self.flush_range_local(c, placement.base.0, pages),
+            }
+            if let Some(plan) = self.policy.map_shootdown(placement) {
+                return self.start_map_shootdown(c, now, plan, cost, sched);
+            }
         }
         self.backends[b].phase = Phase::Map;
         self.start_segment(c, now, cost, sched);
@@ -277,10 +297,12 @@ impl<O: Observer> Simulation<O> {
         let deferred = self.apply_deferred_flush(d);
         self.add_part(Some(r), Part::DeferredFlush, deferred);
         let mut cost = self.vary.draw(Cost::Migrate) + deferred + self.idle_wake(d, now);
-        let p = self.requests[r].placement.expect("mapped");
-        match self.policy.on_foreign_access(p) {
-            LocalFlush::None => {}
-            LocalFlush::Pages => cost += self.flush_range_local(d, p.base.0, p.pages),
+        // A request a header copy took whole has nothing mapped to flush.
+        if let Some(p) = self.requests[r].placement {
+            match self.policy.on_foreign_access(p) {
+                LocalFlush::None => {}
+                LocalFlush::Pages => cost += self.flush_range_local(d, p.base.0, p.pages),
+            }
         }
         let migration_cost = cost - deferred;
         let data_cost = self.touch_at_submit(d, r, now)?;
@@ -335,8 +357,13 @@ impl<O: Observer> Simulation<O> {
     ) -> Result<(), SimError> {
         let b = self.backend_of(c);
         self.backends[b].phase_start = now;
-        if self.policy.data_path().keeps_mappings() {
-            // Nothing to unmap: the mapping outlives the request.
+        if self.policy.data_path().keeps_mappings()
+            || self.requests[self.backends[b].request()]
+                .placement
+                .is_none()
+        {
+            // Nothing to unmap: the mapping outlives the request, or a
+            // header copy took all of it (`io.header_copy_bytes`).
             self.requests[self.backends[b].request()].flush_wait_start = now;
             self.finish_request_flushes(c, now, 0, sched);
             return Ok(());

@@ -84,7 +84,12 @@ impl<O: Observer> Simulation<O> {
     /// access, but for a copying data path's copy).
     pub(super) fn touch_data(&mut self, c: CpuId, r: RequestId, now: u64) -> Result<u64, SimError> {
         let req = self.requests[r];
-        let placement = req.placement.expect("mapped before touched");
+        // A request a header copy took whole (`io.header_copy_bytes`) has
+        // nothing mapped to touch: its bytes are in the backend's own
+        // buffer, its copy charged with the map segment.
+        let Some(placement) = req.placement else {
+            return Ok(0);
+        };
         // A copying data path copies the whole request, whatever is touched.
         let path = self.policy.data_path();
         let copy = path.copy_cycles(req.size_bytes);
@@ -92,7 +97,9 @@ impl<O: Observer> Simulation<O> {
         // path touches the host's bounce pages, so a frame that is not the
         // request's is no sign of early reuse there.
         let own_frames = matches!(path, DataPath::Mapped);
-        let Some(plan) = TouchPlan::of(self.touch, self.header_bytes, req.size_bytes, req.pages)
+        // With a header copy, the mapped bytes are those beyond it.
+        let mapped_bytes = req.size_bytes - req.copied_bytes;
+        let Some(plan) = TouchPlan::of(self.touch, self.header_bytes, mapped_bytes, req.pages)
         else {
             return Ok(copy);
         };

@@ -191,13 +191,19 @@ impl<O: Observer> Simulation<O> {
         let g = &self.guests[guest as usize];
         let cpu = g.ring_cpu[spec.queue as usize];
         let thread = g.ring_thread[spec.queue as usize];
+        let first_frame = g.frame_base + u64::from(spec.first_buffer_page);
+        let (copied_bytes, first_frame, pages) = match self.header_copy {
+            Some(hc) => hc.split(spec.size_bytes, first_frame, spec.pages()),
+            None => (0, first_frame, spec.pages()),
+        };
         let r = self.requests.insert(Request {
             guest,
             arrival: now,
             size_bytes: spec.size_bytes,
-            pages: spec.pages(),
+            pages,
             read: spec.read,
-            first_frame: g.frame_base + u64::from(spec.first_buffer_page),
+            first_frame,
+            copied_bytes,
             placement: None,
             flush_wait_start: 0,
             split: None,

@@ -69,6 +69,7 @@ mod drain_unmap;
 mod epoch;
 mod exposure;
 mod guests;
+mod header_copy;
 mod idle;
 mod invalidate;
 mod ipi;
@@ -295,6 +296,8 @@ pub struct Simulation<O: Observer = NoObserver> {
     touch: Touch,
     header_bytes: u64,
     io: crate::config::IoPathConfig,
+    /// The backend's header copy (`io.header_copy_bytes`), if any.
+    header_copy: Option<header_copy::HeaderCopy>,
     /// First page of the backend's working set (`io.backend_working_set_pages`).
     resident: VirtPage,
     ceiling: usize,
@@ -406,6 +409,7 @@ impl<O: Observer> Simulation<O> {
         let io_ids: Vec<CpuId> = (0..io).map(CpuId).collect();
         policy.setup(&mut mgr, &io_ids)?;
         let resident = mgr.map_resident(cfg.io.backend_working_set_pages)?;
+        let header_copy = header_copy::HeaderCopy::new(&cfg.io, policy.data_path());
         // A policy's own lock is a spinlock (kmap_lock): its waiters spin.
         let policy_lock = !cfg.host.map_lock && policy.serializes_maps();
         // A shared (reader-writer) grant-table lock serializes nothing; a
@@ -550,6 +554,7 @@ impl<O: Observer> Simulation<O> {
             touch: cfg.host.touch,
             header_bytes: cfg.host.touch_header_bytes,
             io: cfg.io.clone(),
+            header_copy,
             resident,
             ceiling: usize::try_from(cfg.host.flush_ceiling_pages).expect("u32 fits usize"),
             migration_p: cfg.host.migration_probability,
