@@ -20,12 +20,12 @@ const TO_SMALL: usize = 8;
 /// Why: a simulation of a few CPUs has a handful of events pending (the
 /// `default` scenario averages 6.4, at most 17), where a binary heap pays a
 /// sift of unpredictable branches per pop and per push. Here, while at most
-/// [`TO_HEAP`] events are pending they sit in a vector in no order: `push`
+/// 32 (`TO_HEAP`) events are pending they sit in a vector in no order: `push`
 /// appends, `pop` scans the keys for the smallest (a short, branch-free
 /// loop) and swaps the last event into its place; `peek_time` reads the
-/// position that scan keeps. Past [`TO_HEAP`] (a machine of hundreds of
+/// position that scan keeps. Past that (a machine of hundreds of
 /// CPUs with a shootdown's IPIs in flight) the events move to a
-/// [`BinaryHeap`] (O(log n) per operation) until fewer than [`TO_SMALL`]
+/// [`BinaryHeap`] (O(log n) per operation) until fewer than 8 (`TO_SMALL`)
 /// are pending. Which representation holds the events never changes the
 /// order they leave in: the unique `(time, seq)` key alone decides it.
 pub struct SmallQueue<E> {
