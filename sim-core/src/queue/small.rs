@@ -21,8 +21,7 @@ const TO_SMALL: usize = 8;
 /// `default` scenario averages 6.4, at most 17), where a binary heap pays a
 /// sift of unpredictable branches per pop and per push. Here, while at most
 /// 32 (`TO_HEAP`) events are pending they sit in a vector in no order: `push`
-/// appends, `pop` scans the keys for the smallest (a short, branch-free
-/// loop) and swaps the last event into its place; `peek_time` reads the
+/// appends, `pop` scans the keys for the smallest (a short loop) and swaps the last event into its place; `peek_time` reads the
 /// position that scan keeps. Past that (a machine of hundreds of
 /// CPUs with a shootdown's IPIs in flight) the events move to a
 /// [`BinaryHeap`] (O(log n) per operation) until fewer than 8 (`TO_SMALL`)
