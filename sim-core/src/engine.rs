@@ -42,7 +42,21 @@ pub trait Schedule<E> {
     fn at(&mut self, at: Instant, event: E);
     /// Schedules `event` `delay` cycles from now.
     fn after(&mut self, delay: Span, event: E);
+    /// Takes the place in the same-cycle order that an event scheduled now
+    /// would have, to schedule an event there later
+    /// ([`at_reserved`](Self::at_reserved)); see [`EventQueue::reserve`].
+    fn reserve(&mut self) -> Reserved;
+    /// Schedules `event` at `at` (not in the past) in the place `place`
+    /// reserved.
+    fn at_reserved(&mut self, at: Instant, place: Reserved, event: E);
 }
+
+/// A place in the order of same-cycle events, taken by
+/// [`Schedule::reserve`]: events at one cycle run in the order of their
+/// places. Ordered like the places, so a model can keep the latest of
+/// several.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Reserved(u64);
 
 impl<E, Q: EventQueue<E>> Schedule<E> for Scheduler<E, Q> {
     fn now(&self) -> Instant {
@@ -53,6 +67,17 @@ impl<E, Q: EventQueue<E>> Schedule<E> for Scheduler<E, Q> {
     }
     fn after(&mut self, delay: Span, event: E) {
         Scheduler::after(self, delay, event);
+    }
+    fn reserve(&mut self) -> Reserved {
+        Reserved(self.queue.reserve())
+    }
+    fn at_reserved(&mut self, at: Instant, place: Reserved, event: E) {
+        assert!(
+            at >= self.now,
+            "event scheduled in the past: {at} < {}",
+            self.now
+        );
+        self.queue.push_reserved(at, place.0, event);
     }
 }
 

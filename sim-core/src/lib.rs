@@ -16,7 +16,7 @@ mod rng;
 mod stats;
 mod time;
 
-pub use engine::{Control, EndReason, Engine, Model, RunOutcome, Schedule, Scheduler};
+pub use engine::{Control, EndReason, Engine, Model, Reserved, RunOutcome, Schedule, Scheduler};
 pub use queue::{EventQueue, HeapQueue, SmallQueue};
 pub use rng::{rng_stream, SimRng};
 pub use stats::{LatencyHistogram, LatencySummary};

@@ -3,12 +3,18 @@
 //! IPI arrives.
 
 use super::*;
+use sim_core::Reserved;
 
 /// A shootdown in progress.
 #[derive(Clone, Copy, Debug, Default)]
 pub(super) struct Shootdown {
     pub(super) initiator: CpuId,
-    pub(super) acks_left: u32,
+    /// Targets whose acknowledgement is not yet on its way (their handler
+    /// has not run).
+    pub(super) acks_unsent: u32,
+    /// The latest acknowledgement on its way so far: when the initiator
+    /// sees it and its place in that cycle's order.
+    pub(super) last_ack: (u64, Reserved),
     /// Pages to flush on targets (range flushes).
     pub(super) first_page: u64,
     pub(super) pages: u32,
@@ -283,7 +289,8 @@ impl<O: Observer> Simulation<O> {
         let targets = u32::try_from(list.len()).expect("CPU count fits u32");
         let sd = self.shootdowns.insert(Shootdown {
             initiator: c,
-            acks_left: targets,
+            acks_unsent: targets,
+            last_ack: (0, Reserved::default()),
             first_page: first,
             pages,
             flush: plan.flush,
@@ -437,36 +444,47 @@ impl<O: Observer> Simulation<O> {
             self.obs
                 .tlb_occupancy(end, target.0, self.cpus[c].tlb.occupancy() as u64);
         }
-        sched.at(Instant(end) + Span(ack), Event::IpiAck { shootdown });
+        // Only the shootdown's last acknowledgement to reach the initiator
+        // does anything (`ipi_ack`), so one event stands for all of them: each
+        // takes the place in the same-cycle order its own event would have
+        // had, and the latest, in time and then place, is scheduled once
+        // every target has sent its own. Every other event keeps its place,
+        // so what runs, and in which order, is as with one event per
+        // acknowledgement.
+        let place = sched.reserve();
+        let at = end + ack;
+        let sd = &mut self.shootdowns[shootdown];
+        sd.last_ack = sd.last_ack.max((at, place));
+        sd.acks_unsent -= 1;
+        if sd.acks_unsent == 0 {
+            let (at, place) = sd.last_ack;
+            sched.at_reserved(Instant(at), place, Event::IpiAck { shootdown });
+        }
     }
 
-    /// The initiator sees one acknowledgement of `shootdown` at `now`.
+    /// The initiator sees the last acknowledgement of `shootdown` at `now`.
     pub(super) fn ipi_ack(
         &mut self,
         shootdown: ShootdownId,
         now: u64,
         sched: &mut Sched<'_>,
     ) -> Result<(), SimError> {
-        let sd = &mut self.shootdowns[shootdown];
-        if sd.acks_left == 1 {
-            // A descheduled initiator sees its last acknowledgement only
-            // when it runs again (and holds the flush lock meanwhile).
-            let initiator = sd.initiator;
-            if let Some(back) = self.vcpu_preempted_until(initiator, now) {
-                sched.at(Instant(back), Event::IpiAck { shootdown });
-                return Ok(());
-            }
+        // The event stands for every acknowledgement (`ipi_taken`): this is
+        // the last one reaching the initiator.
+        let sd = &self.shootdowns[shootdown];
+        debug_assert_eq!(sd.acks_unsent, 0, "every target has acknowledged");
+        let (initiator, settles) = (sd.initiator, sd.settles);
+        // A descheduled initiator sees its last acknowledgement only when
+        // it runs again (and holds the flush lock meanwhile).
+        if let Some(back) = self.vcpu_preempted_until(initiator, now) {
+            sched.at(Instant(back), Event::IpiAck { shootdown });
+            return Ok(());
         }
-        let sd = &mut self.shootdowns[shootdown];
-        sd.acks_left -= 1;
-        if sd.acks_left == 0 {
-            let (initiator, settles) = (sd.initiator, sd.settles);
-            self.shootdowns.remove(shootdown);
-            match settles {
-                Settles::Request => self.shootdown_done(initiator, now, sched)?,
-                Settles::Batch => self.batch_shootdown_done(initiator, now, sched)?,
-                Settles::Map => self.map_shootdown_done(initiator, now, sched)?,
-            }
+        self.shootdowns.remove(shootdown);
+        match settles {
+            Settles::Request => self.shootdown_done(initiator, now, sched)?,
+            Settles::Batch => self.batch_shootdown_done(initiator, now, sched)?,
+            Settles::Map => self.map_shootdown_done(initiator, now, sched)?,
         }
         Ok(())
     }

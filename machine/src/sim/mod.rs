@@ -240,7 +240,9 @@ pub enum Event {
         /// so a drawn delivery time shows as drawn.
         sent: u64,
     },
-    /// The initiator sees a target's acknowledgement.
+    /// The initiator sees a shootdown's last acknowledgement: one event for
+    /// all of its targets', in the place the latest one's own would have
+    /// had (`ipi_taken`).
     IpiAck {
         /// The shootdown.
         shootdown: ShootdownId,

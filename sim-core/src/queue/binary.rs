@@ -50,6 +50,18 @@ impl<E> EventQueue<E> for HeapQueue<E> {
     }
 
     #[inline]
+    fn reserve(&mut self) -> u64 {
+        self.next_seq += 1;
+        self.next_seq - 1
+    }
+
+    #[inline]
+    fn push_reserved(&mut self, time: Instant, seq: u64, event: E) {
+        debug_assert!(seq < self.next_seq, "a reserved sequence number");
+        self.heap.push(Entry::new(time, seq, event));
+    }
+
+    #[inline]
     fn pop(&mut self) -> Option<(Instant, E)> {
         self.heap.pop().map(|e| (e.time(), e.event))
     }

@@ -7,14 +7,26 @@ use std::cmp::Ordering;
 ///
 /// # Ordering contract
 /// Events leave the queue in increasing `(time, seq)` order, where `seq` is
-/// the number of events pushed before this one. Events scheduled for the same
-/// cycle therefore run in the order they were scheduled (FIFO), which is
+/// the number of events pushed (or sequence numbers reserved) before this
+/// one. Events scheduled for the same cycle therefore run in the order they
+/// were scheduled (FIFO), which is
 /// deterministic: it never depends on a hash, an address or an allocator.
 pub trait EventQueue<E> {
     /// Schedules `event` at `time`. `time` may be any cycle, including one in
     /// the past of other pending events (the engine forbids scheduling before
     /// its current time).
     fn push(&mut self, time: Instant, event: E);
+    /// Takes the sequence number the next push would get, without pushing:
+    /// an event pushed later with it ([`push_reserved`](Self::push_reserved))
+    /// orders among same-cycle events as if it had been pushed now. A model
+    /// that would push several events of which only the last to leave has
+    /// an effect (a shootdown's acknowledgements) reserves one number per
+    /// event and pushes only that one: every other event keeps its number,
+    /// so the order of what runs is exactly as with all of them pushed.
+    fn reserve(&mut self) -> u64;
+    /// Schedules `event` at `time` under sequence number `seq`, taken from
+    /// [`reserve`](Self::reserve) and not used before.
+    fn push_reserved(&mut self, time: Instant, seq: u64, event: E);
     /// Removes and returns the earliest event (ties: first scheduled first).
     fn pop(&mut self) -> Option<(Instant, E)>;
     /// The time of the earliest pending event.
@@ -151,6 +163,49 @@ mod tests {
                 }
                 let rest: Vec<(u64, u64)> = std::iter::from_fn(|| q.pop()).map(|(c, s)| (c.0, s)).collect();
                 prop_assert_eq!(rest, reference);
+            }
+        }
+
+        /// Events pushed later into places reserved earlier leave exactly as
+        /// if they had been pushed when reserved (the reference pushes them
+        /// then), whichever events are pushed or popped in between.
+        #[test]
+        fn reserved_places_order_as_if_pushed_when_reserved(
+            ops in proptest::collection::vec((0u8..3, 0u64..40), 0..300)
+        ) {
+            for mut q in queues() {
+                let mut reference: Vec<(u64, u64)> = Vec::new();
+                let mut deferred: Vec<(u64, u64)> = Vec::new();
+                let mut floor = 0u64;
+                for &(op, dt) in &ops {
+                    match op {
+                        0 => {
+                            let seq = q.reserve();
+                            let t = floor + dt;
+                            deferred.push((t, seq));
+                            reference.push((t, seq));
+                        }
+                        1 => {
+                            let seq = q.reserve();
+                            q.push_reserved(Instant(floor + dt), seq, seq);
+                            reference.push((floor + dt, seq));
+                        }
+                        _ => {
+                            // Deferred events go in before anything due
+                            // after their time leaves (never in the past).
+                            for (t, seq) in deferred.drain(..) {
+                                q.push_reserved(Instant(t), seq, seq);
+                            }
+                            reference.sort_unstable();
+                            let want = if reference.is_empty() { None } else { Some(reference.remove(0)) };
+                            let got = q.pop().map(|(c, s)| (c.0, s));
+                            prop_assert_eq!(got, want);
+                            if let Some((t, _)) = got {
+                                floor = t;
+                            }
+                        }
+                    }
+                }
             }
         }
 

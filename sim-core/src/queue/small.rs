@@ -69,19 +69,10 @@ impl<E> SmallQueue<E> {
         }
         best
     }
-}
 
-impl<E> Default for SmallQueue<E> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl<E> EventQueue<E> for SmallQueue<E> {
+    /// Adds `entry`, its key already numbered.
     #[inline]
-    fn push(&mut self, time: Instant, event: E) {
-        let entry = Entry::new(time, self.next_seq, event);
-        self.next_seq += 1;
+    fn push_entry(&mut self, entry: Entry<E>) {
         if self.large {
             self.heap.push(entry);
             return;
@@ -95,6 +86,33 @@ impl<E> EventQueue<E> for SmallQueue<E> {
             self.min = 0;
             self.large = true;
         }
+    }
+}
+
+impl<E> Default for SmallQueue<E> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<E> EventQueue<E> for SmallQueue<E> {
+    #[inline]
+    fn push(&mut self, time: Instant, event: E) {
+        let entry = Entry::new(time, self.next_seq, event);
+        self.next_seq += 1;
+        self.push_entry(entry);
+    }
+
+    #[inline]
+    fn reserve(&mut self) -> u64 {
+        self.next_seq += 1;
+        self.next_seq - 1
+    }
+
+    #[inline]
+    fn push_reserved(&mut self, time: Instant, seq: u64, event: E) {
+        debug_assert!(seq < self.next_seq, "a reserved sequence number");
+        self.push_entry(Entry::new(time, seq, event));
     }
 
     #[inline]
