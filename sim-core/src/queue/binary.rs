@@ -44,12 +44,6 @@ impl<E> Default for HeapQueue<E> {
 
 impl<E> EventQueue<E> for HeapQueue<E> {
     #[inline]
-    fn push(&mut self, time: Instant, event: E) {
-        self.heap.push(Entry::new(time, self.next_seq, event));
-        self.next_seq += 1;
-    }
-
-    #[inline]
     fn reserve(&mut self) -> u64 {
         self.next_seq += 1;
         self.next_seq - 1

@@ -15,7 +15,11 @@ pub trait EventQueue<E> {
     /// Schedules `event` at `time`. `time` may be any cycle, including one in
     /// the past of other pending events (the engine forbids scheduling before
     /// its current time).
-    fn push(&mut self, time: Instant, event: E);
+    #[inline]
+    fn push(&mut self, time: Instant, event: E) {
+        let seq = self.reserve();
+        self.push_reserved(time, seq, event);
+    }
     /// Takes the sequence number the next push would get, without pushing:
     /// an event pushed later with it ([`push_reserved`](Self::push_reserved))
     /// orders among same-cycle events as if it had been pushed now. A model

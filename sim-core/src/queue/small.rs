@@ -97,13 +97,6 @@ impl<E> Default for SmallQueue<E> {
 
 impl<E> EventQueue<E> for SmallQueue<E> {
     #[inline]
-    fn push(&mut self, time: Instant, event: E) {
-        let entry = Entry::new(time, self.next_seq, event);
-        self.next_seq += 1;
-        self.push_entry(entry);
-    }
-
-    #[inline]
     fn reserve(&mut self) -> u64 {
         self.next_seq += 1;
         self.next_seq - 1
