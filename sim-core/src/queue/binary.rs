@@ -1,6 +1,6 @@
 //! [`HeapQueue`]: the standard library's binary heap of packed keys.
 
-use super::{Entry, EventQueue};
+use super::{Entry, EventQueue, Sequence};
 use crate::Instant;
 use std::collections::BinaryHeap;
 
@@ -13,7 +13,7 @@ use std::collections::BinaryHeap;
 /// pending events is bounded does not allocate per event.
 pub struct HeapQueue<E> {
     heap: BinaryHeap<Entry<E>>,
-    next_seq: u64,
+    seq: Sequence,
 }
 
 impl<E> HeapQueue<E> {
@@ -22,7 +22,7 @@ impl<E> HeapQueue<E> {
     pub fn new() -> Self {
         Self {
             heap: BinaryHeap::new(),
-            next_seq: 0,
+            seq: Sequence::default(),
         }
     }
 
@@ -31,7 +31,7 @@ impl<E> HeapQueue<E> {
     pub fn with_capacity(capacity: usize) -> Self {
         Self {
             heap: BinaryHeap::with_capacity(capacity),
-            next_seq: 0,
+            seq: Sequence::default(),
         }
     }
 }
@@ -45,13 +45,12 @@ impl<E> Default for HeapQueue<E> {
 impl<E> EventQueue<E> for HeapQueue<E> {
     #[inline]
     fn reserve(&mut self) -> u64 {
-        self.next_seq += 1;
-        self.next_seq - 1
+        self.seq.take()
     }
 
     #[inline]
     fn push_reserved(&mut self, time: Instant, seq: u64, event: E) {
-        debug_assert!(seq < self.next_seq, "a reserved sequence number");
+        debug_assert!(self.seq.issued(seq), "a reserved sequence number");
         self.heap.push(Entry::new(time, seq, event));
     }
 

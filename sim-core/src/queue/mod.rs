@@ -46,6 +46,27 @@ pub trait EventQueue<E> {
 mod binary;
 mod small;
 
+/// The sequence numbers a queue hands out, in push order from 0.
+#[derive(Debug, Default)]
+struct Sequence {
+    next: u64,
+}
+
+impl Sequence {
+    /// The next number.
+    #[inline]
+    fn take(&mut self) -> u64 {
+        self.next += 1;
+        self.next - 1
+    }
+
+    /// Whether `seq` was handed out.
+    #[inline]
+    fn issued(&self, seq: u64) -> bool {
+        seq < self.next
+    }
+}
+
 /// One queued event, ordered by a packed `(time << 64) | seq` key.
 struct Entry<E> {
     key: u128,

@@ -1,7 +1,7 @@
 //! [`SmallQueue`]: an unordered vector scanned for its earliest event while
 //! few events are pending, a binary heap when many are.
 
-use super::{Entry, EventQueue};
+use super::{Entry, EventQueue, Sequence};
 use crate::Instant;
 use std::collections::BinaryHeap;
 
@@ -35,7 +35,7 @@ pub struct SmallQueue<E> {
     /// Pending events while `large`.
     heap: BinaryHeap<Entry<E>>,
     large: bool,
-    next_seq: u64,
+    seq: Sequence,
 }
 
 impl<E> SmallQueue<E> {
@@ -53,7 +53,7 @@ impl<E> SmallQueue<E> {
             min: 0,
             heap: BinaryHeap::with_capacity(capacity),
             large: false,
-            next_seq: 0,
+            seq: Sequence::default(),
         }
     }
 
@@ -98,13 +98,12 @@ impl<E> Default for SmallQueue<E> {
 impl<E> EventQueue<E> for SmallQueue<E> {
     #[inline]
     fn reserve(&mut self) -> u64 {
-        self.next_seq += 1;
-        self.next_seq - 1
+        self.seq.take()
     }
 
     #[inline]
     fn push_reserved(&mut self, time: Instant, seq: u64, event: E) {
-        debug_assert!(seq < self.next_seq, "a reserved sequence number");
+        debug_assert!(self.seq.issued(seq), "a reserved sequence number");
         self.push_entry(Entry::new(time, seq, event));
     }
 
