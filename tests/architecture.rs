@@ -224,8 +224,14 @@ fn every_full_flush_goes_through_cpu_flush_all() {
 /// Every line of the machine crate's sources, as (file, line index, the
 /// line's code before any `//` comment).
 fn machine_code_lines() -> Vec<(std::path::PathBuf, usize, String)> {
+    code_lines("machine/src")
+}
+
+/// Every line of code (comments cut off) of the Rust files under `dir`
+/// (relative to the workspace root), with its file and index.
+fn code_lines(dir: &str) -> Vec<(std::path::PathBuf, usize, String)> {
     let mut lines = Vec::new();
-    let mut stack = vec![root().join("machine/src")];
+    let mut stack = vec![root().join(dir)];
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
@@ -241,4 +247,62 @@ fn machine_code_lines() -> Vec<(std::path::PathBuf, usize, String)> {
         }
     }
     lines
+}
+
+/// The simulation crates take `ln`, `exp`, `cos` and the like from
+/// `sim_core::math` (pure Rust, the same bits on every platform), never
+/// from `f64`'s methods, which call the platform's C library (its last
+/// bits differ between libraries). Unit tests, at the end of a file after
+/// `#[cfg(test)]`, may use either.
+#[test]
+fn simulation_code_takes_transcendentals_from_sim_core_math() {
+    const PLATFORM: [&str; 12] = [
+        ".ln()",
+        ".exp()",
+        ".cos()",
+        ".sin()",
+        ".tan()",
+        ".powf(",
+        ".log2()",
+        ".log10()",
+        ".ln_1p()",
+        ".exp_m1()",
+        ".cbrt()",
+        ".hypot(",
+    ];
+    let mut wrong = Vec::new();
+    let mut uses = 0;
+    for dir in [
+        "sim-core/src",
+        "mmu/src",
+        "cpu-model/src",
+        "hypervisor/src",
+        "workloads/src",
+        "machine/src",
+    ] {
+        let mut in_tests = std::collections::BTreeSet::new();
+        for (path, _, code) in code_lines(dir) {
+            if in_tests.contains(&path) {
+                continue;
+            }
+            if code.contains("#[cfg(test)]") {
+                in_tests.insert(path);
+                continue;
+            }
+            uses += usize::from(code.contains("math::"));
+            for f in PLATFORM {
+                if code.contains(f) {
+                    wrong.push(format!("{}: {}", path.display(), code.trim()));
+                }
+            }
+        }
+    }
+    assert!(
+        uses > 0,
+        "the check sees the simulation's uses of sim_core::math"
+    );
+    assert!(
+        wrong.is_empty(),
+        "platform libm calls in simulation code (use sim_core::math): {wrong:#?}"
+    );
 }

@@ -356,9 +356,9 @@ impl Distribution {
                 Distribution::Uniform { spread } => Shape::Uniform { spread },
                 Distribution::Exponential => Shape::Exponential,
                 Distribution::Lognormal { cv } => {
-                    let sigma2 = cv.mul_add(cv, 1.0).ln();
+                    let sigma2 = sim_core::math::ln(cv.mul_add(cv, 1.0));
                     Shape::Lognormal {
-                        mu: m.ln() - sigma2 / 2.0,
+                        mu: sim_core::math::ln(m) - sigma2 / 2.0,
                         sigma: sigma2.sqrt(),
                     }
                 }
@@ -401,13 +401,14 @@ impl Drawing {
         let x = match self.shape {
             Shape::Fixed => return self.mean,
             Shape::Uniform { spread } => m * (1.0 - spread + 2.0 * spread * rng.random::<f64>()),
-            Shape::Exponential => -(1.0 - rng.random::<f64>()).ln() * m,
+            Shape::Exponential => -sim_core::math::ln(1.0 - rng.random::<f64>()) * m,
             Shape::Lognormal { mu, sigma } => {
                 // Box-Muller: one standard normal from two uniforms.
                 let u1 = 1.0 - rng.random::<f64>();
                 let u2 = rng.random::<f64>();
-                let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
-                sigma.mul_add(z, mu).exp()
+                let z = (-2.0 * sim_core::math::ln(u1)).sqrt()
+                    * sim_core::math::cos(std::f64::consts::TAU * u2);
+                sim_core::math::exp(sigma.mul_add(z, mu))
             }
         };
         workloads::round_cycles(x)

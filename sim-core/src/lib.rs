@@ -11,6 +11,7 @@
 
 mod engine;
 mod keypath;
+pub mod math;
 mod queue;
 mod rng;
 mod stats;

@@ -575,7 +575,7 @@ impl Generator {
     pub fn next_interarrival_cycles(&mut self) -> u64 {
         // Inverse transform on (0, 1]: never ln(0).
         let u: f64 = 1.0 - self.rng.random::<f64>();
-        round_cycles(-u.ln() * self.mean_interarrival_cycles).max(1)
+        round_cycles(-sim_core::math::ln(u) * self.mean_interarrival_cycles).max(1)
     }
 
     /// Closed loop: cycles between a completion and the next request.

@@ -45,7 +45,7 @@ impl OtherFlushes {
 
     fn next_gap(&mut self) -> u64 {
         let u = 1.0 - self.rng.random::<f64>();
-        workloads::round_cycles(-u.ln() * self.mean_interarrival_cycles).max(1)
+        workloads::round_cycles(-sim_core::math::ln(u) * self.mean_interarrival_cycles).max(1)
     }
 }
 

@@ -135,7 +135,7 @@ impl RefillCurve {
             clippy::cast_sign_loss,
             reason = "positive, bounded below 2^20"
         )]
-        let len = (3.0 * nf * nf.ln()).min(f64::from(1u32 << 20)) as usize;
+        let len = (3.0 * nf * sim_core::math::ln(nf)).min(f64::from(1u32 << 20)) as usize;
         len.max(1024)
     }
 
