@@ -413,6 +413,38 @@ impl Drawing {
         };
         workloads::round_cycles(x)
     }
+
+    /// `out.len()` successive draws into `out`: exactly the values, in
+    /// order, of as many calls of [`Drawing::draw`] on `rng`. A log-normal
+    /// batch is computed in phases (all uniforms in stream order, then
+    /// every `ln`, every `cos`, every `exp`) with the same operations in
+    /// the same order per draw, so each value is bit for bit that of
+    /// `draw`; the phases only give the processor independent work to
+    /// overlap (each function is a serial chain of about 50 instructions).
+    pub fn draw_into<const N: usize>(&self, rng: &mut sim_core::SimRng, out: &mut [u64; N]) {
+        use rand::RngExt;
+        let Shape::Lognormal { mu, sigma } = self.shape else {
+            for v in out.iter_mut() {
+                *v = self.draw(rng);
+            }
+            return;
+        };
+        let mut u1 = [0.0f64; N];
+        let mut u2 = [0.0f64; N];
+        for (a, b) in u1.iter_mut().zip(u2.iter_mut()) {
+            *a = 1.0 - rng.random::<f64>();
+            *b = rng.random::<f64>();
+        }
+        for a in &mut u1 {
+            *a = (-2.0 * sim_core::math::ln(*a)).sqrt();
+        }
+        for b in &mut u2 {
+            *b = sim_core::math::cos(std::f64::consts::TAU * *b);
+        }
+        for ((v, a), b) in out.iter_mut().zip(&u1).zip(&u2) {
+            *v = workloads::round_cycles(sim_core::math::exp(sigma.mul_add(a * b, mu)));
+        }
+    }
 }
 
 /// The distribution of each cost of the cost table that a run draws per
