@@ -433,16 +433,18 @@ impl Drawing {
         let mut u2 = [0.0f64; N];
         for (a, b) in u1.iter_mut().zip(u2.iter_mut()) {
             *a = 1.0 - rng.random::<f64>();
-            *b = rng.random::<f64>();
+            *b = std::f64::consts::TAU * rng.random::<f64>();
         }
-        for a in &mut u1 {
-            *a = (-2.0 * sim_core::math::ln(*a)).sqrt();
+        let (mut ln_u1, mut cos_u2) = ([0.0f64; N], [0.0f64; N]);
+        sim_core::math::ln_each(&u1, &mut ln_u1);
+        sim_core::math::cos_each(&u2, &mut cos_u2);
+        for ((e, l), c) in u1.iter_mut().zip(&ln_u1).zip(&cos_u2) {
+            *e = sigma.mul_add((-2.0 * l).sqrt() * c, mu);
         }
-        for b in &mut u2 {
-            *b = sim_core::math::cos(std::f64::consts::TAU * *b);
-        }
-        for ((v, a), b) in out.iter_mut().zip(&u1).zip(&u2) {
-            *v = workloads::round_cycles(sim_core::math::exp(sigma.mul_add(a * b, mu)));
+        let mut x = [0.0f64; N];
+        sim_core::math::exp_each(&u1, &mut x);
+        for (v, x) in out.iter_mut().zip(&x) {
+            *v = workloads::round_cycles(*x);
         }
     }
 }

@@ -67,16 +67,23 @@ struct Drawn {
 
 impl Drawn {
     /// The next draw of a variable cost from its stream `rng`.
-    #[inline]
+    #[inline(always)]
     fn next(&mut self) -> u64 {
         if self.next == DRAW_BATCH {
-            let rng = self.rng.as_mut().expect("a variable cost has a stream");
-            self.drawing.draw_into(rng, &mut self.batch);
-            self.next = 0;
+            self.refill();
         }
         let v = self.batch[self.next];
         self.next += 1;
         v
+    }
+
+    /// Makes the next [`DRAW_BATCH`] draws (out of line: one use in
+    /// `DRAW_BATCH` needs it, and the rest stay a load and an increment).
+    #[inline(never)]
+    fn refill(&mut self) {
+        let rng = self.rng.as_mut().expect("a variable cost has a stream");
+        self.drawing.draw_into(rng, &mut self.batch);
+        self.next = 0;
     }
 }
 
@@ -116,7 +123,7 @@ impl Variability {
 
     /// One use of cost `c`: its mean when fixed, else a draw from its
     /// stream.
-    #[inline]
+    #[inline(always)]
     pub(super) fn draw(&mut self, c: Cost) -> u64 {
         let d = &mut self.costs[c as usize];
         if d.rng.is_none() {

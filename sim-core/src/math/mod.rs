@@ -11,6 +11,9 @@
 //! functions: pure Rust, the same bits on every platform. `sqrt` and the
 //! four basic operations are exact under IEEE 754 and need no wrapper.
 //!
+//! [`ln_each`], [`cos_each`] and [`exp_each`] compute many values at once,
+//! bit for bit these functions' values (`batch.rs`).
+//!
 //! Architecture invariant: simulation code (sim-core, workloads, machine)
 //! takes `ln`, `exp` and `cos` from here, never from `f64`
 //! (`tests/architecture.rs` checks it).
@@ -35,3 +38,6 @@ pub fn exp(x: f64) -> f64 {
 pub fn cos(x: f64) -> f64 {
     libm::cos(x)
 }
+
+mod batch;
+pub use batch::{cos_each, exp_each, ln_each};
