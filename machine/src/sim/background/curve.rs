@@ -89,6 +89,8 @@ pub(in crate::sim) struct RefillCurve {
     cost: Vec<u128>,
     /// Each access's means past the curve's end (the stationary rates).
     tail: Point,
+    /// `1 / tail[COST]`, for [`fit_to`](Self::fit_to)'s first guess only.
+    per_tail_cost: f64,
 }
 
 /// A curve being or done computed.
@@ -250,7 +252,18 @@ impl RefillCurve {
         let n = half as u128;
         let tail = [0, 1, 2, 3].map(|i| (end[i] - mid[i] + n / 2) / n);
         let cost = prefix.iter().map(|p| p[COST]).collect();
-        Self { prefix, cost, tail }
+        Self::new(prefix, cost, tail)
+    }
+
+    fn new(prefix: Vec<Point>, cost: Vec<u128>, tail: Point) -> Self {
+        #[allow(clippy::cast_precision_loss, reason = "a guess")]
+        let per_tail_cost = 1.0 / tail[COST] as f64;
+        Self {
+            prefix,
+            cost,
+            tail,
+            per_tail_cost,
+        }
     }
 
     /// Accesses the curve spans before its tail.
@@ -285,27 +298,55 @@ impl RefillCurve {
             // In the tail (a cost is at least one cycle: never 0).
             len + u64::try_from((target - end) / self.tail[COST]).unwrap_or(u64::MAX / 2)
         } else {
-            // In the curve: the last prefix at or below the target, found
-            // by galloping from `k` (a catch-up usually advances a few
-            // accesses; `cost[k] <= target`), then a branch-free binary
-            // search in the last step, keeping `cost[lo] <= target`.
-            let mut lo = usize::try_from(k).expect("k < len fits usize");
-            let mut step = 1;
-            loop {
-                let hi = lo + step;
-                if hi >= cost.len() || cost[hi] > target {
-                    let mut size = hi.min(cost.len()) - lo;
-                    while size > 1 {
-                        let half = size / 2;
-                        let mid = lo + half;
-                        lo = if cost[mid] <= target { mid } else { lo };
-                        size -= half;
+            // In the curve: the last prefix at or below the target (`cost`
+            // never decreases, so it is one index whatever the search).
+            // The first guess spends the budget at the stationary rate
+            // (after a flush the first accesses cost more, so it is a
+            // little past the answer); from there a gallop brackets it,
+            // `cost[lo] <= target < cost[hi]` (or `hi` past the end), and a
+            // branch-free binary search ends it.
+            let k = usize::try_from(k).expect("k < len fits usize");
+            let room = cost.len() - 1 - k;
+            #[allow(
+                clippy::cast_precision_loss,
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                reason = "a guess: the searches below make the answer exact"
+            )]
+            let ahead = u64::try_from(target - cost[k])
+                .map_or(room, |d| (d as f64 * self.per_tail_cost) as usize);
+            let guess = k + ahead.min(room);
+            let (mut lo, hi) = if cost[guess] <= target {
+                let mut lo = guess;
+                let mut step = 1;
+                loop {
+                    let hi = lo + step;
+                    if hi >= cost.len() || cost[hi] > target {
+                        break (lo, hi.min(cost.len()));
                     }
-                    break lo as u64;
+                    lo = hi;
+                    step *= 2;
                 }
-                lo = hi;
-                step *= 2;
+            } else {
+                let mut hi = guess;
+                let mut step = 1;
+                loop {
+                    let lo = hi.saturating_sub(step).max(k);
+                    if cost[lo] <= target {
+                        break (lo, hi);
+                    }
+                    hi = lo;
+                    step *= 2;
+                }
+            };
+            let mut size = hi - lo;
+            while size > 1 {
+                let half = size / 2;
+                let mid = lo + half;
+                lo = if cost[mid] <= target { mid } else { lo };
+                size -= half;
             }
+            lo as u64
         };
         j.saturating_sub(k)
     }
@@ -457,6 +498,48 @@ mod tests {
             }
         }
         assert!(flushes > 0);
+    }
+
+    /// `fit_to` is the last index at or below the target, as a linear scan
+    /// finds it, on curves of every shape: costly first accesses (the
+    /// first guess overshoots), cheap ones (it falls short), runs of
+    /// zero-cost accesses (equal prefixes), and targets into the tail.
+    #[test]
+    fn fit_to_is_the_last_prefix_at_or_below_the_target() {
+        use rand::RngExt;
+        let mut rng = sim_core::rng_stream(9, 0);
+        for case in 0..300 {
+            let len = rng.random_range(1..400usize);
+            let mut cost = vec![0u128];
+            for j in 0..len {
+                let c: u128 = match case % 3 {
+                    0 if j < len / 3 => rng.random_range(50..500),
+                    1 if j < len / 3 => rng.random_range(0..3),
+                    _ => rng.random_range(0..40),
+                };
+                cost.push(cost[j] + c);
+            }
+            let tail = [rng.random_range(1..200u128), 0, 0, 0];
+            let curve = RefillCurve::new(
+                cost.iter().map(|&c| [c, 0, 0, 0]).collect(),
+                cost.clone(),
+                tail,
+            );
+            for _ in 0..50 {
+                let k = rng.random_range(0..=len);
+                let target = cost[k] + rng.random_range(0..=cost[len] - cost[k] + 300);
+                let want = if target >= cost[len] {
+                    len as u64 + u64::try_from((target - cost[len]) / tail[COST]).unwrap()
+                } else {
+                    (k..=len).rev().find(|&j| cost[j] <= target).unwrap() as u64
+                };
+                assert_eq!(
+                    curve.fit_to(k as u64, target),
+                    want - k as u64,
+                    "case {case}: k {k}, target {target}"
+                );
+            }
+        }
     }
 
     #[test]
