@@ -632,10 +632,81 @@ pub fn round_cycles(x: f64) -> u64 {
     }
 }
 
+/// [`round_cycles`] of each of `xs`, into `out`, bit for bit: the common
+/// case (`0 < x < 2^52`) without a branch per value, which the compiler
+/// vectorizes; any other value is rounded by `round_cycles` itself.
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_precision_loss,
+    reason = "0 < x < 2^52 on the common path: exact conversions"
+)]
+pub fn round_cycles_each<const N: usize>(xs: &[f64; N], out: &mut [u64; N]) {
+    const INTEGRAL_FROM: f64 = 4_503_599_627_370_496.0;
+    let mut off_path = false;
+    for (x, o) in xs.iter().zip(out.iter_mut()) {
+        // `!(x > 0 && x < 2^52)` is also true for NaN.
+        off_path |= !((*x > 0.0) & (*x < INTEGRAL_FROM));
+        // In range, `x as i64` truncates exactly as `x as u64` does, and
+        // converting back is exact (as in `round_cycles`).
+        let t = *x as i64;
+        let frac = *x - t as f64;
+        *o = (t as u64) + u64::from(frac >= 0.5);
+    }
+    if off_path {
+        for (x, o) in xs.iter().zip(out.iter_mut()) {
+            if !((*x > 0.0) & (*x < INTEGRAL_FROM)) {
+                *o = round_cycles(*x);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use sim_core::rng_stream;
+
+    /// `round_cycles_each` is `round_cycles` of each value, at the
+    /// boundaries and at random values of every magnitude.
+    #[test]
+    fn round_cycles_each_is_round_cycles() {
+        use rand::RngExt;
+        let mut rng = rng_stream(3, 0);
+        let mut xs: Vec<f64> = vec![
+            0.0,
+            -0.0,
+            0.5,
+            0.49999999999999994,
+            1.5,
+            2.5,
+            -1.0,
+            4_503_599_627_370_495.5,
+            4_503_599_627_370_496.0,
+            9.3e18,
+            1e300,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            f64::MIN_POSITIVE,
+            f64::from_bits(1),
+        ];
+        for _ in 0..400_000 {
+            let e: i32 = rng.random_range(-60..70);
+            xs.push(rng.random::<f64>() * 2f64.powi(e));
+            xs.push(f64::from_bits(rng.random()));
+            xs.push(rng.random_range(0..1u64 << 40) as f64 + 0.5);
+        }
+        for chunk in xs.chunks(32) {
+            let mut a = [0.0; 32];
+            a[..chunk.len()].copy_from_slice(chunk);
+            let mut out = [0u64; 32];
+            round_cycles_each(&a, &mut out);
+            for (x, r) in a.iter().zip(out) {
+                assert_eq!(r, round_cycles(*x), "{x:e}");
+            }
+        }
+    }
 
     /// `round_cycles` is exactly `x.round().min(9.2e18) as u64` for
     /// positive finite `x` and 0 otherwise, at the boundaries and at random
