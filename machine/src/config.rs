@@ -417,10 +417,11 @@ impl Drawing {
     /// `out.len()` successive draws into `out`: exactly the values, in
     /// order, of as many calls of [`Drawing::draw`] on `rng`. A log-normal
     /// batch is computed in phases (all uniforms in stream order, then
-    /// every `ln`, every `cos`, every `exp`) with the same operations in
-    /// the same order per draw, so each value is bit for bit that of
-    /// `draw`; the phases only give the processor independent work to
-    /// overlap (each function is a serial chain of about 50 instructions).
+    /// every `ln`, every `cos`, every `exp`, every rounding) by the batch
+    /// functions of `sim_core::math` and `workloads`, which give bit for
+    /// bit the scalar functions' values, so each draw is exactly that of
+    /// `draw`; the phases let the compiler vectorize and the processor
+    /// overlap independent draws (tested: `batched_draws_are_the_single_draws`).
     pub fn draw_into<const N: usize>(&self, rng: &mut sim_core::SimRng, out: &mut [u64; N]) {
         use rand::Rng;
         let Shape::Lognormal { mu, sigma } = self.shape else {

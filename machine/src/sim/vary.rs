@@ -53,8 +53,9 @@ const DRAW_BATCH: usize = 32;
 /// Draws are made [`DRAW_BATCH`] at a time into `batch` and handed out in
 /// order. The stream is this cost's alone and the distribution is fixed
 /// for the run, so the values and their order are exactly those of one
-/// draw per use: batching only lets the processor overlap the independent
-/// draws (each is a chain of `ln`, `sqrt`, `cos` and `exp`).
+/// draw per use: batching only lets the independent draws (each a chain
+/// of `ln`, `sqrt`, `cos` and `exp`) be computed side by side
+/// ([`Drawing::draw_into`](crate::config::Drawing::draw_into)).
 struct Drawn {
     mean: u64,
     /// Its distribution, parameters computed once.
