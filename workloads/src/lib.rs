@@ -605,6 +605,9 @@ impl Generator {
     }
 }
 
+/// From 2^52 on every `f64` is an integer: rounding is the identity.
+const INTEGRAL_FROM: f64 = 4_503_599_627_370_496.0;
+
 /// Rounds a non-negative cycle count given as `f64` to `u64`.
 #[must_use]
 #[allow(
@@ -614,8 +617,6 @@ impl Generator {
 )]
 #[inline]
 pub fn round_cycles(x: f64) -> u64 {
-    /// From 2^52 on every `f64` is an integer: rounding is the identity.
-    const INTEGRAL_FROM: f64 = 4_503_599_627_370_496.0;
     if !(x.is_finite() && x > 0.0) {
         0
     } else if x < INTEGRAL_FROM {
@@ -642,24 +643,19 @@ pub fn round_cycles(x: f64) -> u64 {
     reason = "0 < x < 2^52 on the common path: exact conversions"
 )]
 pub fn round_cycles_each<const N: usize>(xs: &[f64; N], out: &mut [u64; N]) {
-    const INTEGRAL_FROM: f64 = 4_503_599_627_370_496.0;
-    let mut off_path = false;
-    for (x, o) in xs.iter().zip(out.iter_mut()) {
-        // `!(x > 0 && x < 2^52)` is also true for NaN.
-        off_path |= !((*x > 0.0) & (*x < INTEGRAL_FROM));
+    sim_core::math::each_with_fallback(
+        xs,
+        out,
+        // `!(x > 0 && x < 2^52)`, also true for NaN, without a branch.
+        |x| !((x > 0.0) & (x < INTEGRAL_FROM)),
         // In range, `x as i64` truncates exactly as `x as u64` does, and
         // converting back is exact (as in `round_cycles`).
-        let t = *x as i64;
-        let frac = *x - t as f64;
-        *o = (t as u64) + u64::from(frac >= 0.5);
-    }
-    if off_path {
-        for (x, o) in xs.iter().zip(out.iter_mut()) {
-            if !((*x > 0.0) & (*x < INTEGRAL_FROM)) {
-                *o = round_cycles(*x);
-            }
-        }
-    }
+        |x| {
+            let t = x as i64;
+            (t as u64) + u64::from(x - t as f64 >= 0.5)
+        },
+        round_cycles,
+    );
 }
 
 #[cfg(test)]

@@ -33,8 +33,50 @@ fn high_word(x: f64) -> u32 {
     (x.to_bits() >> 32) as u32
 }
 
+/// `out[i] = fast(xs[i])` for every lane, without a branch on the
+/// values, then `exact(xs[i])` for each lane where `off_path(xs[i])`: the
+/// batch functions of this module and `workloads::round_cycles_each` (all
+/// inlined, so the first loop vectorizes).
+#[inline(always)]
+pub fn each_with_fallback<T, const N: usize>(
+    xs: &[f64; N],
+    out: &mut [T; N],
+    off_path: impl Fn(f64) -> bool,
+    fast: impl Fn(f64) -> T,
+    exact: impl Fn(f64) -> T,
+) {
+    let mut any_off = false;
+    for (x, o) in xs.iter().zip(out.iter_mut()) {
+        any_off |= off_path(*x);
+        *o = fast(*x);
+    }
+    if any_off {
+        for (x, o) in xs.iter().zip(out.iter_mut()) {
+            if off_path(*x) {
+                *o = exact(*x);
+            }
+        }
+    }
+}
+
 /// `ln` of each of `xs`, into `out`: bit for bit [`super::ln`] of each.
+#[inline(never)]
 pub fn ln_each<const N: usize>(xs: &[f64; N], out: &mut [f64; N]) {
+    each_with_fallback(xs, out, ln_off_path, ln_fast, super::ln);
+}
+
+/// Whether `ln(x)` leaves the path [`ln_fast`] computes: `x` not positive,
+/// subnormal, infinite or NaN, or 1 (the scalar function's own cases).
+#[inline(always)]
+fn ln_off_path(x: f64) -> bool {
+    // `hx - 0x0010_0000 >= 0x7fe0_0000` (wrapping): hx outside
+    // 0x0010_0000..0x7ff0_0000, without a branch.
+    (high_word(x).wrapping_sub(0x0010_0000) >= 0x7fe0_0000) | (x == 1.0)
+}
+
+/// `ln(x)` on its common path (e_log.c's main case).
+#[inline(always)]
+fn ln_fast(x: f64) -> f64 {
     const LG1: f64 = f64::from_bits(0x3fe55555_55555593);
     const LG2: f64 = f64::from_bits(0x3fd99999_9997fa04);
     const LG3: f64 = f64::from_bits(0x3fd24924_94229359);
@@ -42,41 +84,42 @@ pub fn ln_each<const N: usize>(xs: &[f64; N], out: &mut [f64; N]) {
     const LG5: f64 = f64::from_bits(0x3fc74664_96cb03de);
     const LG6: f64 = f64::from_bits(0x3fc39a09_d078c69f);
     const LG7: f64 = f64::from_bits(0x3fc2f112_df3e5244);
-    let mut off_path = false;
-    for (x, o) in xs.iter().zip(out.iter_mut()) {
-        let ui = x.to_bits();
-        let hx0 = high_word(*x);
-        // The common path: positive, normal, finite, not 1.
-        off_path |= (hx0.wrapping_sub(0x0010_0000) >= 0x7fe0_0000) | (*x == 1.0);
-        // Reduce x into [sqrt(2)/2, sqrt(2)]: x = 2^k (1 + f).
-        let hx = hx0.wrapping_add(0x3ff0_0000 - 0x3fe6_a09e);
-        #[allow(clippy::cast_possible_wrap, reason = "an exponent, below 2^11")]
-        let k = (hx >> 20) as i32 - 0x3ff;
-        let hx = (hx & 0x000f_ffff) + 0x3fe6_a09e;
-        let xr = f64::from_bits((u64::from(hx) << 32) | (ui & 0xffff_ffff));
-        let f = xr - 1.0;
-        let hfsq = 0.5 * f * f;
-        let s = f / (2.0 + f);
-        let z = s * s;
-        let w = z * z;
-        let t1 = w * (LG2 + w * (LG4 + w * LG6));
-        let t2 = z * (LG1 + w * (LG3 + w * (LG5 + w * LG7)));
-        let r = t2 + t1;
-        let dk = f64::from(k);
-        *o = s * (hfsq + r) + dk * LN2_LO - hfsq + f + dk * LN2_HI;
-    }
-    if off_path {
-        for (x, o) in xs.iter().zip(out.iter_mut()) {
-            let hx = high_word(*x);
-            if !(0x0010_0000..0x7ff0_0000).contains(&hx) || *x == 1.0 {
-                *o = super::ln(*x);
-            }
-        }
-    }
+    let ui = x.to_bits();
+    let hx0 = high_word(x);
+    // Reduce x into [sqrt(2)/2, sqrt(2)]: x = 2^k (1 + f).
+    let hx = hx0.wrapping_add(0x3ff0_0000 - 0x3fe6_a09e);
+    #[allow(clippy::cast_possible_wrap, reason = "an exponent, below 2^11")]
+    let k = (hx >> 20) as i32 - 0x3ff;
+    let hx = (hx & 0x000f_ffff) + 0x3fe6_a09e;
+    let xr = f64::from_bits((u64::from(hx) << 32) | (ui & 0xffff_ffff));
+    let f = xr - 1.0;
+    let hfsq = 0.5 * f * f;
+    let s = f / (2.0 + f);
+    let z = s * s;
+    let w = z * z;
+    let t1 = w * (LG2 + w * (LG4 + w * LG6));
+    let t2 = z * (LG1 + w * (LG3 + w * (LG5 + w * LG7)));
+    let r = t2 + t1;
+    let dk = f64::from(k);
+    s * (hfsq + r) + dk * LN2_LO - hfsq + f + dk * LN2_HI
 }
 
 /// `cos` of each of `xs`, into `out`: bit for bit [`super::cos`] of each.
+#[inline(never)]
 pub fn cos_each<const N: usize>(xs: &[f64; N], out: &mut [f64; N]) {
+    each_with_fallback(
+        xs,
+        out,
+        |x| cos_off_path(high_word(x)),
+        cos_fast,
+        super::cos,
+    );
+}
+
+/// `cos(x)` on its common path: `0 < x <= 9 pi / 4`, reduced by
+/// `rem_pio2`'s one-round fast paths (k_cos.c and k_sin.c on the result).
+#[inline(always)]
+fn cos_fast(x: f64) -> f64 {
     const PIO2_1: f64 = f64::from_bits(0x3ff921fb_54400000);
     const PIO2_1T: f64 = f64::from_bits(0x3dd0b461_1a626331);
     const C1: f64 = f64::from_bits(0x3fa55555_5555554c);
@@ -91,47 +134,36 @@ pub fn cos_each<const N: usize>(xs: &[f64; N], out: &mut [f64; N]) {
     const S4: f64 = f64::from_bits(0x3ec71de3_57b1fe7d);
     const S5: f64 = f64::from_bits(0xbe5ae5e6_8a2b9ceb);
     const S6: f64 = f64::from_bits(0x3de5d93a_5acfd57c);
-    let mut off_path = false;
-    for (x, o) in xs.iter().zip(out.iter_mut()) {
-        let ix = high_word(*x);
-        off_path |= cos_off_path(ix);
-        // The quadrant count `rem_pio2` returns on its fast paths
-        // (0: |x| ~<= pi/4, no reduction).
-        let n: u32 = u32::from(ix > 0x3fe9_21fb)
-            + u32::from(ix > 0x4002_d97c)
-            + u32::from(ix > 0x400f_6a7a)
-            + u32::from(ix > 0x4015_fdbc);
-        let nf = f64::from(n);
-        // x - n pi/2 in two parts (rem_pio2's "one round good to 85
-        // bits"); n = 0 leaves (x, 0), the arguments k_cos gets unreduced.
-        let z = *x - nf * PIO2_1;
-        let t = nf * PIO2_1T;
-        let y0 = z - t;
-        let y1 = (z - y0) - t;
-        // k_cos(y0, y1).
-        let zz = y0 * y0;
-        let w = zz * zz;
-        let r = zz * (C1 + zz * (C2 + zz * C3)) + w * w * (C4 + zz * (C5 + zz * C6));
-        let hz = 0.5 * zz;
-        let w1 = 1.0 - hz;
-        let kc = w1 + (((1.0 - w1) - hz) + (zz * r - y0 * y1));
-        // k_sin(y0, y1, 1).
-        let rs = S2 + zz * (S3 + zz * S4) + zz * w * (S5 + zz * S6);
-        let v = zz * y0;
-        let ks = y0 - ((zz * (0.5 * y1 - v * rs) - y1) - v * S1);
-        // By quadrant (n mod 4): cos, -sin, -cos, sin, chosen and negated
-        // on the bits (a random quadrant would mispredict a branch).
-        let sin = 0u64.wrapping_sub(u64::from(n & 1));
-        let negate = u64::from((n + 1) & 2 != 0) << 63;
-        *o = f64::from_bits(((ks.to_bits() & sin) | (kc.to_bits() & !sin)) ^ negate);
-    }
-    if off_path {
-        for (x, o) in xs.iter().zip(out.iter_mut()) {
-            if cos_off_path(high_word(*x)) {
-                *o = super::cos(*x);
-            }
-        }
-    }
+    let ix = high_word(x);
+    // The quadrant count `rem_pio2` returns on its fast paths
+    // (0: |x| ~<= pi/4, no reduction).
+    let n: u32 = u32::from(ix > 0x3fe9_21fb)
+        + u32::from(ix > 0x4002_d97c)
+        + u32::from(ix > 0x400f_6a7a)
+        + u32::from(ix > 0x4015_fdbc);
+    let nf = f64::from(n);
+    // x - n pi/2 in two parts (rem_pio2's "one round good to 85
+    // bits"); n = 0 leaves (x, 0), the arguments k_cos gets unreduced.
+    let z = x - nf * PIO2_1;
+    let t = nf * PIO2_1T;
+    let y0 = z - t;
+    let y1 = (z - y0) - t;
+    // k_cos(y0, y1).
+    let zz = y0 * y0;
+    let w = zz * zz;
+    let r = zz * (C1 + zz * (C2 + zz * C3)) + w * w * (C4 + zz * (C5 + zz * C6));
+    let hz = 0.5 * zz;
+    let w1 = 1.0 - hz;
+    let kc = w1 + (((1.0 - w1) - hz) + (zz * r - y0 * y1));
+    // k_sin(y0, y1, 1).
+    let rs = S2 + zz * (S3 + zz * S4) + zz * w * (S5 + zz * S6);
+    let v = zz * y0;
+    let ks = y0 - ((zz * (0.5 * y1 - v * rs) - y1) - v * S1);
+    // By quadrant (n mod 4): cos, -sin, -cos, sin, chosen and negated
+    // on the bits (a random quadrant would mispredict a branch).
+    let sin = 0u64.wrapping_sub(u64::from(n & 1));
+    let negate = u64::from((n + 1) & 2 != 0) << 63;
+    f64::from_bits(((ks.to_bits() & sin) | (kc.to_bits() & !sin)) ^ negate)
 }
 
 /// Whether `cos` of an argument with high word `ix` (sign included) leaves
@@ -150,56 +182,57 @@ fn cos_off_path(ix: u32) -> bool {
 }
 
 /// `exp` of each of `xs`, into `out`: bit for bit [`super::exp`] of each.
+#[inline(never)]
 pub fn exp_each<const N: usize>(xs: &[f64; N], out: &mut [f64; N]) {
+    each_with_fallback(
+        xs,
+        out,
+        |x| exp_off_path(high_word(x) & 0x7fff_ffff),
+        exp_fast,
+        super::exp,
+    );
+}
+
+/// `exp(x)` on its common path: `2^-28 < |x| < 708.39` (e_exp.c).
+#[inline(always)]
+fn exp_fast(x: f64) -> f64 {
     const INVLN2: f64 = f64::from_bits(0x3ff71547_652b82fe);
     const P1: f64 = f64::from_bits(0x3fc55555_5555553e);
     const P2: f64 = f64::from_bits(0xbf66c16c_16bebd93);
     const P3: f64 = f64::from_bits(0x3f11566a_af25de2c);
     const P4: f64 = f64::from_bits(0xbebbbd41_c5d26bf1);
     const P5: f64 = f64::from_bits(0x3e663769_72bea4d0);
-    let mut off_path = false;
-    for (x, o) in xs.iter().zip(out.iter_mut()) {
-        let x = *x;
-        let sign = x.to_bits() >> 63;
-        let hx = high_word(x) & 0x7fff_ffff;
-        off_path |= exp_off_path(hx);
-        // Argument reduction: x = k ln2 + r, |r| <= 0.5 ln2.
-        let half = if sign == 0 { 0.5 } else { -0.5 };
-        #[allow(clippy::cast_possible_truncation, reason = "as the scalar exp")]
-        let k_far = (INVLN2 * x + half) as i32;
-        let k = if hx >= 0x3ff0_a2b2 {
-            k_far
-        } else if hx > 0x3fd6_2e42 {
-            if sign == 0 {
-                1
-            } else {
-                -1
-            }
+    let sign = x.to_bits() >> 63;
+    let hx = high_word(x) & 0x7fff_ffff;
+    // Argument reduction: x = k ln2 + r, |r| <= 0.5 ln2.
+    let half = if sign == 0 { 0.5 } else { -0.5 };
+    #[allow(clippy::cast_possible_truncation, reason = "as the scalar exp")]
+    let k_far = (INVLN2 * x + half) as i32;
+    let k = if hx >= 0x3ff0_a2b2 {
+        k_far
+    } else if hx > 0x3fd6_2e42 {
+        if sign == 0 {
+            1
         } else {
-            0
-        };
-        // k = 0 gives hi = x, lo = 0 and r = x exactly, as the scalar
-        // function's separate branch for |x| <= 0.5 ln2 does.
-        let kf = f64::from(k);
-        let hi = x - kf * LN2_HI;
-        let lo = kf * LN2_LO;
-        let r = hi - lo;
-        let xx = r * r;
-        let c = r - xx * (P1 + xx * (P2 + xx * (P3 + xx * (P4 + xx * P5))));
-        let y = 1.0 + (r * c / (2.0 - c) - lo + hi);
-        // scalbn(y, k) for |k| <= 1022: one multiplication by 2^k (by 1
-        // for k = 0, the scalar function's `y`).
-        #[allow(clippy::cast_sign_loss, reason = "0x3ff + k > 0 on the path")]
-        let scale = f64::from_bits(((0x3ff + k) as u64 & 0x7ff) << 52);
-        *o = y * scale;
-    }
-    if off_path {
-        for (x, o) in xs.iter().zip(out.iter_mut()) {
-            if exp_off_path(high_word(*x) & 0x7fff_ffff) {
-                *o = super::exp(*x);
-            }
+            -1
         }
-    }
+    } else {
+        0
+    };
+    // k = 0 gives hi = x, lo = 0 and r = x exactly, as the scalar
+    // function's separate branch for |x| <= 0.5 ln2 does.
+    let kf = f64::from(k);
+    let hi = x - kf * LN2_HI;
+    let lo = kf * LN2_LO;
+    let r = hi - lo;
+    let xx = r * r;
+    let c = r - xx * (P1 + xx * (P2 + xx * (P3 + xx * (P4 + xx * P5))));
+    let y = 1.0 + (r * c / (2.0 - c) - lo + hi);
+    // scalbn(y, k) for |k| <= 1022: one multiplication by 2^k (by 1
+    // for k = 0, the scalar function's `y`).
+    #[allow(clippy::cast_sign_loss, reason = "0x3ff + k > 0 on the path")]
+    let scale = f64::from_bits(((0x3ff + k) as u64 & 0x7ff) << 52);
+    y * scale
 }
 
 /// Whether `exp` of an argument whose magnitude has high word `hx` leaves

@@ -40,4 +40,4 @@ pub fn cos(x: f64) -> f64 {
 }
 
 mod batch;
-pub use batch::{cos_each, exp_each, ln_each};
+pub use batch::{cos_each, each_with_fallback, exp_each, ln_each};
